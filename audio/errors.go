@@ -1,0 +1,10 @@
+package audio
+
+import "errors"
+
+// Errors of the audio layer.
+var (
+	ErrSampleRate       = errors.New("audio: sample rate must be 16000 or 48000")
+	ErrUnsupportedCodec = errors.New("audio: unsupported codec")
+	ErrNotRTP           = errors.New("audio: not an RTP packet")
+)

@@ -1,0 +1,75 @@
+package graphsim
+
+import (
+	"fmt"
+	"math"
+
+	"gopkg.in/hraban/opus.v2"
+)
+
+// opusRate is the rate graphsim encodes at; 20 ms is 960 samples.
+const (
+	opusRate       = 48000
+	opusFrame      = opusRate / 50
+	maxOpusPayload = 1000
+)
+
+// Voice is a participant's test signal: a voice-like harmonic tone with a
+// syllable-rate envelope, distinct per participant by its fundamental, so a
+// test can tell whose audio a file holds by its dominant frequency.
+type Voice struct {
+	// FundamentalHz is the pitch; tests look for it in the decoded audio.
+	FundamentalHz float64
+	// SyllableHz modulates the loudness like speech (0 = steady tone).
+	SyllableHz float64
+	// Amplitude is the peak in [0, 1]; 0 means 0.3.
+	Amplitude float64
+}
+
+// Samples renders the voice at 48 kHz for the given number of samples,
+// starting at sample offset start (so a long signal can be made in pieces).
+func (v Voice) Samples(start, n int) []int16 {
+	amp := v.Amplitude
+	if amp == 0 {
+		amp = 0.3
+	}
+	out := make([]int16, n)
+	for i := range out {
+		t := float64(start+i) / opusRate
+		// fundamental plus two weaker harmonics, like a voiced vowel
+		s := math.Sin(2*math.Pi*v.FundamentalHz*t) +
+			0.25*math.Sin(2*math.Pi*2*v.FundamentalHz*t) +
+			0.1*math.Sin(2*math.Pi*3*v.FundamentalHz*t)
+		env := 1.0
+		if v.SyllableHz > 0 {
+			env = 0.6 + 0.4*math.Sin(2*math.Pi*v.SyllableHz*t)
+		}
+		out[i] = int16(amp * env * s / 1.35 * math.MaxInt16)
+	}
+	return out
+}
+
+// EncodeOpus encodes d of the voice into 20 ms Opus packets (48 kHz mono,
+// VoIP mode, in-band FEC on), once, so that a call can replay them.
+func (v Voice) EncodeOpus(frames int) ([][]byte, error) {
+	enc, err := opus.NewEncoder(opusRate, 1, opus.AppVoIP)
+	if err != nil {
+		return nil, fmt.Errorf("opus encoder: %w", err)
+	}
+	if err := enc.SetInBandFEC(true); err != nil {
+		return nil, fmt.Errorf("opus encoder FEC: %w", err)
+	}
+	if err := enc.SetPacketLossPerc(5); err != nil {
+		return nil, fmt.Errorf("opus encoder loss: %w", err)
+	}
+	packets := make([][]byte, 0, frames)
+	buf := make([]byte, maxOpusPayload)
+	for i := range frames {
+		n, err := enc.Encode(v.Samples(i*opusFrame, opusFrame), buf)
+		if err != nil {
+			return nil, fmt.Errorf("opus encode: %w", err)
+		}
+		packets = append(packets, append([]byte(nil), buf[:n]...))
+	}
+	return packets, nil
+}

@@ -1,0 +1,193 @@
+package mediasession
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+)
+
+// EngineConfig configures the process-wide media engine.
+type EngineConfig struct {
+	// Port is the UDP port that carries all media; 0 picks a free one.
+	Port int
+	// BindIP is the local address of the media socket; empty is 0.0.0.0.
+	BindIP string
+	// PublicIP, when set, replaces the address of the host candidates in
+	// every offer (1:1 NAT: the VM's public address).
+	PublicIP string
+	// ICELite makes the bot an ICE-lite agent (public hosts only).
+	ICELite bool
+	// Logger receives the engine's logs; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+// Engine owns the pion API and the media socket. All sessions share it: the
+// single UDP mux is what lets one public port serve every call.
+type Engine struct {
+	api    *webrtc.API
+	conn   *net.UDPConn
+	mux    ice.UDPMux
+	log    *slog.Logger
+	closed chan struct{}
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+}
+
+// NewEngine opens the media socket and builds the pion API: Opus and G.711
+// only, no interceptors (a receive-only audio bot needs none of the default
+// ones, which allocate per packet), AES-GCM first among SRTP profiles.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	bind := cfg.BindIP
+	if bind == "" {
+		bind = "0.0.0.0"
+	}
+	bindAddr, err := netip.ParseAddr(bind)
+	if err != nil {
+		return nil, fmt.Errorf("%w: media bind address %q: %v", ErrBadEngineSetting, bind, err)
+	}
+	var public netip.Addr
+	if cfg.PublicIP != "" {
+		if public, err = netip.ParseAddr(cfg.PublicIP); err != nil {
+			return nil, fmt.Errorf("%w: media public IP %q: %v", ErrBadEngineSetting, cfg.PublicIP, err)
+		}
+	}
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(bindAddr, uint16(cfg.Port))))
+	if err != nil {
+		return nil, fmt.Errorf("media port %d: %w", cfg.Port, err)
+	}
+
+	media := &webrtc.MediaEngine{}
+	if err := registerAudioCodecs(media); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	var se webrtc.SettingEngine
+	se.LoggerFactory = quietLoggerFactory()
+	mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("ice"), conn)
+	se.SetICEUDPMux(mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetLite(cfg.ICELite)
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	if bindAddr.IsLoopback() || public.IsLoopback() {
+		se.SetIncludeLoopbackCandidate(true)
+	}
+	if public.IsValid() {
+		err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External:        []string{public.String()},
+			AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode:            webrtc.ICEAddressRewriteReplace,
+		})
+		if err != nil {
+			mux.Close()
+			return nil, fmt.Errorf("%w: public IP rule: %v", ErrBadEngineSetting, err)
+		}
+	}
+	api := webrtc.NewAPI(
+		webrtc.WithMediaEngine(media),
+		webrtc.WithSettingEngine(se),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
+	)
+	return &Engine{
+		api:      api,
+		conn:     conn,
+		mux:      mux,
+		log:      log,
+		closed:   make(chan struct{}),
+		sessions: map[string]*Session{},
+	}, nil
+}
+
+// MediaPort is the bound UDP media port.
+func (e *Engine) MediaPort() int {
+	return e.conn.LocalAddr().(*net.UDPAddr).Port
+}
+
+// Session returns the live session with this id, or nil.
+func (e *Engine) Session(id string) *Session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sessions[id]
+}
+
+// Sessions is the number of live sessions.
+func (e *Engine) Sessions() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.sessions)
+}
+
+func (e *Engine) add(s *Session) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case <-e.closed:
+		return ErrEngineClosed
+	default:
+	}
+	e.sessions[s.id] = s
+	return nil
+}
+
+func (e *Engine) remove(id string) {
+	e.mu.Lock()
+	delete(e.sessions, id)
+	e.mu.Unlock()
+}
+
+// Close ends every session and closes the media socket.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	select {
+	case <-e.closed:
+		e.mu.Unlock()
+		return nil
+	default:
+	}
+	close(e.closed)
+	live := make([]*Session, 0, len(e.sessions))
+	for _, s := range e.sessions {
+		live = append(live, s)
+	}
+	e.mu.Unlock()
+	for _, s := range live {
+		s.Close()
+	}
+	return e.mux.Close()
+}
+
+// registerAudioCodecs offers Opus (with in-band FEC) and G.711 for phone legs.
+func registerAudioCodecs(m *webrtc.MediaEngine) error {
+	codecs := []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1}, PayloadType: 0},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000, Channels: 1}, PayloadType: 8},
+	}
+	for _, c := range codecs {
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+			return fmt.Errorf("register %s: %w", c.MimeType, err)
+		}
+	}
+	return nil
+}
+
+// quietLoggerFactory keeps pion's own logging at errors only: its warnings
+// (e.g. about the mux on an unspecified address) are not actionable here.
+func quietLoggerFactory() logging.LoggerFactory {
+	f := logging.NewDefaultLoggerFactory()
+	f.DefaultLogLevel = logging.LogLevelError
+	return f
+}
