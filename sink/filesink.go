@@ -1,0 +1,453 @@
+package sink
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mediabot-dev/mediabot/audio"
+	"github.com/mediabot-dev/mediabot/event"
+)
+
+// FileSink writes each call to {dir}/{callId}/: one WAV per participant,
+// {participantId}.wav (ssrc-{n}.wav while no roster names the stream, renamed
+// once one does), and events.jsonl, one JSON event per line (CONTRACT §5).
+//
+// Every WAV of a call is on the call's media clock: a frame's first sample
+// goes at sample index mediaTimeMs*rate/1000, after zeros if the file is
+// behind that index; a frame that is late for its index is appended, never
+// dropped.
+//
+// An I/O error stops the failing call's writes, is logged once and reported
+// once through onError as a sink.error event; other calls keep going.
+//
+// FileSink is safe for concurrent use: frames of one call are serialized by
+// a mutex per call.
+type FileSink struct {
+	dir     string
+	rate    int
+	onError func(event.Event)
+	log     *slog.Logger
+	errors  atomic.Uint64
+
+	mu     sync.RWMutex
+	calls  map[string]*fileCall
+	ended  map[string]struct{} // calls EndCall closed; grows by one id per call
+	closed bool
+}
+
+var _ Sink = (*FileSink)(nil)
+
+// fileCall is one call's outputs; mu guards all of it.
+type fileCall struct {
+	mu      sync.Mutex
+	id      string
+	dir     string
+	rate    int
+	opened  bool
+	done    bool // ended or failed: ignore everything
+	events  *os.File
+	byPID   map[string]*WAVWriter // writers named by participant id
+	bySSRC  map[uint32]*WAVWriter // writers still named ssrc-{n}
+	renamed map[uint32]*WAVWriter // source id -> writer it was renamed to
+	line    []byte
+}
+
+// NewFileSink returns a sink writing under dir (created if missing) at
+// sampleRate. onError, if not nil, receives one sink.error event per failing
+// call; it is called without locks held and may feed the event back to this
+// sink. A nil logger means slog.Default().
+func NewFileSink(dir string, sampleRate int, onError func(event.Event), logger *slog.Logger) (*FileSink, error) {
+	if sampleRate <= 0 {
+		return nil, fmt.Errorf("file sink: %w: %d", ErrSampleRate, sampleRate)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("file sink: %w %s: %w", ErrDirUnusable, dir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return nil, fmt.Errorf("file sink: %w %s: %w", ErrDirUnusable, dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	if onError == nil {
+		onError = func(event.Event) {}
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &FileSink{
+		dir:     dir,
+		rate:    sampleRate,
+		onError: onError,
+		log:     logger,
+		calls:   make(map[string]*fileCall),
+		ended:   make(map[string]struct{}),
+	}, nil
+}
+
+// String prints the sink and its directory, e.g. "FILE(./recordings)".
+func (s *FileSink) String() string { return "FILE(" + s.dir + ")" }
+
+// Errors is the number of calls that failed (each reported once).
+func (s *FileSink) Errors() uint64 { return s.errors.Load() }
+
+// call returns the live call callID, creating it on first use, or nil if the
+// call has ended or the sink is closed.
+func (s *FileSink) call(callID string) *fileCall {
+	s.mu.RLock()
+	c := s.calls[callID]
+	s.mu.RUnlock()
+	if c != nil {
+		return c
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	if _, ended := s.ended[callID]; ended {
+		return nil
+	}
+	if c = s.calls[callID]; c == nil {
+		c = &fileCall{
+			id:      callID,
+			dir:     filepath.Join(s.dir, safeName(callID)),
+			rate:    s.rate,
+			byPID:   make(map[string]*WAVWriter),
+			bySSRC:  make(map[uint32]*WAVWriter),
+			renamed: make(map[uint32]*WAVWriter),
+		}
+		s.calls[callID] = c
+	}
+	return c
+}
+
+// Frame writes f to its participant's WAV. It does not keep f or f.PCM.
+func (s *FileSink) Frame(f *audio.Frame) {
+	if f.CallID == "" {
+		return
+	}
+	c := s.call(f.CallID)
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	err := c.frame(f)
+	c.mu.Unlock()
+	s.report(c.id, err)
+}
+
+// Event appends e to its call's events.jsonl and applies what it says about
+// the roster (a sourceId naming a participant renames ssrc-{n}.wav). Events
+// without a call id are ignored.
+func (s *FileSink) Event(e event.Event) {
+	if e.CallID == "" {
+		return
+	}
+	c := s.call(e.CallID)
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	err := c.event(&e)
+	c.mu.Unlock()
+	s.report(c.id, err)
+}
+
+// EndCall closes the call's WAVs (final headers, fsync) and events file;
+// later frames and events of the call are ignored.
+func (s *FileSink) EndCall(callID string) {
+	s.mu.Lock()
+	c := s.calls[callID]
+	delete(s.calls, callID)
+	s.ended[callID] = struct{}{}
+	s.mu.Unlock()
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	err := c.end()
+	c.mu.Unlock()
+	s.report(callID, err)
+}
+
+// Close ends every call. Frames and events that arrive after it are ignored;
+// a second Close returns ErrSinkClosed.
+func (s *FileSink) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrSinkClosed
+	}
+	s.closed = true
+	calls := s.calls
+	s.calls = make(map[string]*fileCall)
+	for id := range calls {
+		s.ended[id] = struct{}{}
+	}
+	s.mu.Unlock()
+	var errs []error
+	for id, c := range calls {
+		c.mu.Lock()
+		err := c.end()
+		c.mu.Unlock()
+		s.report(id, err)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// report logs and publishes a call's failure; err is non-nil only once per
+// call. It runs without locks so onError may call back into the sink.
+func (s *FileSink) report(callID string, err error) {
+	if err == nil {
+		return
+	}
+	s.errors.Add(1)
+	s.log.Error("file sink: call output failed; its writes stop", "callId", callID, "err", err)
+	s.onError(event.Event{
+		Time:   now(),
+		Type:   event.SinkError,
+		CallID: callID,
+		Sink:   "file",
+		Error:  err.Error(),
+	})
+}
+
+// RemoveOlderThan deletes the call folders under the sink's directory whose
+// newest modification time (of the folder or any file in it) is older than
+// age, skipping calls still being written. It is meant for a retention timer.
+func (s *FileSink) RemoveOlderThan(age time.Duration) (removed int, err error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, fmt.Errorf("retention %s: %w", s.dir, err)
+	}
+	s.mu.RLock()
+	live := make(map[string]bool, len(s.calls))
+	for _, c := range s.calls {
+		live[filepath.Base(c.dir)] = true
+	}
+	s.mu.RUnlock()
+	cutoff := now().Add(-age)
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() || live[e.Name()] {
+			continue
+		}
+		path := filepath.Join(s.dir, e.Name())
+		newest, err := newestModTime(path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !newest.Before(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(path); err != nil {
+			errs = append(errs, fmt.Errorf("retention: %w", err))
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
+}
+
+func newestModTime(root string) (time.Time, error) {
+	var newest time.Time
+	err := filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if t := info.ModTime(); t.After(newest) {
+			newest = t
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("retention: %w", err)
+	}
+	return newest, nil
+}
+
+// safeName makes an id usable as one path element: anything but letters,
+// digits, '.', '-' and '_' becomes '_', and "", "." and ".." become "_".
+// Graph's ids (GUIDs and the like) pass unchanged.
+func safeName(id string) string {
+	b := []byte(id)
+	for i, ch := range b {
+		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' ||
+			ch == '.' || ch == '-' || ch == '_'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	if s := string(b); s != "" && s != "." && s != ".." {
+		return s
+	}
+	return "_"
+}
+
+// The fileCall methods run with c.mu held. Each returns a non-nil error only
+// the first time the call fails; the call is then done.
+
+func (c *fileCall) open() error {
+	if c.opened {
+		return nil
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return fmt.Errorf("call %s: %w", c.id, err)
+	}
+	f, err := os.OpenFile(filepath.Join(c.dir, "events.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("call %s: %w", c.id, err)
+	}
+	c.events, c.opened = f, true
+	return nil
+}
+
+func (c *fileCall) frame(f *audio.Frame) error {
+	if c.done {
+		return nil
+	}
+	if f.SampleRate != 0 && f.SampleRate != c.rate {
+		return c.fail(fmt.Errorf("call %s: %w: frame at %d Hz, sink at %d Hz", c.id, ErrSampleRate, f.SampleRate, c.rate))
+	}
+	w, err := c.writer(f)
+	if err != nil {
+		return c.fail(err)
+	}
+	if gap := f.MediaTimeMs*int64(c.rate)/1000 - w.Samples(); gap > 0 {
+		if err := w.WriteSilence(gap); err != nil {
+			return c.fail(fmt.Errorf("call %s: %w", c.id, err))
+		}
+	}
+	if err := w.Write(f.PCM); err != nil {
+		return c.fail(fmt.Errorf("call %s: %w", c.id, err))
+	}
+	return nil
+}
+
+// writer finds or creates the WAV of f's speaker, renaming ssrc-{n}.wav to
+// {participantId}.wav when the frame names the participant first.
+func (c *fileCall) writer(f *audio.Frame) (*WAVWriter, error) {
+	src := f.SourceID()
+	if f.ParticipantID == "" {
+		if w := c.bySSRC[src]; w != nil {
+			return w, nil
+		}
+		if w := c.renamed[src]; w != nil {
+			return w, nil
+		}
+		return c.create("ssrc-"+strconv.FormatUint(uint64(src), 10), func(w *WAVWriter) { c.bySSRC[src] = w })
+	}
+	if w := c.byPID[f.ParticipantID]; w != nil {
+		return w, nil
+	}
+	if c.bySSRC[src] != nil {
+		return c.rename(src, f.ParticipantID)
+	}
+	return c.create(f.ParticipantID, func(w *WAVWriter) { c.byPID[f.ParticipantID] = w })
+}
+
+func (c *fileCall) create(name string, keep func(*WAVWriter)) (*WAVWriter, error) {
+	if err := c.open(); err != nil {
+		return nil, err
+	}
+	w, err := CreateWAV(filepath.Join(c.dir, safeName(name)+".wav"), c.rate)
+	if err != nil {
+		return nil, fmt.Errorf("call %s: %w", c.id, err)
+	}
+	keep(w)
+	return w, nil
+}
+
+// rename moves the writer of source src, still named ssrc-{src}, to pid.
+func (c *fileCall) rename(src uint32, pid string) (*WAVWriter, error) {
+	w := c.bySSRC[src]
+	if err := w.Rename(filepath.Join(c.dir, safeName(pid)+".wav")); err != nil {
+		return nil, fmt.Errorf("call %s: %w", c.id, err)
+	}
+	delete(c.bySSRC, src)
+	c.renamed[src] = w
+	c.byPID[pid] = w
+	return w, nil
+}
+
+func (c *fileCall) event(e *event.Event) error {
+	if c.done {
+		return nil
+	}
+	if err := c.open(); err != nil {
+		return c.fail(err)
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return c.fail(fmt.Errorf("call %s: encode event: %w", c.id, err))
+	}
+	c.line = append(append(c.line[:0], line...), '\n')
+	if _, err := c.events.Write(c.line); err != nil {
+		return c.fail(fmt.Errorf("call %s: write event: %w", c.id, err))
+	}
+	if (e.Type == event.ParticipantJoined || e.Type == event.ParticipantUpdated) &&
+		e.ParticipantID != "" && e.SourceID != "" {
+		src, err := strconv.ParseUint(e.SourceID, 10, 32)
+		if err == nil && c.bySSRC[uint32(src)] != nil && c.byPID[e.ParticipantID] == nil {
+			if _, err := c.rename(uint32(src), e.ParticipantID); err != nil {
+				return c.fail(err)
+			}
+		}
+	}
+	return nil
+}
+
+// fail stops the call's writes, closing what it can, and returns err.
+func (c *fileCall) fail(err error) error {
+	c.closeAll()
+	return err
+}
+
+// end closes the call's outputs; it reports an error only if the call had
+// not already failed.
+func (c *fileCall) end() error {
+	if c.done {
+		return nil
+	}
+	if err := c.closeAll(); err != nil {
+		return fmt.Errorf("call %s: %w", c.id, err)
+	}
+	return nil
+}
+
+func (c *fileCall) closeAll() error {
+	c.done = true
+	var errs []error
+	for _, w := range c.byPID {
+		errs = append(errs, w.Close())
+	}
+	for _, w := range c.bySSRC {
+		errs = append(errs, w.Close())
+	}
+	if c.events != nil {
+		if err := c.events.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("sync events: %w", err))
+		}
+		if err := c.events.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close events: %w", err))
+		}
+	}
+	c.byPID, c.bySSRC, c.renamed, c.events = nil, nil, nil, nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,235 @@
+package sink
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// wavHeaderSize is the size of the canonical RIFF/WAVE PCM header: RIFF
+// chunk header (12), fmt chunk (8+16), data chunk header (8).
+const wavHeaderSize = 44
+
+// maxDataBytes is the most PCM bytes one WAV file holds: the RIFF size field
+// is a uint32 and counts everything after its first 8 bytes. Tests lower it
+// to exercise rollover.
+var maxDataBytes int64 = (1<<32 - 1 - (wavHeaderSize - 8)) &^ 1
+
+// headerEvery is how often, in wall time, the sizes in the header of a file
+// being written are brought up to date.
+const headerEvery = time.Second
+
+// now is the wall clock; tests replace it.
+var now = time.Now
+
+// zeroBlock is the source of silence; it is only ever read.
+var zeroBlock [8192]byte
+
+// WAVWriter writes mono 16-bit little-endian PCM to a WAV file.
+//
+// Crash safety: the header's RIFF and data sizes are rewritten in place at
+// least once per second of wall time while writing, so after a kill -9 a
+// standard reader sees all but the last second; Close writes the final
+// header and fsyncs. Past maxDataBytes (4 GiB less the header) the writer
+// closes the file and continues in {base}.2.wav, {base}.3.wav, ...
+//
+// A WAVWriter is not safe for concurrent use.
+type WAVWriter struct {
+	f          *os.File
+	base       string // path of the first file, "{base}.wav"
+	seg        int    // number of the file being written, from 1
+	rate       int
+	segBytes   int64 // PCM bytes in the current file
+	total      int64 // samples written across all files
+	lastHeader time.Time
+	buf        []byte  // reusable s16le conversion buffer
+	sizes      [4]byte // reusable header size field
+	err        error   // first write error; sticky
+}
+
+// CreateWAV creates (or truncates) the WAV file at path, which should end in
+// ".wav", and writes a header that says it is empty.
+func CreateWAV(path string, sampleRate int) (*WAVWriter, error) {
+	if sampleRate <= 0 {
+		return nil, fmt.Errorf("create wav %s: %w: %d", path, ErrSampleRate, sampleRate)
+	}
+	w := &WAVWriter{base: path, seg: 1, rate: sampleRate}
+	if err := w.open(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// segmentPath is the path of file number seg of a recording whose first file
+// is base: base itself, then "{base without .wav}.{seg}.wav".
+func segmentPath(base string, seg int) string {
+	if seg <= 1 {
+		return base
+	}
+	return strings.TrimSuffix(base, ".wav") + "." + strconv.Itoa(seg) + ".wav"
+}
+
+func (w *WAVWriter) open() error {
+	path := segmentPath(w.base, w.seg)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("create wav: %w", err)
+	}
+	var h [wavHeaderSize]byte
+	copy(h[0:], "RIFF")
+	binary.LittleEndian.PutUint32(h[4:], wavHeaderSize-8)
+	copy(h[8:], "WAVE")
+	copy(h[12:], "fmt ")
+	binary.LittleEndian.PutUint32(h[16:], 16) // fmt chunk size
+	binary.LittleEndian.PutUint16(h[20:], 1)  // PCM
+	binary.LittleEndian.PutUint16(h[22:], 1)  // mono
+	binary.LittleEndian.PutUint32(h[24:], uint32(w.rate))
+	binary.LittleEndian.PutUint32(h[28:], uint32(w.rate*2)) // byte rate
+	binary.LittleEndian.PutUint16(h[32:], 2)                // block align
+	binary.LittleEndian.PutUint16(h[34:], 16)               // bits per sample
+	copy(h[36:], "data")
+	if _, err := f.Write(h[:]); err != nil {
+		f.Close()
+		return fmt.Errorf("write wav header %s: %w", path, err)
+	}
+	w.f, w.segBytes, w.lastHeader = f, 0, now()
+	return nil
+}
+
+// Write appends pcm. It does not keep pcm.
+//
+// hot path: no alloc (after the first call of a given frame size).
+func (w *WAVWriter) Write(pcm []int16) error {
+	if w.err != nil {
+		return w.err
+	}
+	if n := 2 * len(pcm); cap(w.buf) < n {
+		w.buf = make([]byte, n)
+	}
+	b := w.buf[:2*len(pcm)]
+	for i, s := range pcm {
+		binary.LittleEndian.PutUint16(b[2*i:], uint16(s))
+	}
+	return w.writeBytes(b)
+}
+
+// WriteSilence appends samples zero samples.
+func (w *WAVWriter) WriteSilence(samples int64) error {
+	if w.err != nil {
+		return w.err
+	}
+	for left := 2 * samples; left > 0; {
+		n := min(left, int64(len(zeroBlock)))
+		if err := w.writeBytes(zeroBlock[:n]); err != nil {
+			return err
+		}
+		left -= n
+	}
+	return nil
+}
+
+// writeBytes appends whole samples, rolling over to the next file when the
+// current one is full, and refreshes the header when it is due.
+func (w *WAVWriter) writeBytes(p []byte) error {
+	if w.f == nil {
+		return ErrWriterClosed
+	}
+	limit := max(maxDataBytes&^1, 2)
+	for len(p) > 0 {
+		room := limit - w.segBytes
+		if room <= 0 {
+			if err := w.rollover(); err != nil {
+				return w.fail(err)
+			}
+			continue
+		}
+		n := min(int64(len(p)), room)
+		if _, err := w.f.Write(p[:n]); err != nil {
+			return w.fail(fmt.Errorf("write wav %s: %w", w.Path(), err))
+		}
+		w.segBytes += n
+		w.total += n / 2
+		p = p[n:]
+	}
+	if now().Sub(w.lastHeader) >= headerEvery {
+		if err := w.writeSizes(); err != nil {
+			return w.fail(err)
+		}
+	}
+	return nil
+}
+
+func (w *WAVWriter) fail(err error) error {
+	w.err = err
+	return err
+}
+
+// writeSizes rewrites the RIFF and data sizes of the current file in place.
+func (w *WAVWriter) writeSizes() error {
+	binary.LittleEndian.PutUint32(w.sizes[:], uint32(w.segBytes+wavHeaderSize-8))
+	if _, err := w.f.WriteAt(w.sizes[:], 4); err != nil {
+		return fmt.Errorf("update wav header %s: %w", w.Path(), err)
+	}
+	binary.LittleEndian.PutUint32(w.sizes[:], uint32(w.segBytes))
+	if _, err := w.f.WriteAt(w.sizes[:], 40); err != nil {
+		return fmt.Errorf("update wav header %s: %w", w.Path(), err)
+	}
+	w.lastHeader = now()
+	return nil
+}
+
+// finish writes the final header of the current file, fsyncs and closes it.
+func (w *WAVWriter) finish() error {
+	err := w.writeSizes()
+	f := w.f
+	w.f = nil
+	if serr := f.Sync(); serr != nil && err == nil {
+		err = fmt.Errorf("sync wav %s: %w", f.Name(), serr)
+	}
+	if cerr := f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close wav %s: %w", f.Name(), cerr)
+	}
+	return err
+}
+
+func (w *WAVWriter) rollover() error {
+	err := w.finish()
+	w.seg++
+	return errors.Join(err, w.open())
+}
+
+// Samples is the number of samples written so far across all files: the
+// position of the next sample on the writer's clock.
+func (w *WAVWriter) Samples() int64 { return w.total }
+
+// Path is the path of the file being written now: the path given to
+// CreateWAV (or Rename), or {base}.N.wav after a rollover.
+func (w *WAVWriter) Path() string { return segmentPath(w.base, w.seg) }
+
+// Rename moves every file of the recording (including finished rollover
+// files) so that newPath is its first file; writing continues in place.
+func (w *WAVWriter) Rename(newPath string) error {
+	for seg := 1; seg <= w.seg; seg++ {
+		if err := os.Rename(segmentPath(w.base, seg), segmentPath(newPath, seg)); err != nil {
+			return fmt.Errorf("rename wav: %w", err)
+		}
+	}
+	w.base = newPath
+	return nil
+}
+
+// Close writes the final header, fsyncs and closes the file. It may be called
+// after a write error; a second Close returns ErrWriterClosed.
+func (w *WAVWriter) Close() error {
+	if w.f == nil {
+		return ErrWriterClosed
+	}
+	if w.err == nil {
+		w.err = ErrWriterClosed
+	}
+	return w.finish()
+}
