@@ -1,0 +1,387 @@
+package graphsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/mediabot-dev/mediabot/mediasession"
+	"github.com/mediabot-dev/mediabot/signaling"
+)
+
+// Errors PlayCall returns.
+var (
+	ErrNotAnswered = errors.New("graphsim: the bot did not answer inside the window")
+	ErrRefused     = errors.New("graphsim: the bot refused the incoming-call notification")
+)
+
+// frameDur is the packetisation graphsim sends at.
+const frameDur = 20 * time.Millisecond
+
+// simCall is graphsim's state of one call.
+type simCall struct {
+	sim      *Sim
+	sc       Scenario
+	answerCh chan signaling.AnswerRequest
+	rejectCh chan string
+	byBot    chan struct{}
+	queue    chan []signaling.CommsNotification
+	queued   sync.WaitGroup
+
+	mu       sync.Mutex
+	state    string
+	callback string
+	peer     *mediaPeer
+	hungUp   sync.Once
+}
+
+func (c *simCall) answer(req signaling.AnswerRequest) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != "incoming" {
+		return fmt.Errorf("call is %s, not incoming", c.state)
+	}
+	c.state = "answered"
+	c.callback = req.CallbackURI
+	c.answerCh <- req
+	return nil
+}
+
+func (c *simCall) reject(reason string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != "incoming" {
+		return fmt.Errorf("call is %s, not incoming", c.state)
+	}
+	c.state = "rejected"
+	c.rejectCh <- reason
+	return nil
+}
+
+func (c *simCall) hangupByBot() { c.hungUp.Do(func() { close(c.byBot) }) }
+
+func (c *simCall) end(_ error) {
+	c.mu.Lock()
+	peer := c.peer
+	c.peer = nil
+	c.state = "terminated"
+	c.mu.Unlock()
+	if peer != nil {
+		_ = peer.close()
+	}
+}
+
+// post queues notifications for the call's callback; they are sent in order
+// by one goroutine so that pacing the media never waits on HTTP.
+func (c *simCall) post(n ...signaling.CommsNotification) {
+	c.queued.Add(1)
+	c.queue <- n
+}
+
+func (c *simCall) sender(ctx context.Context) {
+	for batch := range c.queue {
+		c.mu.Lock()
+		url := c.callback
+		c.mu.Unlock()
+		if status, err := c.sim.notify(ctx, url, batch...); err != nil || status != 202 {
+			c.sim.log.Warn("notification not accepted", "call", c.sc.CallID, "status", status, "err", err)
+		}
+		c.queued.Done()
+	}
+}
+
+// PlayCall plays one call against a bot and blocks until it has ended. It
+// returns what graphsim saw, and an error when the call could not be played
+// as scripted (not answered, media not connected, ...).
+func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
+	sc.defaults()
+	c := &simCall{
+		sim: s, sc: sc, state: "incoming",
+		answerCh: make(chan signaling.AnswerRequest, 1),
+		rejectCh: make(chan string, 1),
+		byBot:    make(chan struct{}),
+		queue:    make(chan []signaling.CommsNotification, 64),
+	}
+	s.mu.Lock()
+	if _, dup := s.calls[sc.CallID]; dup {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("graphsim: call %s is already playing", sc.CallID)
+	}
+	s.calls[sc.CallID] = c
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.calls, sc.CallID)
+		s.mu.Unlock()
+		c.end(nil)
+	}()
+	go c.sender(context.WithoutCancel(ctx))
+	defer close(c.queue)
+
+	res := &CallResult{CallID: sc.CallID, SSRCs: map[string]uint32{}, PacketsSent: map[string]int{}}
+	for _, p := range sc.Participants {
+		res.Participants = append(res.Participants, p.ID)
+	}
+	req, err := c.ring(ctx, res)
+	if err != nil || req == nil {
+		return res, err
+	}
+	if req.MediaConfig.ODataType != signaling.ODataAppHostedMediaConfig {
+		// Service-hosted media: Graph plays the media itself; nothing to send.
+		c.establish()
+		c.runUntilEnd(ctx, res, nil)
+		return res, nil
+	}
+	blob, err := mediasession.DecodeBlob(req.MediaConfig.Blob)
+	if err != nil {
+		c.terminate(500, 1005, "Bot media blob could not be read: "+err.Error())
+		return res, err
+	}
+	if !sc.EstablishedFirst {
+		c.post(callNotification("updated", sc.CallID, signaling.Call{State: "establishing"}))
+	}
+	peer, err := connectMedia(ctx, s.media, blob, len(sc.Participants), s.client)
+	if err == nil {
+		c.mu.Lock()
+		c.peer = peer
+		c.mu.Unlock()
+		err = peer.waitConnected(10 * time.Second)
+	}
+	if err != nil {
+		c.terminate(410, 301005, "Media connectivity failure: "+err.Error())
+		return res, err
+	}
+	res.MediaConnected = time.Now()
+	if sc.EstablishedFirst {
+		c.establish()
+	} else {
+		c.post(callNotification("updated", sc.CallID, signaling.Call{State: "established"}))
+	}
+	for i, p := range sc.Participants {
+		res.SSRCs[p.ID] = peer.ssrcs[i]
+	}
+	c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
+	c.runUntilEnd(ctx, res, peer)
+	return res, nil
+}
+
+// ring sends the incoming-call notification and waits for the bot's answer
+// or rejection inside the window. A nil request with a nil error means the
+// call was rejected.
+func (c *simCall) ring(ctx context.Context, res *CallResult) (*signaling.AnswerRequest, error) {
+	sc := c.sc
+	incoming := signaling.Call{
+		ID: sc.CallID, State: "incoming", Direction: "incoming",
+		Source:              c.source(),
+		Targets:             []signaling.InvitationParticipantInfo{{ODataType: signaling.ODataInvitationParticipantInfo, Identity: &signaling.IdentitySet{Application: &signaling.Identity{ID: c.sim.cfg.ClientID, DisplayName: "Bot"}}}},
+		RequestedModalities: []string{"audio"},
+		TenantID:            c.sim.cfg.TenantID,
+		CallChainID:         newGUID(),
+		MyParticipantID:     newGUID(),
+	}
+	start := time.Now()
+	status, err := c.sim.notify(ctx, sc.BotURL, callNotification("created", sc.CallID, incoming))
+	if err != nil {
+		return nil, err
+	}
+	if status != 202 {
+		return nil, fmt.Errorf("%w: HTTP %d", ErrRefused, status)
+	}
+	window := time.NewTimer(sc.AnswerWindow)
+	defer window.Stop()
+	select {
+	case req := <-c.answerCh:
+		res.AnswerLatency = time.Since(start)
+		res.Answer = req
+		return &req, nil
+	case reason := <-c.rejectCh:
+		res.Rejected = reason
+		c.mu.Lock()
+		c.callback = sc.BotURL
+		c.mu.Unlock()
+		c.terminate(603, 0, "Call rejected by the bot: "+reason)
+		return nil, nil
+	case <-window.C:
+		c.mu.Lock()
+		c.state = "terminated"
+		c.callback = sc.BotURL
+		c.mu.Unlock()
+		c.terminate(408, 1106, "Call was not answered in time.")
+		return nil, ErrNotAnswered
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *simCall) source() *signaling.ParticipantInfo {
+	if c.sc.Source != nil {
+		return c.sc.Source
+	}
+	info := &signaling.ParticipantInfo{ODataType: signaling.ODataParticipantInfo, Region: "westus", LanguageID: "en-US"}
+	if len(c.sc.Participants) > 0 {
+		p := c.sc.Participants[0]
+		info.Identity = &signaling.IdentitySet{User: &signaling.Identity{ID: p.UserID, DisplayName: p.DisplayName}}
+	}
+	return info
+}
+
+// establish sends the two establishment states in the scenario's order.
+func (c *simCall) establish() {
+	states := []string{"establishing", "established"}
+	if c.sc.EstablishedFirst {
+		states[0], states[1] = states[1], states[0]
+	}
+	for _, st := range states {
+		c.post(callNotification("updated", c.sc.CallID, signaling.Call{State: st}))
+	}
+}
+
+// terminate ends the call as Graph does: terminating, then deleted with
+// state terminated and resultInfo; it waits until both were delivered.
+func (c *simCall) terminate(code, subcode int32, msg string) {
+	c.post(callNotification("updated", c.sc.CallID, signaling.Call{State: "terminating"}))
+	c.post(callNotification("deleted", c.sc.CallID, signaling.Call{State: "terminated",
+		ResultInfo: &signaling.ResultInfo{Code: signaling.Int32OrString(code), Subcode: signaling.Int32OrString(subcode), Message: msg}}))
+	c.queued.Wait()
+}
+
+// roster is the call's participants as Graph lists them: the bot itself, and
+// each participant with its audio sourceId (and a screen-sharing stream for
+// the presenter when presenting >= 0).
+func (c *simCall) roster(res *CallResult, presenting int) []signaling.Participant {
+	parts := []signaling.Participant{{
+		ODataType: signaling.ODataParticipant, ID: newGUIDFrom(c.sc.CallID, "bot"),
+		Info: &signaling.ParticipantInfo{ODataType: signaling.ODataParticipantInfo,
+			Identity: &signaling.IdentitySet{Application: &signaling.Identity{ID: c.sim.cfg.ClientID, DisplayName: "Bot"}}},
+	}}
+	for i, p := range c.sc.Participants {
+		part := signaling.Participant{
+			ODataType: signaling.ODataParticipant, ID: p.ID,
+			Info: &signaling.ParticipantInfo{ODataType: signaling.ODataParticipantInfo, EndpointType: "default", LanguageID: "en-US",
+				Identity: &signaling.IdentitySet{User: &signaling.Identity{ID: p.UserID, DisplayName: p.DisplayName, TenantID: c.sim.cfg.TenantID}}},
+			MediaStreams: []signaling.MediaStream{{ODataType: signaling.ODataMediaStream, MediaType: "audio", Label: "main-audio",
+				SourceID: strconv.FormatUint(uint64(res.SSRCs[p.ID]), 10), Direction: "sendReceive"}},
+		}
+		if i == presenting {
+			part.MediaStreams = append(part.MediaStreams, signaling.MediaStream{ODataType: signaling.ODataMediaStream,
+				MediaType: "videoBasedScreenSharing", Label: "applicationsharing-video", SourceID: strconv.Itoa(9000 + i), Direction: "sendOnly"})
+		}
+		parts = append(parts, part)
+	}
+	return parts
+}
+
+// runUntilEnd streams the participants' audio at real-time pace, plays the
+// content-sharing sessions, and ends the call after the scenario's duration
+// or when the bot hangs up.
+func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaPeer) {
+	sc := c.sc
+	frames := int(sc.Duration / frameDur)
+	packets := make([][][]byte, len(sc.Participants))
+	if peer != nil {
+		for i, p := range sc.Participants {
+			n := frames - int(p.JoinAt/frameDur)
+			if n < 0 {
+				n = 0
+			}
+			var err error
+			if packets[i], err = p.Voice.EncodeOpus(n); err != nil {
+				c.sim.log.Error("encode", "err", err)
+				return
+			}
+		}
+	}
+	sharing := sc.Shares
+	if res.Answer.CallOptions == nil || !res.Answer.CallOptions.IsContentSharingNotificationEnabled {
+		sharing = nil // Graph sends sharing sessions only to bots that asked
+	}
+	shares := make([]SentShare, len(sharing))
+	seq := make([]uint16, len(sc.Participants))
+	ts := make([]uint32, len(sc.Participants))
+	for i := range seq {
+		seq[i], ts[i] = uint16(rand.UintN(1<<16)), rand.Uint32()
+	}
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2}}
+	t0 := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for n := 0; n < frames; n++ {
+		elapsed := time.Duration(n) * frameDur
+		timer.Reset(time.Until(t0.Add(elapsed)))
+		select {
+		case <-timer.C:
+		case <-c.byBot:
+			res.EndedByBot = true
+			c.finishShares(res, shares, sharing)
+			c.terminate(200, 5001, "Call ended by the bot.")
+			return
+		case <-ctx.Done():
+			c.finishShares(res, shares, sharing)
+			c.terminate(500, 0, "graphsim stopped")
+			return
+		}
+		for k, sh := range sharing {
+			if shares[k].ID == "" && elapsed >= sh.Start {
+				shares[k] = SentShare{ID: newGUID(), Start: time.Now(), Presenter: sc.Participants[sh.Presenter].ID}
+				c.post(rosterNotification(sc.CallID, c.roster(res, sh.Presenter)))
+				c.post(sharingNotification("created", sc.CallID, shares[k].ID))
+			}
+			if shares[k].ID != "" && shares[k].End.IsZero() && elapsed >= sh.End {
+				shares[k].End = time.Now()
+				c.post(sharingNotification("deleted", sc.CallID, shares[k].ID))
+				c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
+			}
+		}
+		if peer == nil {
+			continue
+		}
+		for i, p := range sc.Participants {
+			k := n - int(p.JoinAt/frameDur)
+			if k < 0 || k >= len(packets[i]) {
+				continue
+			}
+			pkt.SequenceNumber, pkt.Timestamp = seq[i], ts[i]
+			pkt.Marker = k == 0
+			pkt.Payload = packets[i][k]
+			if err := peer.send(i, pkt); err == nil {
+				res.PacketsSent[p.ID]++
+			}
+			seq[i]++
+			ts[i] += opusFrame
+		}
+	}
+	c.finishShares(res, shares, sharing)
+	c.terminate(200, 5010, "The conversation has ended.")
+}
+
+// finishShares ends the shares still open when the call ends: Graph ends a
+// sharing session with its call.
+func (c *simCall) finishShares(res *CallResult, shares []SentShare, plan []Share) {
+	for k := range plan {
+		if shares[k].ID != "" && shares[k].End.IsZero() {
+			shares[k].End = time.Now()
+			c.post(sharingNotification("deleted", c.sc.CallID, shares[k].ID))
+		}
+	}
+	for _, sh := range shares {
+		if sh.ID != "" {
+			res.SharesSent = append(res.SharesSent, sh)
+		}
+	}
+}
+
+// newGUIDFrom makes a stable GUID-shaped id from a seed and a label.
+func newGUIDFrom(seed, label string) string {
+	h := uint64(14695981039346656037)
+	for _, b := range []byte(seed + "/" + label) {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	s := fmt.Sprintf("%016x%016x", h, h*31+7)
+	return s[0:8] + "-" + s[8:12] + "-4" + s[13:16] + "-8" + s[17:20] + "-" + s[20:32]
+}

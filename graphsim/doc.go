@@ -1,0 +1,13 @@
+// Package graphsim is a local emulator of Microsoft Graph cloud
+// communications and of the Teams-side media processor, for tests, the demo,
+// benchmarks and embedders' own tests. It is to Graph what httptest.Server is
+// to an HTTP service: real code talks to it over real sockets.
+//
+// It serves a client-credentials token endpoint, an OpenID configuration and
+// JWKS, and the call actions under /v1.0/communications/calls. A Scenario is
+// a call it plays against a bot: an RS256-signed incoming-call notification
+// shaped like Graph's, checks on the bot's answer, the media processor's SDP
+// answer to the blob, a roster mapping each participant's audio sourceId to
+// its SSRC, each participant's Opus over real UDP on loopback, call states,
+// content sharing, and the end of the call.
+package graphsim

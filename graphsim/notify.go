@@ -1,0 +1,74 @@
+package graphsim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/mediabot-dev/mediabot/signaling"
+)
+
+// notify POSTs one signed commsNotifications batch to url, as Graph does,
+// and returns the HTTP status the bot answered.
+func (s *Sim) notify(ctx context.Context, url string, batch ...signaling.CommsNotification) (int, error) {
+	body, err := json.Marshal(signaling.CommsNotifications{ODataType: signaling.ODataCommsNotifications, Value: batch})
+	if err != nil {
+		return 0, err
+	}
+	tok, err := s.signer.token(s.cfg.Issuer, s.cfg.ClientID, s.cfg.TenantID)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("graphsim: notify %s: %w", url, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// callNotification is a notification about the call resource itself.
+func callNotification(changeType, callID string, call signaling.Call) signaling.CommsNotification {
+	call.ODataType = signaling.ODataCall
+	call.ODataID = "/communications/calls/" + callID
+	raw, _ := json.Marshal(call)
+	return signaling.CommsNotification{
+		ODataType:    signaling.ODataCommsNotification,
+		ChangeType:   changeType,
+		Resource:     "/app/calls/" + callID,
+		ResourceURL:  "/communications/calls/" + callID,
+		ResourceData: raw,
+	}
+}
+
+// rosterNotification is a full-roster participants update.
+func rosterNotification(callID string, parts []signaling.Participant) signaling.CommsNotification {
+	raw, _ := json.Marshal(parts)
+	return signaling.CommsNotification{
+		ODataType:    signaling.ODataCommsNotification,
+		ChangeType:   "updated",
+		Resource:     "/app/calls/" + callID + "/participants",
+		ResourceURL:  "/communications/calls/" + callID + "/participants",
+		ResourceData: raw,
+	}
+}
+
+// sharingNotification is a contentSharingSession created or deleted, with no
+// resourceData, as in Graph's own example.
+func sharingNotification(changeType, callID, sessionID string) signaling.CommsNotification {
+	return signaling.CommsNotification{
+		ODataType:   signaling.ODataCommsNotification,
+		ChangeType:  changeType,
+		ResourceURL: "/communications/calls/" + callID + "/contentsharingsessions/" + sessionID,
+	}
+}

@@ -1,0 +1,104 @@
+package graphsim
+
+import (
+	"time"
+
+	"github.com/mediabot-dev/mediabot/signaling"
+)
+
+// Scenario is one call graphsim plays against a bot. Tests and embedders
+// build it as a Go value; the zero value of each field is a sane default.
+type Scenario struct {
+	// BotURL is the bot's global notification URL, e.g.
+	// http://127.0.0.1:9440/api/calls. Later notifications go to the
+	// callbackUri of the bot's answer, as Graph does.
+	BotURL string
+	// CallID names the call; "" makes a GUID.
+	CallID string
+	// Participants speak, each on its own audio section.
+	Participants []Participant
+	// Duration is how long the call lasts once media flows; 0 is 10 s.
+	Duration time.Duration
+	// EstablishedFirst sends "established" before "establishing", as Graph
+	// may (the docs say they can arrive out of order).
+	EstablishedFirst bool
+	// Shares are content-sharing sessions, sent to calls whose answer asked
+	// for content-sharing notifications.
+	Shares []Share
+	// AnswerWindow is how long graphsim waits for an answer before it ends
+	// the call as Graph does; 0 is 15 s.
+	AnswerWindow time.Duration
+	// Source is the caller; nil is the first participant as a Teams user.
+	Source *signaling.ParticipantInfo
+}
+
+// Participant is one simulated call member.
+type Participant struct {
+	// ID is the participant id in the roster; "" makes a GUID.
+	ID string
+	// DisplayName and UserID identify a Teams user; UserID "" makes a GUID.
+	DisplayName, UserID string
+	// Voice is what the participant says.
+	Voice Voice
+	// JoinAt is when the participant starts speaking, after media connects.
+	JoinAt time.Duration
+}
+
+// Share is one content-sharing session during the call, presented by
+// Participants[Presenter].
+type Share struct {
+	Start, End time.Duration // after media connects
+	Presenter  int
+}
+
+// CallResult is what graphsim saw of a call it played.
+type CallResult struct {
+	CallID string
+	// AnswerLatency is from the incoming notification to the bot's answer.
+	AnswerLatency time.Duration
+	// Answer is the bot's answer request as Graph received it.
+	Answer signaling.AnswerRequest
+	// Rejected is the reject reason when the bot rejected the call.
+	Rejected string
+	// Participants are the ids used, in Scenario order.
+	Participants []string
+	// SSRCs maps participant id to the SSRC (= audio sourceId) it sent on.
+	SSRCs map[string]uint32
+	// PacketsSent counts the RTP packets sent per participant id.
+	PacketsSent map[string]int
+	// MediaConnected is when ICE and DTLS came up on graphsim's side.
+	MediaConnected time.Time
+	// SharesSent are the content-sharing session ids notified, with their
+	// start and end on graphsim's clock.
+	SharesSent []SentShare
+	// EndedByBot is true when the bot hung up.
+	EndedByBot bool
+}
+
+// SentShare is a content-sharing session graphsim notified.
+type SentShare struct {
+	ID         string
+	Start, End time.Time
+	Presenter  string
+}
+
+func (sc *Scenario) defaults() {
+	if sc.CallID == "" {
+		sc.CallID = newGUID()
+	}
+	if sc.Duration == 0 {
+		sc.Duration = 10 * time.Second
+	}
+	if sc.AnswerWindow == 0 {
+		sc.AnswerWindow = 15 * time.Second
+	}
+	for i := range sc.Participants {
+		p := &sc.Participants[i]
+		if p.ID == "" {
+			p.ID = newGUID()
+		}
+		if p.UserID == "" {
+			p.UserID = newGUID()
+		}
+	}
+}

@@ -1,0 +1,301 @@
+package graphsim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/mediabot-dev/mediabot/signaling"
+)
+
+// Config configures the emulator.
+type Config struct {
+	// Addr is where to listen; "" is 127.0.0.1 on a free port.
+	Addr string
+	// TenantID, ClientID and ClientSecret are the bot's app registration:
+	// the token endpoint only grants tokens to these credentials, and
+	// notifications are signed for ClientID as audience.
+	TenantID, ClientID, ClientSecret string
+	// Issuer is the iss of notification tokens; "" is https://graph.microsoft.com.
+	Issuer string
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Sim is a running emulator. Its methods are safe for concurrent use.
+type Sim struct {
+	cfg    Config
+	ln     net.Listener
+	srv    *http.Server
+	signer *signer
+	media  *webrtc.API
+	client *http.Client
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	tokens map[string]time.Time // access token -> expiry
+	calls  map[string]*simCall
+}
+
+// Start listens and serves until Close.
+func Start(cfg Config) (*Sim, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "https://graph.microsoft.com"
+	}
+	if cfg.TenantID == "" || cfg.ClientID == "" {
+		return nil, errors.New("graphsim: TenantID and ClientID are required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sg, err := newSigner()
+	if err != nil {
+		return nil, err
+	}
+	media, err := newMediaAPI()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("graphsim: listen: %w", err)
+	}
+	s := &Sim{
+		cfg: cfg, ln: ln, signer: sg, media: media, log: log,
+		client: &http.Client{Timeout: 10 * time.Second},
+		tokens: map[string]time.Time{},
+		calls:  map[string]*simCall{},
+	}
+	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// URL is the emulator's base URL.
+func (s *Sim) URL() string { return "http://" + s.ln.Addr().String() }
+
+// GraphURL is the Graph base to give the bot (--graph-url).
+func (s *Sim) GraphURL() string { return s.URL() + "/v1.0" }
+
+// TokenURL is the client-credentials endpoint (--token-url).
+func (s *Sim) TokenURL() string { return s.URL() + "/" + s.cfg.TenantID + "/oauth2/v2.0/token" }
+
+// JWKSURL is where notification keys are (--inbound-jwks-url).
+func (s *Sim) JWKSURL() string { return s.URL() + "/keys" }
+
+// OpenIDURL is the OpenID configuration naming JWKSURL.
+func (s *Sim) OpenIDURL() string { return s.URL() + "/.well-known/openid-configuration" }
+
+// Issuer is the iss of notification tokens.
+func (s *Sim) Issuer() string { return s.cfg.Issuer }
+
+// Close stops serving and ends every call's media.
+func (s *Sim) Close() error {
+	s.mu.Lock()
+	calls := make([]*simCall, 0, len(s.calls))
+	for _, c := range s.calls {
+		calls = append(calls, c)
+	}
+	s.mu.Unlock()
+	for _, c := range calls {
+		c.end(nil)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return s.srv.Shutdown(ctx)
+}
+
+func (s *Sim) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Post("/{tenant}/oauth2/v2.0/token", s.handleToken)
+	r.Get("/keys", s.handleJWKS)
+	r.Get("/.well-known/openid-configuration", s.handleOpenID)
+	r.Route("/v1.0/communications/calls/{callId}", func(r chi.Router) {
+		r.Use(s.requireToken)
+		r.Post("/answer", s.handleAnswer)
+		r.Post("/reject", s.handleReject)
+		r.Delete("/", s.handleDelete)
+	})
+	return r
+}
+
+func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeOAuthError(w, "invalid_request", err.Error())
+		return
+	}
+	switch {
+	case r.PostForm.Get("grant_type") != "client_credentials":
+		writeOAuthError(w, "unsupported_grant_type", "grant_type must be client_credentials")
+	case r.PostForm.Get("client_id") != s.cfg.ClientID || r.PostForm.Get("client_secret") != s.cfg.ClientSecret:
+		writeOAuthError(w, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+	case r.PostForm.Get("scope") == "":
+		writeOAuthError(w, "invalid_scope", "scope is required")
+	default:
+		tok := randomID(24)
+		s.mu.Lock()
+		s.tokens[tok] = time.Now().Add(time.Hour)
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": 3599, "access_token": tok})
+	}
+}
+
+func (s *Sim) handleJWKS(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.signer.jwks())
+}
+
+func (s *Sim) handleOpenID(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"issuer": s.cfg.Issuer, "jwks_uri": s.JWKSURL(),
+		"id_token_signing_alg_values_supported": []string{"RS256"}})
+}
+
+// requireToken refuses Graph requests without a token this emulator issued.
+func (s *Sim) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := r.Header.Get("Authorization")
+		const prefix = "Bearer "
+		ok := len(tok) > len(prefix) && tok[:len(prefix)] == prefix
+		if ok {
+			s.mu.Lock()
+			exp, found := s.tokens[tok[len(prefix):]]
+			s.mu.Unlock()
+			ok = found && time.Now().Before(exp)
+		}
+		if !ok {
+			writeGraphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Sim) call(id string) *simCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+func (s *Sim) handleAnswer(w http.ResponseWriter, r *http.Request) {
+	c := s.call(chi.URLParam(r, "callId"))
+	if c == nil {
+		writeGraphError(w, http.StatusNotFound, "8522", "Call not found.")
+		return
+	}
+	var req signaling.AnswerRequest
+	if err := decodeStrictJSON(r, &req); err != nil {
+		writeGraphError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	if err := checkAnswer(&req); err != nil {
+		writeGraphError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	if err := c.answer(req); err != nil {
+		writeGraphError(w, http.StatusConflict, "8502", err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *Sim) handleReject(w http.ResponseWriter, r *http.Request) {
+	c := s.call(chi.URLParam(r, "callId"))
+	if c == nil {
+		writeGraphError(w, http.StatusNotFound, "8522", "Call not found.")
+		return
+	}
+	var req signaling.RejectRequest
+	if err := decodeStrictJSON(r, &req); err != nil {
+		writeGraphError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	switch req.Reason {
+	case "none", "busy", "forbidden":
+	default:
+		writeGraphError(w, http.StatusBadRequest, "BadRequest", "reason must be none, busy or forbidden")
+		return
+	}
+	if err := c.reject(req.Reason); err != nil {
+		writeGraphError(w, http.StatusConflict, "8502", err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *Sim) handleDelete(w http.ResponseWriter, r *http.Request) {
+	c := s.call(chi.URLParam(r, "callId"))
+	if c == nil {
+		writeGraphError(w, http.StatusNotFound, "8522", "Call not found.")
+		return
+	}
+	c.hangupByBot()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// checkAnswer enforces what Graph requires of an answer.
+func checkAnswer(req *signaling.AnswerRequest) error {
+	if len(req.AcceptedModalities) == 0 {
+		return errors.New("acceptedModalities is required")
+	}
+	for _, m := range req.AcceptedModalities {
+		if m != "audio" && m != "video" && m != "videoBasedScreenSharing" {
+			return fmt.Errorf("acceptedModalities: unknown modality %q", m)
+		}
+	}
+	if req.CallbackURI == "" {
+		return errors.New("callbackUri is required by this emulator (Graph falls back to the bot's global URI)")
+	}
+	switch req.MediaConfig.ODataType {
+	case signaling.ODataAppHostedMediaConfig:
+		if req.MediaConfig.Blob == "" {
+			return errors.New("mediaConfig.blob is required for appHostedMediaConfig")
+		}
+	case signaling.ODataServiceHostedMediaConfig:
+	default:
+		return fmt.Errorf("mediaConfig: unknown @odata.type %q", req.MediaConfig.ODataType)
+	}
+	if req.CallOptions != nil && req.CallOptions.ODataType != "" && req.CallOptions.ODataType != signaling.ODataIncomingCallOptions {
+		return fmt.Errorf("callOptions: unexpected @odata.type %q", req.CallOptions.ODataType)
+	}
+	return nil
+}
+
+func decodeStrictJSON(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" && ct != "application/json; charset=utf-8" {
+		return fmt.Errorf("Content-Type must be application/json, got %q", ct)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeGraphError(w http.ResponseWriter, status int, code, msg string) {
+	reqID := newGUID()
+	w.Header().Set("request-id", reqID)
+	writeJSON(w, status, signaling.GraphError{Error: signaling.GraphErrorBody{Code: code, Message: msg,
+		InnerError: &signaling.GraphInnerError{RequestID: reqID, Date: time.Now().UTC().Format(time.RFC3339)}}})
+}
+
+func writeOAuthError(w http.ResponseWriter, code, desc string) {
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error": code, "error_description": desc})
+}

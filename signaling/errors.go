@@ -1,0 +1,25 @@
+package signaling
+
+import "errors"
+
+var (
+	// ErrUnauthorized is wrapped by every failure of inbound token
+	// validation. The webhook answers 401 when errors.Is finds it.
+	ErrUnauthorized = errors.New("signaling: unauthorized")
+
+	// ErrBadNotification is wrapped when a notification's body or its
+	// resourceData does not have the shape Graph documents.
+	ErrBadNotification = errors.New("signaling: bad notification")
+
+	// ErrUnknownResource is wrapped when a resource path names no call, so
+	// the notification cannot be routed at all.
+	ErrUnknownResource = errors.New("signaling: unknown resource")
+
+	// ErrAuthConfig is wrapped by NewAuthenticator when the configuration
+	// cannot validate anything; it is a start-up mistake, never a request one.
+	ErrAuthConfig = errors.New("signaling: bad auth config")
+)
+
+// ErrGraph is wrapped by every refusal Graph answers with a non-2xx status
+// (see APIError for the status and Graph's error body).
+var ErrGraph = errors.New("signaling: graph refused the request")

@@ -1,0 +1,95 @@
+package signaling
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// MaxNotificationBytes bounds a callback body (CONTRACT §2: 413 above).
+const MaxNotificationBytes = 1 << 20
+
+// NotificationHandler takes an authenticated batch of notifications. It is
+// called before the webhook answers 202, in the order requests arrive, so it
+// must only queue the work (never block on Graph or media).
+type NotificationHandler func(claims Claims, batch *CommsNotifications)
+
+// WebhookConfig configures the callback endpoint.
+type WebhookConfig struct {
+	// Auth validates Graph's bearer token; nil accepts unsigned requests
+	// (only ever configured on loopback listeners).
+	Auth *Authenticator
+	// Handle receives every accepted batch.
+	Handle NotificationHandler
+	// Logger; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+// NewWebhook returns the handler for POST /api/calls (and the per-call
+// callbackUri paths): authenticate before reading the body, bound the body,
+// decode it, queue it with Handle and answer 202 at once: the work itself is
+// asynchronous, and the order of arrival is kept.
+// Replies carry Connection: close so a load balancer spreads new calls.
+func NewWebhook(cfg WebhookConfig) http.Handler {
+	if cfg.Handle == nil {
+		panic("signaling: NewWebhook needs a Handle function")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		var claims Claims
+		if cfg.Auth != nil {
+			c, err := cfg.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+			if err != nil {
+				log.Warn("notification refused", "err", err, "remote", r.RemoteAddr)
+				writeJSONError(w, http.StatusUnauthorized, err)
+				return
+			}
+			claims = c
+		}
+		batch, status, err := readNotifications(w, r)
+		if err != nil {
+			log.Warn("notification refused", "status", status, "err", err, "remote", r.RemoteAddr)
+			writeJSONError(w, status, err)
+			return
+		}
+		cfg.Handle(claims, batch)
+		w.WriteHeader(http.StatusAccepted)
+	})
+}
+
+// readNotifications decodes a commsNotifications body, returning the HTTP
+// status to answer when it cannot.
+func readNotifications(w http.ResponseWriter, r *http.Request) (*CommsNotifications, int, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
+		return nil, http.StatusBadRequest, errors.New("signaling: content type is not JSON: " + ct)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxNotificationBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, http.StatusRequestEntityTooLarge, errors.New("signaling: notification body over 1 MiB")
+		}
+		return nil, http.StatusBadRequest, err
+	}
+	var batch CommsNotifications
+	if err := json.Unmarshal(body, &batch); err != nil {
+		return nil, http.StatusBadRequest, errors.Join(ErrBadNotification, err)
+	}
+	if batch.Value == nil || (batch.ODataType != "" && batch.ODataType != ODataCommsNotifications) {
+		return nil, http.StatusBadRequest, errors.Join(ErrBadNotification, errors.New("not a commsNotifications body"))
+	}
+	return &batch, 0, nil
+}
+
+func writeJSONError(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": strings.ReplaceAll(err.Error(), "\n", ": ")})
+}
