@@ -127,6 +127,7 @@ func (s *Sim) routes() http.Handler {
 		r.Use(s.requireToken)
 		r.Post("/answer", s.handleAnswer)
 		r.Post("/reject", s.handleReject)
+		r.Post("/keepAlive", s.handleKeepAlive)
 		r.Delete("/", s.handleDelete)
 	})
 	return r
@@ -232,6 +233,14 @@ func (s *Sim) handleReject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *Sim) handleKeepAlive(w http.ResponseWriter, r *http.Request) {
+	if s.call(chi.URLParam(r, "callId")) == nil {
+		writeGraphError(w, http.StatusNotFound, "8522", "Call not found.")
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 func (s *Sim) handleDelete(w http.ResponseWriter, r *http.Request) {

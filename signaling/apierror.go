@@ -39,5 +39,11 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Unwrap makes errors.Is(err, ErrGraph) true.
-func (e *APIError) Unwrap() error { return ErrGraph }
+// Unwrap makes errors.Is(err, ErrGraph) true, and errors.Is(err,
+// ErrCallGone) for a 404.
+func (e *APIError) Unwrap() []error {
+	if e.Status == http.StatusNotFound {
+		return []error{ErrGraph, ErrCallGone}
+	}
+	return []error{ErrGraph}
+}

@@ -23,3 +23,6 @@ var (
 // ErrGraph is wrapped by every refusal Graph answers with a non-2xx status
 // (see APIError for the status and Graph's error body).
 var ErrGraph = errors.New("signaling: graph refused the request")
+
+// ErrCallGone is wrapped when Graph answers 404 for a call: it has ended.
+var ErrCallGone = errors.New("signaling: call no longer exists")

@@ -82,6 +82,13 @@ func (c *Client) Hangup(ctx context.Context, tenant, callID string) error {
 	return c.do(ctx, tenant, http.MethodDelete, "/communications/calls/"+url.PathEscape(callID), nil, nil)
 }
 
+// KeepAlive POSTs /communications/calls/{id}/keepAlive; Graph ends a call
+// that has not been kept alive for 45 minutes, and answers 404 once a call
+// is gone (errors.Is(err, ErrCallGone)).
+func (c *Client) KeepAlive(ctx context.Context, tenant, callID string) error {
+	return c.do(ctx, tenant, http.MethodPost, "/communications/calls/"+url.PathEscape(callID)+"/keepAlive", nil, nil)
+}
+
 // do sends one request and decodes a JSON reply into out (when non-nil).
 // A non-2xx reply becomes an *APIError carrying Graph's error body.
 func (c *Client) do(ctx context.Context, tenant, method, path string, body, out any) error {

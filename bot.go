@@ -1,0 +1,281 @@
+package mediabot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/mediabot-dev/mediabot/audio"
+	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/mediasession"
+	"github.com/mediabot-dev/mediabot/signaling"
+	"github.com/mediabot-dev/mediabot/sink"
+)
+
+// tombstoneTTL is how long an ended call's id is remembered, so that a late
+// notification cannot revive it.
+const tombstoneTTL = 10 * time.Minute
+
+// Bot is one mediabot instance: the webhook Graph notifies, the media engine
+// and its calls, and the consumers and sinks frames and events go to.
+type Bot struct {
+	cfg            Config
+	log            *slog.Logger
+	httpClient     *http.Client
+	policy         AnswerPolicy
+	frameConsumers []audio.FrameConsumer
+	eventConsumers []event.Consumer
+	sinks          []sink.Sink
+
+	auth    *signaling.Authenticator
+	graph   *signaling.Client
+	engine  *mediasession.Engine
+	handler http.Handler
+
+	mu       sync.Mutex
+	calls    map[string]*call
+	ended    map[string]time.Time
+	draining atomic.Bool
+	closed   atomic.Bool
+	workers  sync.WaitGroup
+
+	unknownNotifications atomic.Uint64
+}
+
+// New builds a bot from cfg: it checks the configuration, opens the media
+// port and the file sink, but makes no request until Graph calls.
+func New(cfg Config, opts ...Option) (*Bot, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("mediabot: configuration: %w", err)
+	}
+	b := &Bot{cfg: cfg, calls: map[string]*call{}, ended: map[string]time.Time{}}
+	for _, o := range opts {
+		o(b)
+	}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	if b.httpClient == nil {
+		b.httpClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if b.policy == nil {
+		b.policy = DefaultPolicy(cfg.MaxCalls)
+	}
+	if err := b.setupGraph(); err != nil {
+		return nil, err
+	}
+	if cfg.OutDir != "" {
+		fs, err := sink.NewFileSink(cfg.OutDir, cfg.SampleRate, b.Event, b.log)
+		if err != nil {
+			return nil, fmt.Errorf("mediabot: file sink: %w", err)
+		}
+		b.sinks = append(b.sinks, fs)
+	}
+	engine, err := mediasession.NewEngine(mediasession.EngineConfig{
+		Port: cfg.MediaPort, BindIP: cfg.MediaBindIP, PublicIP: cfg.MediaPublicIP, ICELite: cfg.ICELite, Logger: b.log,
+	})
+	if err != nil {
+		b.closeSinks()
+		return nil, fmt.Errorf("mediabot: media: %w", err)
+	}
+	b.engine = engine
+	b.handler = b.routes()
+	return b, nil
+}
+
+func (b *Bot) setupGraph() error {
+	cfg := b.cfg
+	graphURL, tokenURL := cfg.GraphURL, cfg.TokenURL
+	if graphURL == "" || tokenURL == "" {
+		cloud, err := signaling.CloudByName(cfg.Cloud)
+		if err != nil {
+			return fmt.Errorf("mediabot: %w", err)
+		}
+		if graphURL == "" {
+			graphURL = cloud.GraphURL
+		}
+		if tokenURL == "" {
+			tokenURL = cloud.LoginURL + "/{tenant}/oauth2/v2.0/token"
+		}
+	}
+	client, err := signaling.NewClient(signaling.ClientConfig{
+		GraphURL: graphURL, TokenURL: tokenURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+		DefaultTenant: cfg.TenantID, HTTPClient: b.httpClient,
+	})
+	if err != nil {
+		return fmt.Errorf("mediabot: %w", err)
+	}
+	b.graph = client
+	if cfg.InsecureSkipInboundAuth {
+		b.log.Warn("inbound notifications are NOT authenticated (--insecure-skip-inbound-auth)")
+		return nil
+	}
+	openID := cfg.InboundOpenIDURL
+	if openID == "" && cfg.InboundJWKSURL == "" {
+		openID = signaling.GraphOpenIDURL
+	}
+	auth, err := signaling.NewAuthenticator(signaling.AuthConfig{
+		JWKSURL: cfg.InboundJWKSURL, OpenIDURL: openID, Issuers: cfg.InboundIssuers,
+		Audience: cfg.ClientID, HTTPClient: b.httpClient,
+	})
+	if err != nil {
+		return fmt.Errorf("mediabot: %w", err)
+	}
+	b.auth = auth
+	return nil
+}
+
+// Handler serves the bot's HTTP surface (CONTRACT §2): the webhook, the
+// media answer endpoint and the health probes. Mount it at the root of the
+// server whose address PublicURL names, or under PublicURL's path prefix
+// with http.StripPrefix.
+func (b *Bot) Handler() http.Handler { return b.handler }
+
+func (b *Bot) routes() http.Handler {
+	r := chi.NewRouter()
+	webhook := signaling.NewWebhook(signaling.WebhookConfig{Auth: b.auth, Handle: b.dispatch, Logger: b.log})
+	r.Method(http.MethodPost, "/api/calls", webhook)
+	r.Method(http.MethodPost, "/api/calls/*", webhook)
+	r.Method(http.MethodPost, "/media/sessions/{sessionId}/answer", b.engine.AnswerHandler())
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	r.Get("/readyz", b.serveReady)
+	return r
+}
+
+func (b *Bot) serveReady(w http.ResponseWriter, _ *http.Request) {
+	if b.draining.Load() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// MediaPort is the bound UDP media port.
+func (b *Bot) MediaPort() int { return b.engine.MediaPort() }
+
+// CallbackURI is the callbackUri this instance gives Graph in its answers.
+func (b *Bot) CallbackURI() string {
+	return b.cfg.PublicURL + "/api/calls/" + url.PathEscape(b.cfg.InstanceID)
+}
+
+// LiveCalls returns the ids of the calls this instance holds.
+func (b *Bot) LiveCalls() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ids := make([]string, 0, len(b.calls))
+	for id := range b.calls {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Hangup ends a live call: Graph is asked to drop the bot's leg and the
+// call ends here at once.
+func (b *Bot) Hangup(ctx context.Context, callID string) error {
+	b.mu.Lock()
+	c := b.calls[callID]
+	b.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrUnknownCall, callID)
+	}
+	c.enqueue(work{fn: func() { c.hangup(ctx, "hung up by the operator") }})
+	return nil
+}
+
+// ErrUnknownCall is returned for a call id this instance does not hold.
+var ErrUnknownCall = errors.New("mediabot: unknown call")
+
+// Run keeps the bot's live calls alive until ctx ends, then drains: no new
+// call is answered, live calls may finish for up to DrainTimeout, the rest
+// are hung up, and the sinks are flushed and closed.
+func (b *Bot) Run(ctx context.Context) error {
+	tick := time.NewTicker(b.cfg.KeepAliveInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			b.keepAlive(ctx)
+		case <-ctx.Done():
+			return b.shutdown(b.cfg.DrainTimeout)
+		}
+	}
+}
+
+func (b *Bot) keepAlive(ctx context.Context) {
+	b.mu.Lock()
+	live := make([]*call, 0, len(b.calls))
+	for _, c := range b.calls {
+		live = append(live, c)
+	}
+	b.mu.Unlock()
+	for _, c := range live {
+		c.enqueue(work{fn: func() { c.keepAlive(ctx) }})
+	}
+}
+
+// shutdown drains the bot and releases everything it holds.
+func (b *Bot) shutdown(drain time.Duration) error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	b.draining.Store(true)
+	deadline := time.Now().Add(drain)
+	for len(b.LiveCalls()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b.mu.Lock()
+	for _, c := range b.calls {
+		c.enqueue(work{fn: func() { c.hangup(ctx, "bot shutting down") }})
+	}
+	b.mu.Unlock()
+	b.workers.Wait()
+	err := b.engine.Close()
+	return errors.Join(err, b.closeSinks())
+}
+
+// Close ends every call at once (no drain) and releases the bot.
+func (b *Bot) Close() error { return b.shutdown(0) }
+
+func (b *Bot) closeSinks() error {
+	var errs []error
+	for _, s := range b.sinks {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Frame hands a frame to every consumer and sink (hot path: no allocation).
+func (b *Bot) Frame(f *audio.Frame) {
+	for _, c := range b.frameConsumers {
+		c.Frame(f)
+	}
+	for _, s := range b.sinks {
+		s.Frame(f)
+	}
+}
+
+// Event stamps e with the wall time and hands it to every consumer and sink.
+func (b *Bot) Event(e event.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	for _, s := range b.sinks {
+		s.Event(e)
+	}
+	for _, c := range b.eventConsumers {
+		c.Event(e)
+	}
+}

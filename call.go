@@ -1,0 +1,349 @@
+package mediabot
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mediabot-dev/mediabot/audio"
+	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/mediasession"
+	"github.com/mediabot-dev/mediabot/sharing"
+	"github.com/mediabot-dev/mediabot/signaling"
+)
+
+// callQueue bounds the notifications waiting for one call's worker; Graph
+// sends a handful per second at most.
+const callQueue = 256
+
+// work is one item for a call's worker: a notification, or a function.
+type work struct {
+	n      *signaling.CommsNotification
+	target signaling.Resource
+	claims signaling.Claims
+	fn     func()
+}
+
+// call is one call this instance holds. Its worker goroutine owns state and
+// session; streams and the roster are read from media goroutines.
+type call struct {
+	bot     *Bot
+	id      string
+	tenant  string
+	arrived time.Time
+	log     *slog.Logger
+	queue   chan work
+	done    chan struct{}
+
+	state   string // worker only
+	session *mediasession.Session
+	roster  *roster
+	sharing *sharing.Tracker
+
+	mediaStart atomic.Int64 // unix ns when media connected; 0 before
+	ended      atomic.Bool
+	streams    sync.WaitGroup
+	dropped    atomic.Uint64
+}
+
+func newCall(b *Bot, id, tenant string, arrived time.Time) *call {
+	c := &call{
+		bot: b, id: id, tenant: tenant, arrived: arrived,
+		log:   b.log.With("call", id),
+		queue: make(chan work, callQueue),
+		done:  make(chan struct{}),
+		state: "incoming", roster: newRoster(),
+	}
+	c.sharing = sharing.NewTracker(id, b.Event)
+	return c
+}
+
+// enqueue hands the worker an item without blocking; a call that floods
+// its queue loses the excess, counted.
+func (c *call) enqueue(w work) {
+	select {
+	case c.queue <- w:
+	case <-c.done:
+	default:
+		c.dropped.Add(1)
+		c.log.Warn("call queue full: notification dropped")
+	}
+}
+
+// work runs the call's items in order until the call ends.
+func (c *call) work() {
+	defer c.bot.workers.Done()
+	for {
+		select {
+		case w := <-c.queue:
+			if w.fn != nil {
+				w.fn()
+			} else {
+				c.handle(w)
+			}
+			if c.ended.Load() {
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// mediaNow is the call's media clock now, in ms (0 before media connects).
+func (c *call) mediaNow() int64 {
+	start := c.mediaStart.Load()
+	if start == 0 {
+		return 0
+	}
+	return (time.Now().UnixNano() - start) / int64(time.Millisecond)
+}
+
+func (c *call) emit(e event.Event) {
+	e.CallID = c.id
+	if e.MediaTimeMs == 0 {
+		e.MediaTimeMs = c.mediaNow()
+	}
+	c.bot.Event(e)
+}
+
+func (c *call) handle(w work) {
+	n := w.n
+	switch w.target.Kind {
+	case signaling.ResourceCall:
+		calls, err := n.Calls()
+		if err != nil {
+			c.log.Warn("call notification ignored", "err", err)
+			return
+		}
+		for _, gc := range calls {
+			if n.ChangeType == "created" && gc.State == "incoming" && c.state == "incoming" && c.session == nil {
+				c.onIncoming(w.claims, gc)
+				continue
+			}
+			c.setState(gc.State, gc.ResultInfo)
+		}
+		if n.ChangeType == "deleted" {
+			c.setState("terminated", nil)
+			c.end()
+		}
+	case signaling.ResourceParticipants, signaling.ResourceParticipant:
+		parts, delta, err := n.Participants()
+		if err != nil {
+			c.log.Warn("roster notification ignored", "err", err)
+			return
+		}
+		full := delta == nil && w.target.Kind == signaling.ResourceParticipants
+		if delta != nil {
+			parts = delta.Participants
+		}
+		for _, e := range c.roster.apply(parts, full, c.id, c.mediaNow()) {
+			c.emit(e)
+		}
+	case signaling.ResourceContentSharingSession:
+		switch n.ChangeType {
+		case "created":
+			c.sharing.Created(w.target.SubID, c.mediaNow(), c.roster.currentPresenter())
+		case "deleted":
+			c.sharing.Deleted(w.target.SubID, c.mediaNow())
+		}
+	case signaling.ResourceOperation:
+		if op, err := n.Operation(); err == nil && op != nil {
+			c.log.Info("operation", "id", op.ID, "status", op.Status)
+		}
+	default:
+		c.bot.unknownNotifications.Add(1)
+	}
+}
+
+// setState moves the call to a later state; a stale or repeated one is not
+// an event.
+func (c *call) setState(state string, ri *signaling.ResultInfo) {
+	if state == "" || !advances(c.state, state) {
+		return
+	}
+	c.state = state
+	e := event.Event{Type: event.CallState, State: state}
+	if ri != nil {
+		e.ResultInfo = &event.ResultInfo{Code: int(ri.Code), Subcode: int(ri.Subcode), Message: ri.Message}
+		c.log.Info("call state", "state", state, "code", ri.Code, "subcode", ri.Subcode, "message", ri.Message)
+	} else {
+		c.log.Info("call state", "state", state)
+	}
+	c.emit(e)
+}
+
+// onIncoming decides on the call and answers or rejects it inside the
+// window, measured from the notification's arrival.
+func (c *call) onIncoming(claims signaling.Claims, gc signaling.Call) {
+	if gc.TenantID != "" {
+		c.tenant = gc.TenantID
+	}
+	if c.tenant == "" {
+		c.tenant = claims.TenantID
+	}
+	c.emitIncoming(gc)
+	ctx, cancel := context.WithDeadline(context.Background(), c.arrived.Add(c.bot.cfg.AnswerWindow))
+	defer cancel()
+	if c.bot.draining.Load() {
+		c.reject(ctx, "busy")
+		return
+	}
+	d := c.bot.policy(IncomingCall{Call: gc, TenantID: c.tenant, LiveCalls: c.bot.liveCount() - 1})
+	if d.Action == Reject {
+		c.reject(ctx, d.Reason)
+		return
+	}
+	if err := c.answer(ctx); err != nil {
+		c.log.Error("answer failed", "err", err)
+		c.end()
+		return
+	}
+	c.log.Info("answered", "time_to_answer", time.Since(c.arrived).Round(time.Millisecond))
+}
+
+func (c *call) emitIncoming(gc signaling.Call) {
+	e := event.Event{Type: event.CallIncoming, TenantID: c.tenant, CallChainID: gc.CallChainID,
+		MeetingInfo: gc.MeetingInfo, Direction: gc.Direction}
+	if gc.Source != nil {
+		if raw, err := gc.Source.MarshalJSON(); err == nil {
+			e.Source = raw
+		}
+	}
+	c.emit(e)
+}
+
+func (c *call) reject(ctx context.Context, reason string) {
+	if reason == "" {
+		reason = "none"
+	}
+	if err := c.bot.graph.Reject(ctx, c.tenant, c.id, signaling.RejectRequest{Reason: reason}); err != nil {
+		c.log.Error("reject failed", "err", err)
+	} else {
+		c.log.Info("rejected", "reason", reason)
+	}
+	c.end()
+}
+
+func (c *call) answer(ctx context.Context) error {
+	cfg := c.bot.cfg
+	sess, err := c.bot.engine.NewSession(mediasession.SessionConfig{
+		CallID:         c.id,
+		AudioSections:  cfg.AudioSections,
+		AnswerURI:      func(id string) string { return cfg.PublicURL + "/media/sessions/" + id + "/answer" },
+		AnswerTimeout:  cfg.AnswerWindow + cfg.MediaConnectTimeout,
+		ConnectTimeout: cfg.MediaConnectTimeout,
+		OnTrack:        c.onTrack,
+		OnConnected:    c.onConnected,
+		OnFailed: func(reason string) {
+			c.enqueue(work{fn: func() { c.mediaFailed(reason) }})
+		},
+	})
+	if err != nil {
+		return err
+	}
+	c.session = sess
+	blob, err := sess.Blob().Encode()
+	if err != nil {
+		return err
+	}
+	return c.bot.graph.Answer(ctx, c.tenant, c.id, signaling.AnswerRequest{
+		CallbackURI:        c.bot.CallbackURI(),
+		AcceptedModalities: []string{"audio"},
+		CallOptions: &signaling.IncomingCallOptions{
+			ODataType:                           signaling.ODataIncomingCallOptions,
+			IsContentSharingNotificationEnabled: cfg.SharingNotifications,
+		},
+		MediaConfig: signaling.MediaConfig{ODataType: signaling.ODataAppHostedMediaConfig, Blob: blob},
+	})
+}
+
+func (c *call) onConnected(at time.Time) {
+	c.mediaStart.CompareAndSwap(0, at.UnixNano())
+	c.log.Info("media connected")
+}
+
+// onTrack starts a reader for one remote audio stream.
+func (c *call) onTrack(tr *mediasession.Track) {
+	if c.ended.Load() {
+		return
+	}
+	c.mediaStart.CompareAndSwap(0, time.Now().UnixNano())
+	st, err := audio.NewStream(audio.StreamConfig{
+		CallID: c.id, SSRC: tr.SSRC, MimeType: tr.MimeType, ClockRate: tr.ClockRate,
+		SampleRate:  c.bot.cfg.SampleRate,
+		MediaStart:  time.Unix(0, c.mediaStart.Load()),
+		Participant: c.roster.participant,
+		Consumer:    c.bot,
+	})
+	if err != nil {
+		c.log.Warn("stream not decoded", "ssrc", tr.SSRC, "err", err)
+		return
+	}
+	c.emit(event.Event{Type: event.StreamStarted, SSRC: tr.SSRC, ParticipantID: c.roster.participant(tr.SSRC)})
+	c.streams.Add(1)
+	go func() {
+		defer c.streams.Done()
+		_ = st.Run(tr)
+		stats := st.Stats()
+		c.emit(event.Event{Type: event.StreamStats, SSRC: tr.SSRC, ParticipantID: c.roster.participant(tr.SSRC), StreamCounters: &stats})
+	}()
+}
+
+// mediaFailed ends a call whose media never connected or broke: Graph is
+// told to drop the bot's leg so no dead call lingers.
+func (c *call) mediaFailed(reason string) {
+	if c.ended.Load() {
+		return
+	}
+	c.log.Warn("media failed", "reason", reason)
+	c.emit(event.Event{Type: event.MediaFailed, Reason: reason})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.hangup(ctx, reason)
+}
+
+// hangup asks Graph to drop the bot's leg and ends the call here.
+func (c *call) hangup(ctx context.Context, why string) {
+	if c.ended.Load() {
+		return
+	}
+	if err := c.bot.graph.Hangup(ctx, c.tenant, c.id); err != nil && !errors.Is(err, signaling.ErrCallGone) {
+		c.log.Warn("hang-up failed", "err", err)
+	}
+	c.log.Info("hung up", "why", why)
+	c.end()
+}
+
+func (c *call) keepAlive(ctx context.Context) {
+	err := c.bot.graph.KeepAlive(ctx, c.tenant, c.id)
+	switch {
+	case errors.Is(err, signaling.ErrCallGone):
+		c.log.Info("keepAlive: Graph no longer knows the call; ending it")
+		c.setState("terminated", nil)
+		c.end()
+	case err != nil:
+		c.log.Warn("keepAlive failed", "err", err)
+	}
+}
+
+// end releases the call once: sharing sessions close, the media session
+// closes (its streams report their stats), and the sinks close the call.
+func (c *call) end() {
+	if c.ended.Swap(true) {
+		return
+	}
+	c.sharing.EndCall(c.mediaNow())
+	if c.session != nil {
+		_ = c.session.Close()
+	}
+	c.streams.Wait()
+	for _, s := range c.bot.sinks {
+		s.EndCall(c.id)
+	}
+	c.bot.forget(c.id)
+	close(c.done)
+}

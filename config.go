@@ -1,0 +1,179 @@
+package mediabot
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mediabot-dev/mediabot/signaling"
+)
+
+// Config is every setting of a bot. The mediabot command fills it from flags
+// and MEDIABOT_* environment variables (CONTRACT §1 lists them); embedders
+// fill it in code. Zero values take the defaults of DefaultConfig.
+type Config struct {
+	// Listen is the HTTP listen address of the mediabot command (webhook,
+	// media answer endpoint, health). Embedders serving Handler themselves
+	// still set it: it is the default PublicURL.
+	Listen string
+	// PublicURL is the base URL (with any path prefix Handler is mounted
+	// under) by which Graph and the media processor reach this instance. It
+	// builds every callbackUri and blob answerUri.
+	PublicURL string
+	// InstanceID names this instance in callbackUris and logs.
+	InstanceID string
+
+	// Cloud picks Graph's and the login hosts: global, usgov, usgovdod, china.
+	Cloud string
+	// GraphURL overrides the cloud's Graph base, e.g. http://127.0.0.1:9450/v1.0.
+	GraphURL string
+	// TokenURL overrides the client-credentials endpoint; "{tenant}" in it
+	// is replaced by the call's tenant.
+	TokenURL string
+	// TenantID, ClientID and ClientSecret are the app registration. ClientID
+	// is also the audience inbound notification tokens must carry.
+	TenantID, ClientID, ClientSecret string
+
+	// InboundJWKSURL is where the keys of inbound notification tokens are;
+	// InboundOpenIDURL discovers them instead.
+	InboundJWKSURL, InboundOpenIDURL string
+	// InboundIssuers are the accepted issuers of notification tokens.
+	InboundIssuers []string
+	// InsecureSkipInboundAuth accepts unsigned notifications; refused unless
+	// Listen is a loopback address.
+	InsecureSkipInboundAuth bool
+
+	// MediaPort is the UDP port of all media (0 = any free).
+	MediaPort int
+	// MediaBindIP is the local address of the media socket ("" = all).
+	MediaBindIP string
+	// MediaPublicIP replaces the address of host candidates (1:1 NAT).
+	MediaPublicIP string
+	// ICELite answers as an ICE-lite agent.
+	ICELite bool
+	// AudioSections is the number of audio sections in each offer (>= 4).
+	AudioSections int
+	// SampleRate is the PCM rate delivered: 16000 or 48000.
+	SampleRate int
+	// SharingNotifications asks Graph for content-sharing notifications.
+	SharingNotifications bool
+
+	// OutDir is the file sink's folder; "" turns the file sink off.
+	OutDir string
+	// MaxCalls is the number of live calls above which incoming calls are
+	// rejected busy (0 = no limit).
+	MaxCalls int
+	// AnswerWindow is Graph's time limit to answer an incoming call,
+	// measured from the notification's arrival.
+	AnswerWindow time.Duration
+	// MediaConnectTimeout bounds answer-to-media-connected.
+	MediaConnectTimeout time.Duration
+	// KeepAliveInterval is how often live calls are kept alive.
+	KeepAliveInterval time.Duration
+	// DrainTimeout is how long Run waits for live calls after its context
+	// ends before it hangs them up.
+	DrainTimeout time.Duration
+}
+
+// DefaultConfig is the configuration of a bot nobody configured.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Listen:               "127.0.0.1:9440",
+		InstanceID:           host,
+		Cloud:                "global",
+		InboundIssuers:       signaling.GraphIssuers(),
+		AudioSections:        4,
+		SampleRate:           16000,
+		SharingNotifications: true,
+		OutDir:               "./recordings",
+		AnswerWindow:         15 * time.Second,
+		MediaConnectTimeout:  15 * time.Second,
+		KeepAliveInterval:    15 * time.Minute,
+		DrainTimeout:         30 * time.Second,
+	}
+}
+
+// withDefaults fills the zero fields of c from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Listen == "" {
+		c.Listen = d.Listen
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.InstanceID == "" {
+		c.InstanceID = d.InstanceID
+	}
+	if c.Cloud == "" {
+		c.Cloud = d.Cloud
+	}
+	if len(c.InboundIssuers) == 0 {
+		c.InboundIssuers = d.InboundIssuers
+	}
+	if c.AudioSections == 0 {
+		c.AudioSections = d.AudioSections
+	}
+	if c.SampleRate == 0 {
+		c.SampleRate = d.SampleRate
+	}
+	if c.AnswerWindow == 0 {
+		c.AnswerWindow = d.AnswerWindow
+	}
+	if c.MediaConnectTimeout == 0 {
+		c.MediaConnectTimeout = d.MediaConnectTimeout
+	}
+	if c.KeepAliveInterval == 0 {
+		c.KeepAliveInterval = d.KeepAliveInterval
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = d.DrainTimeout
+	}
+	return c
+}
+
+// validate reports every setup mistake at once, so the bot fails at start,
+// never mid-call.
+func (c Config) validate() error {
+	var errs []error
+	if c.ClientID == "" {
+		errs = append(errs, errors.New("client id is required (--client-id): it is the bot's app id and the audience of Graph's tokens"))
+	}
+	if c.SampleRate != 16000 && c.SampleRate != 48000 {
+		errs = append(errs, fmt.Errorf("sample rate %d: want 16000 or 48000", c.SampleRate))
+	}
+	if c.AudioSections < 4 {
+		errs = append(errs, fmt.Errorf("audio sections %d: at least 4 are needed", c.AudioSections))
+	}
+	if c.MediaPort < 0 || c.MediaPort > 65535 {
+		errs = append(errs, fmt.Errorf("media port %d is out of range", c.MediaPort))
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("public URL %q is not an http(s) URL", c.PublicURL))
+	}
+	if c.InsecureSkipInboundAuth && !isLoopback(c.Listen) {
+		errs = append(errs, fmt.Errorf("--insecure-skip-inbound-auth is refused on a non-loopback listener (%s)", c.Listen))
+	}
+	if _, err := signaling.CloudByName(c.Cloud); err != nil && (c.GraphURL == "" || c.TokenURL == "") {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

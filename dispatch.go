@@ -1,0 +1,72 @@
+package mediabot
+
+import (
+	"time"
+
+	"github.com/mediabot-dev/mediabot/signaling"
+)
+
+// dispatch routes an authenticated batch to the calls it is about, in order.
+// It runs before the webhook answers 202, so it only queues: each call has
+// one worker that acts on its notifications one by one.
+func (b *Bot) dispatch(claims signaling.Claims, batch *signaling.CommsNotifications) {
+	arrived := time.Now()
+	for i := range batch.Value {
+		n := &batch.Value[i]
+		target, err := n.Target()
+		if err != nil {
+			b.unknownNotifications.Add(1)
+			b.log.Warn("notification ignored", "err", err)
+			continue
+		}
+		c := b.callFor(target, n, claims, arrived)
+		if c == nil {
+			b.unknownNotifications.Add(1)
+			b.log.Info("notification for an unknown or ended call ignored", "call", target.CallID, "resource", target.Kind.String(), "changeType", n.ChangeType)
+			continue
+		}
+		c.enqueue(work{n: n, target: target, claims: claims})
+	}
+}
+
+// callFor finds the live call a notification is about, or creates it for an
+// incoming-call notification. Ended calls stay ended.
+func (b *Bot) callFor(target signaling.Resource, n *signaling.CommsNotification, claims signaling.Claims, arrived time.Time) *call {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c := b.calls[target.CallID]; c != nil {
+		return c
+	}
+	if _, gone := b.ended[target.CallID]; gone || b.closed.Load() {
+		return nil
+	}
+	if target.Kind != signaling.ResourceCall || n.ChangeType != "created" {
+		return nil
+	}
+	c := newCall(b, target.CallID, claims.TenantID, arrived)
+	b.calls[c.id] = c
+	b.workers.Add(1)
+	go c.work()
+	return c
+}
+
+// forget removes an ended call and remembers its id for a while.
+func (b *Bot) forget(id string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.calls, id)
+	now := time.Now()
+	b.ended[id] = now
+	for old, at := range b.ended {
+		if now.Sub(at) > tombstoneTTL {
+			delete(b.ended, old)
+		}
+	}
+}
+
+// liveCount is the number of calls held (for the policy).
+func (b *Bot) liveCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.calls)
+}

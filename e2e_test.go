@@ -1,0 +1,196 @@
+package mediabot_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mediabot-dev/mediabot"
+	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/audiotest"
+	"github.com/mediabot-dev/mediabot/internal/wavtest"
+)
+
+const (
+	testTenant = "11111111-2222-3333-4444-555555555555"
+	testApp    = "0b0b0b0b-1111-2222-3333-444444444444"
+	testSecret = "graphsim-secret"
+)
+
+// startBot runs a bot against sim on loopback and returns it with its
+// webhook URL; everything stops when the test ends.
+func startBot(t *testing.T, sim *graphsim.Sim, mutate func(*mediabot.Config), opts ...mediabot.Option) (*mediabot.Bot, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mediabot.DefaultConfig()
+	cfg.Listen = ln.Addr().String()
+	cfg.PublicURL = "http://" + ln.Addr().String()
+	cfg.InstanceID = "test"
+	cfg.GraphURL, cfg.TokenURL = sim.GraphURL(), sim.TokenURL()
+	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = testTenant, testApp, testSecret
+	cfg.InboundJWKSURL = sim.JWKSURL()
+	cfg.MediaBindIP, cfg.MediaPublicIP = "127.0.0.1", "127.0.0.1"
+	cfg.OutDir = t.TempDir()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	bot, err := mediabot.New(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: bot.Handler()}
+	go func() { _ = srv.Serve(ln) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- bot.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("bot.Run: %v", err)
+		}
+		_ = srv.Close()
+	})
+	return bot, cfg.PublicURL + "/api/calls"
+}
+
+func startSim(t *testing.T) *graphsim.Sim {
+	t.Helper()
+	sim, err := graphsim.Start(graphsim.Config{TenantID: testTenant, ClientID: testApp, ClientSecret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	return sim
+}
+
+// waitIdle waits until the bot holds no call.
+func waitIdle(t *testing.T, bot *mediabot.Bot) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(bot.LiveCalls()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls still live: %v", bot.LiveCalls())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func readEvents(t *testing.T, path string) []event.Event {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []event.Event
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e event.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("events.jsonl line %q: %v", sc.Text(), err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// A call end to end: graphsim rings the bot, the bot answers with a blob,
+// three participants speak on their own sections over real UDP, and each
+// participant's WAV holds that participant's voice, on the media clock.
+func TestCallEndToEndThreeParticipants(t *testing.T) {
+	sim := startSim(t)
+	var dir string
+	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+
+	freqs := []float64{220, 440, 700}
+	joins := []time.Duration{0, 500 * time.Millisecond, time.Second}
+	sc := graphsim.Scenario{BotURL: webhook, Duration: 4 * time.Second,
+		Shares: []graphsim.Share{{Start: 1500 * time.Millisecond, End: 2500 * time.Millisecond, Presenter: 1}}}
+	for i, f := range freqs {
+		sc.Participants = append(sc.Participants, graphsim.Participant{DisplayName: "Speaker", Voice: graphsim.Voice{FundamentalHz: f, SyllableHz: 3}, JoinAt: joins[i]})
+	}
+	res, err := sim.PlayCall(context.Background(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, bot)
+
+	if res.Answer.MediaConfig.ODataType != "#microsoft.graph.appHostedMediaConfig" {
+		t.Fatalf("answered with %q", res.Answer.MediaConfig.ODataType)
+	}
+	const rate = 16000
+	callDir := filepath.Join(dir, res.CallID)
+	for i, pid := range res.Participants {
+		pcm, gotRate := wavtest.Read(t, filepath.Join(callDir, pid+".wav"))
+		if gotRate != rate {
+			t.Fatalf("%s: rate %d", pid, gotRate)
+		}
+		// The file spans the media clock from 0 to the end of the call:
+		// the participant's own speech plus the silence before it joined.
+		wantSec := sc.Duration.Seconds()
+		gotSec := float64(len(pcm)) / rate
+		if gotSec < wantSec*0.95 || gotSec > wantSec*1.05+0.3 {
+			t.Errorf("participant %d: %.2f s of audio, want about %.2f s", i, gotSec, wantSec)
+		}
+		joinSample := int(joins[i].Seconds() * rate)
+		if i > 0 {
+			if lead := audiotest.RMS(pcm[:joinSample*8/10]); lead > 1 {
+				t.Errorf("participant %d: RMS %.1f before joining, want silence", i, lead)
+			}
+		}
+		speech := pcm[joinSample+rate/5:]
+		if d := audiotest.Dominant(speech, rate, freqs); d != i {
+			t.Errorf("participant %d: dominant frequency %.0f Hz, want %.0f Hz", i, freqs[d], freqs[i])
+		}
+		if audiotest.RMS(speech) < 500 {
+			t.Errorf("participant %d: speech RMS %.0f, too quiet", i, audiotest.RMS(speech))
+		}
+	}
+
+	events := readEvents(t, filepath.Join(callDir, "events.jsonl"))
+	count := map[event.Type]int{}
+	var states []string
+	for _, e := range events {
+		count[e.Type]++
+		if e.Type == event.CallState {
+			states = append(states, e.State)
+		}
+		if e.CallID != res.CallID {
+			t.Errorf("event %s for call %q", e.Type, e.CallID)
+		}
+	}
+	if count[event.CallIncoming] != 1 {
+		t.Errorf("%d call.incoming events", count[event.CallIncoming])
+	}
+	if count[event.StreamStats] != 3 || count[event.StreamStarted] != 3 {
+		t.Errorf("stream events: started %d, stats %d; want 3 each", count[event.StreamStarted], count[event.StreamStats])
+	}
+	if count[event.SharingStarted] != 1 || count[event.SharingEnded] != 1 {
+		t.Errorf("sharing events: %d started, %d ended", count[event.SharingStarted], count[event.SharingEnded])
+	}
+	if count[event.ParticipantJoined] < 3 {
+		t.Errorf("%d participant.joined events", count[event.ParticipantJoined])
+	}
+	want := []string{"establishing", "established", "terminating", "terminated"}
+	if len(states) != len(want) {
+		t.Fatalf("call states %v, want %v", states, want)
+	}
+	for i := range want {
+		if states[i] != want[i] {
+			t.Fatalf("call states %v, want %v", states, want)
+		}
+	}
+	if last := events[len(events)-1]; last.Type == event.CallState && last.ResultInfo == nil {
+		t.Errorf("terminated without resultInfo")
+	}
+}

@@ -1,0 +1,48 @@
+package mediabot
+
+import (
+	"github.com/mediabot-dev/mediabot/signaling"
+)
+
+// Action is what the bot does with an incoming call.
+type Action int
+
+// The actions an AnswerPolicy can choose.
+const (
+	// Answer takes the call with this bot's media.
+	Answer Action = iota
+	// Reject declines it with Decision.Reason (busy, forbidden or none).
+	Reject
+)
+
+// IncomingCall is what a policy decides on.
+type IncomingCall struct {
+	// Call is the incoming call as Graph sent it.
+	Call signaling.Call
+	// TenantID is the call's tenant (from the call, else the token).
+	TenantID string
+	// LiveCalls is the number of calls this instance holds now.
+	LiveCalls int
+}
+
+// Decision is a policy's answer.
+type Decision struct {
+	Action Action
+	// Reason is the reject reason: busy, forbidden or none.
+	Reason string
+}
+
+// AnswerPolicy decides, inside the answer window, what to do with an
+// incoming call. It must return quickly: the window is 15 s in all.
+type AnswerPolicy func(IncomingCall) Decision
+
+// DefaultPolicy answers every call while fewer than maxCalls are live (0 =
+// no limit) and rejects the rest as busy.
+func DefaultPolicy(maxCalls int) AnswerPolicy {
+	return func(in IncomingCall) Decision {
+		if maxCalls > 0 && in.LiveCalls >= maxCalls {
+			return Decision{Action: Reject, Reason: "busy"}
+		}
+		return Decision{Action: Answer}
+	}
+}

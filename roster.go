@@ -1,0 +1,147 @@
+package mediabot
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/signaling"
+)
+
+// roster is a call's participant registry: who is in the call, and which
+// audio source id (SSRC, or CSRC when speakers rotate) is whose. Streams
+// read it on every frame, so lookups take only a read lock.
+type roster struct {
+	mu        sync.RWMutex
+	members   map[string]*member
+	bySource  map[uint32]string
+	presenter string
+}
+
+type member struct {
+	id        string
+	identity  event.Identity
+	sourceID  string
+	isMuted   bool
+	inLobby   bool
+	presenter bool
+}
+
+func newRoster() *roster {
+	return &roster{members: map[string]*member{}, bySource: map[uint32]string{}}
+}
+
+// participant names the speaker of an audio source id, "" if none yet.
+func (r *roster) participant(source uint32) string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.bySource[source]
+}
+
+// currentPresenter is the participant sending a screen-sharing stream, if any.
+func (r *roster) currentPresenter() string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.presenter
+}
+
+// apply takes a roster notification. With full set, participants missing
+// from parts have left. It returns the participant events it implies.
+func (r *roster) apply(parts []signaling.Participant, full bool, callID string, mediaMs int64) []event.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []event.Event
+	seen := map[string]bool{}
+	for i := range parts {
+		p := &parts[i]
+		if p.ID == "" {
+			continue
+		}
+		seen[p.ID] = true
+		if p.RemovedState != nil {
+			if m := r.members[p.ID]; m != nil {
+				out = append(out, r.leaveLocked(m, callID, mediaMs))
+			}
+			continue
+		}
+		next := memberOf(p)
+		prev := r.members[p.ID]
+		r.members[p.ID] = next
+		if next.sourceID != "" {
+			if n, err := strconv.ParseUint(next.sourceID, 10, 32); err == nil {
+				r.bySource[uint32(n)] = p.ID
+			}
+		}
+		switch {
+		case prev == nil:
+			out = append(out, memberEvent(event.ParticipantJoined, next, callID, mediaMs))
+		case prev.isMuted != next.isMuted || prev.sourceID != next.sourceID || prev.inLobby != next.inLobby:
+			out = append(out, memberEvent(event.ParticipantUpdated, next, callID, mediaMs))
+		}
+	}
+	if full {
+		for id, m := range r.members {
+			if !seen[id] {
+				out = append(out, r.leaveLocked(m, callID, mediaMs))
+			}
+		}
+	}
+	r.presenter = ""
+	for _, m := range r.members {
+		if m.presenter {
+			r.presenter = m.id
+		}
+	}
+	return out
+}
+
+// leaveLocked removes m; its source id keeps naming it, so audio still in
+// flight is attributed correctly.
+func (r *roster) leaveLocked(m *member, callID string, mediaMs int64) event.Event {
+	delete(r.members, m.id)
+	return memberEvent(event.ParticipantLeft, m, callID, mediaMs)
+}
+
+func memberOf(p *signaling.Participant) *member {
+	m := &member{id: p.ID, isMuted: p.IsMuted, inLobby: p.IsInLobby}
+	if p.Info != nil {
+		m.identity = identityOf(p.Info.Identity)
+	}
+	for _, s := range p.MediaStreams {
+		switch {
+		case s.MediaType == "audio" && m.sourceID == "":
+			m.sourceID = s.SourceID
+		case s.MediaType == "videoBasedScreenSharing" && s.Direction == "sendOnly":
+			m.presenter = true
+		}
+	}
+	return m
+}
+
+func memberEvent(t event.Type, m *member, callID string, mediaMs int64) event.Event {
+	muted := m.isMuted
+	id := m.identity
+	return event.Event{Type: t, CallID: callID, MediaTimeMs: mediaMs, ParticipantID: m.id,
+		Identity: &id, SourceID: m.sourceID, IsMuted: &muted}
+}
+
+// identityOf resolves Graph's identitySet to the one identity that matters.
+func identityOf(set *signaling.IdentitySet) event.Identity {
+	if set == nil {
+		return event.Identity{Kind: event.KindGuest}
+	}
+	switch {
+	case set.User != nil:
+		return event.Identity{Kind: event.KindUser, ID: set.User.ID, DisplayName: set.User.DisplayName, TenantID: set.User.TenantID}
+	case set.Phone != nil:
+		return event.Identity{Kind: event.KindPhone, ID: set.Phone.ID, DisplayName: set.Phone.DisplayName, Phone: set.Phone.ID}
+	case set.Application != nil:
+		return event.Identity{Kind: event.KindApplication, ID: set.Application.ID, DisplayName: set.Application.DisplayName, TenantID: set.Application.TenantID}
+	case set.ApplicationInstance != nil:
+		return event.Identity{Kind: event.KindApplication, ID: set.ApplicationInstance.ID, DisplayName: set.ApplicationInstance.DisplayName, TenantID: set.ApplicationInstance.TenantID}
+	case set.Guest != nil:
+		return event.Identity{Kind: event.KindGuest, ID: set.Guest.ID, DisplayName: set.Guest.DisplayName}
+	default:
+		return event.Identity{Kind: event.KindGuest}
+	}
+}
