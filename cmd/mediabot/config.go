@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/mediabot-dev/mediabot"
+	"github.com/mediabot-dev/mediabot/internal/cli"
+)
+
+// unsupported are contract settings this version does not implement yet:
+// setting one is refused at start rather than silently ignored.
+type unsupported struct {
+	mediaPorts          int
+	mix                 bool
+	natsURL             string
+	participantCapacity int
+	redirectTargets     []string
+	handoffURL          string
+	adminToken          string
+}
+
+func (u unsupported) check() error {
+	switch {
+	case u.mediaPorts > 1:
+		return fmt.Errorf("--media-ports %d: several media ports are not supported in this version; use one", u.mediaPorts)
+	case u.mix:
+		return fmt.Errorf("--mix: the mixed track is not supported in this version")
+	case u.natsURL != "":
+		return fmt.Errorf("--nats-url: the NATS JetStream sink is not supported in this version")
+	case u.participantCapacity != 0:
+		return fmt.Errorf("--participant-capacity: policy-based recording is not supported in this version")
+	case len(u.redirectTargets) > 0:
+		return fmt.Errorf("--redirect-targets: redirecting calls is not supported in this version")
+	case u.handoffURL != "":
+		return fmt.Errorf("--handoff-url: handing calls off is not supported in this version")
+	}
+	return nil
+}
+
+// botFlags defines the flags of CONTRACT §1 that fill a mediabot.Config.
+func botFlags(f *cli.Flags, c *mediabot.Config, u *unsupported, tls *[2]string) {
+	d := mediabot.DefaultConfig()
+	f.String(&c.Listen, "listen", d.Listen, "HTTP(S) listen address: webhook, media answer endpoint, health")
+	f.String(&c.PublicURL, "public-url", "", "base URL by which Graph and the media processor reach this instance (default http://<listen>)")
+	f.String(&c.InstanceID, "instance-id", d.InstanceID, "this instance's name in callbackUris and logs")
+	f.String(&tls[0], "tls-cert", "", "TLS certificate file: serve HTTPS")
+	f.String(&tls[1], "tls-key", "", "TLS key file")
+	f.String(&c.Cloud, "cloud", d.Cloud, "Graph cloud: global, usgov, usgovdod or china")
+	f.String(&c.GraphURL, "graph-url", "", "Graph base URL, overrides --cloud (e.g. http://127.0.0.1:9450/v1.0)")
+	f.String(&c.TokenURL, "token-url", "", "OAuth2 token endpoint, overrides --cloud; {tenant} is replaced")
+	f.String(&c.TenantID, "tenant-id", "", "tenant of the app registration (default tenant for tokens)")
+	f.String(&c.ClientID, "client-id", "", "app (client) id: client credentials, and the audience of Graph's tokens")
+	f.String(&c.ClientSecret, "client-secret", "", "client secret")
+	f.String(&c.InboundJWKSURL, "inbound-jwks-url", "", "keys of inbound notification JWTs")
+	f.String(&c.InboundOpenIDURL, "inbound-openid-url", "", "OpenID configuration to discover those keys (default Microsoft's)")
+	f.List(&c.InboundIssuers, "inbound-issuers", d.InboundIssuers, "accepted issuers of notification JWTs")
+	f.Bool(&c.InsecureSkipInboundAuth, "insecure-skip-inbound-auth", false, "accept unsigned notifications (loopback listeners only)")
+	f.Int(&c.MediaPort, "media-port", 0, "UDP port that carries all media (0 = any free)")
+	f.Int(&u.mediaPorts, "media-ports", 1, "consecutive media ports from --media-port")
+	f.String(&c.MediaBindIP, "media-bind-ip", "", "local address of the media socket (default all)")
+	f.String(&c.MediaPublicIP, "media-public-ip", "", "public IP advertised in host candidates (1:1 NAT); 127.0.0.1 on loopback")
+	f.Bool(&c.ICELite, "ice-lite", false, "answer as an ICE-lite agent (hosts with a public address)")
+	f.Int(&c.AudioSections, "audio-sections", d.AudioSections, "audio sections in each offer (at least 4)")
+	f.Int(&c.SampleRate, "sample-rate", d.SampleRate, "PCM rate delivered to sinks: 16000 or 48000")
+	f.Bool(&u.mix, "mix", false, "also deliver a mixed track per call")
+	f.Bool(&c.SharingNotifications, "sharing-notifications", true, "ask Graph for content-sharing notifications")
+	f.String(&c.OutDir, "out-dir", d.OutDir, "file sink folder (WAV + events.jsonl per call); empty turns it off")
+	f.String(&u.natsURL, "nats-url", "", "also publish audio and events to NATS JetStream")
+	f.Int(&c.MaxCalls, "max-calls", 0, "live calls above which incoming calls are rejected busy (0 = no limit)")
+	f.Int(&u.participantCapacity, "participant-capacity", 0, "participantCapacity for policy-based recording answers")
+	f.List(&u.redirectTargets, "redirect-targets", nil, "redirect calls the policy does not answer there")
+	f.String(&u.handoffURL, "handoff-url", "", "307 incoming calls there when full or draining")
+	f.Duration(&c.KeepAliveInterval, "keepalive-interval", d.KeepAliveInterval, "how often live calls are kept alive")
+	f.Duration(&c.DrainTimeout, "drain-timeout", d.DrainTimeout, "how long SIGTERM waits for live calls")
+	f.String(&u.adminToken, "admin-token", "", "bearer token of the operator API")
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/mediabot-dev/mediabot/internal/cli"
+	"github.com/mediabot-dev/mediabot/internal/demo"
+)
+
+func runDemo(args []string) error {
+	f := cli.NewFlags("mediabot demo", "MEDIABOT")
+	o := demo.Options{}
+	var verbose bool
+	f.String(&o.OutDir, "out-dir", "./recordings", "where the call's WAVs and events.jsonl go")
+	f.Duration(&o.Duration, "duration", 10*time.Second, "how long the participants speak")
+	f.Int(&o.Participants, "participants", 3, fmt.Sprintf("speakers in the call (1 to %d)", demo.MaxParticipants))
+	f.Int(&o.SampleRate, "sample-rate", 16000, "PCM rate of the recordings: 16000 or 48000")
+	f.Bool(&verbose, "verbose", false, "log what the bot and the emulator do")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	fmt.Printf("mediabot demo: graphsim rings the bot on loopback; %d participants speak for %s\n\n", o.Participants, o.Duration)
+	sum, err := demo.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	sum.Print(os.Stdout)
+	return nil
+}

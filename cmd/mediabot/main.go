@@ -1,0 +1,48 @@
+// Command mediabot runs the bot (serve) or a local demonstration call
+// (demo). Every flag also reads an environment variable: --media-port is
+// MEDIABOT_MEDIA_PORT.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+)
+
+const usage = `usage: mediabot <command> [flags]
+
+commands:
+  serve   run the bot: Graph webhook, media answer endpoint, health probes
+  demo    run the bot and the local Graph emulator together on loopback,
+          play one simulated Teams call, write recordings, print a summary
+
+Run 'mediabot <command> -h' for the flags of a command.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "demo":
+		err = runDemo(os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "mediabot: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mediabot:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,218 @@
+// Package demo plays one simulated Teams call against a real bot on
+// loopback: graphsim rings the bot, the bot answers, participants speak over
+// real UDP, and the recordings land in the out folder. The mediabot demo
+// command is a thin wrapper around Run.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/mediabot-dev/mediabot"
+	"github.com/mediabot-dev/mediabot/audio"
+	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/graphsim"
+)
+
+// Options shape the demo call.
+type Options struct {
+	OutDir       string
+	Duration     time.Duration
+	Participants int
+	SampleRate   int
+	Logger       *slog.Logger
+}
+
+// voices are the demo's speakers: distinct pitches and speech rhythms.
+var voices = []struct {
+	name  string
+	voice graphsim.Voice
+}{
+	{"Alice", graphsim.Voice{FundamentalHz: 220, SyllableHz: 4}},
+	{"Bob", graphsim.Voice{FundamentalHz: 130, SyllableHz: 3}},
+	{"Carol", graphsim.Voice{FundamentalHz: 330, SyllableHz: 5}},
+	{"Dave", graphsim.Voice{FundamentalHz: 165, SyllableHz: 3.5}},
+	{"Erin", graphsim.Voice{FundamentalHz: 260, SyllableHz: 4.5}},
+	{"Frank", graphsim.Voice{FundamentalHz: 110, SyllableHz: 2.5}},
+}
+
+// MaxParticipants is how many distinct speakers the demo has.
+var MaxParticipants = len(voices)
+
+// Summary is what the demo reports.
+type Summary struct {
+	CallID        string
+	AnswerLatency time.Duration
+	Participants  []ParticipantSummary
+	Dir           string
+	Files         []string
+}
+
+// ParticipantSummary is one speaker's part of the call.
+type ParticipantSummary struct {
+	ID, Name       string
+	DecodedSeconds float64
+	Packets, Lost  uint64
+}
+
+// Run plays the demo call and returns its summary.
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	if o.Participants < 1 || o.Participants > MaxParticipants {
+		return nil, fmt.Errorf("participants: want 1 to %d, got %d", MaxParticipants, o.Participants)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	const tenant, app, secret = "d3m0d3m0-0000-4000-8000-000000000001", "d3m0d3m0-0000-4000-8000-0000000000a9", "demo-secret"
+	sim, err := graphsim.Start(graphsim.Config{TenantID: tenant, ClientID: app, ClientSecret: secret, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer sim.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	cfg := mediabot.DefaultConfig()
+	cfg.Listen = ln.Addr().String()
+	cfg.PublicURL = "http://" + cfg.Listen
+	cfg.InstanceID = "demo"
+	cfg.GraphURL, cfg.TokenURL, cfg.InboundJWKSURL = sim.GraphURL(), sim.TokenURL(), sim.JWKSURL()
+	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = tenant, app, secret
+	cfg.MediaBindIP, cfg.MediaPublicIP = "127.0.0.1", "127.0.0.1"
+	cfg.OutDir = o.OutDir
+	cfg.SampleRate = o.SampleRate
+	tally := newTally()
+	bot, err := mediabot.New(cfg, mediabot.WithLogger(log), mediabot.WithFrameConsumer(tally), mediabot.WithEventConsumer(tally))
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	srv := &http.Server{Handler: bot.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	botCtx, stopBot := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- bot.Run(botCtx) }()
+
+	sc := graphsim.Scenario{BotURL: cfg.PublicURL + "/api/calls", Duration: o.Duration,
+		Shares: []graphsim.Share{{Start: o.Duration / 3, End: o.Duration * 2 / 3, Presenter: 0}}}
+	names := map[string]string{}
+	for i := range o.Participants {
+		v := voices[i]
+		p := graphsim.Participant{ID: participantID(i), DisplayName: v.name, Voice: v.voice, JoinAt: time.Duration(i) * 300 * time.Millisecond}
+		names[p.ID] = v.name
+		sc.Participants = append(sc.Participants, p)
+	}
+	res, playErr := sim.PlayCall(ctx, sc)
+	// The bot ends the call when Graph's "deleted" arrives; wait for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(bot.LiveCalls()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopBot()
+	runErr := <-ran
+	if playErr != nil {
+		return nil, playErr
+	}
+	if runErr != nil {
+		return nil, runErr
+	}
+	sum := &Summary{CallID: res.CallID, AnswerLatency: res.AnswerLatency}
+	for _, id := range res.Participants {
+		p := tally.get(id)
+		sum.Participants = append(sum.Participants, ParticipantSummary{ID: id, Name: names[id],
+			DecodedSeconds: float64(p.samples) / float64(o.SampleRate), Packets: p.packets, Lost: p.lost})
+	}
+	if o.OutDir != "" {
+		sum.Dir = filepath.Join(o.OutDir, res.CallID)
+		files, _ := filepath.Glob(filepath.Join(sum.Dir, "*"))
+		sort.Strings(files)
+		sum.Files = files
+	}
+	return sum, nil
+}
+
+// participantID gives the demo's participants stable, readable GUIDs.
+func participantID(i int) string {
+	return fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d", i+1)
+}
+
+// Print writes the summary for a person.
+func (s *Summary) Print(w io.Writer) {
+	fmt.Fprintf(w, "call          %s\n", s.CallID)
+	fmt.Fprintf(w, "answered in   %s (Graph's window: 15s)\n", s.AnswerLatency.Round(time.Millisecond))
+	fmt.Fprintf(w, "\n%-38s %-6s %9s %8s %5s\n", "participant", "name", "decoded", "packets", "lost")
+	for _, p := range s.Participants {
+		fmt.Fprintf(w, "%-38s %-6s %8.2fs %8d %5d\n", p.ID, p.Name, p.DecodedSeconds, p.Packets, p.Lost)
+	}
+	if s.Dir != "" {
+		fmt.Fprintf(w, "\nfiles in %s:\n", s.Dir)
+		for _, f := range s.Files {
+			fmt.Fprintf(w, "  %s\n", filepath.Base(f))
+		}
+	}
+}
+
+// tally counts what each participant delivered.
+type tally struct {
+	mu  sync.Mutex
+	per map[string]*partTally
+}
+
+type partTally struct {
+	samples       int
+	packets, lost uint64
+}
+
+func newTally() *tally { return &tally{per: map[string]*partTally{}} }
+
+func (t *tally) get(id string) partTally {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.per[id]; p != nil {
+		return *p
+	}
+	return partTally{}
+}
+
+func (t *tally) entry(id string) *partTally {
+	p := t.per[id]
+	if p == nil {
+		p = &partTally{}
+		t.per[id] = p
+	}
+	return p
+}
+
+// Frame counts decoded (not concealed) samples per participant.
+func (t *tally) Frame(f *audio.Frame) {
+	if f.Concealed {
+		return
+	}
+	t.mu.Lock()
+	t.entry(f.ParticipantID).samples += len(f.PCM)
+	t.mu.Unlock()
+}
+
+// Event keeps each stream's final counters.
+func (t *tally) Event(e event.Event) {
+	if e.Type != event.StreamStats || e.StreamCounters == nil {
+		return
+	}
+	t.mu.Lock()
+	p := t.entry(e.ParticipantID)
+	p.packets += e.Packets
+	p.lost += e.Lost
+	t.mu.Unlock()
+}
