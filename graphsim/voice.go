@@ -73,3 +73,20 @@ func (v Voice) EncodeOpus(frames int) ([][]byte, error) {
 	}
 	return packets, nil
 }
+
+// NamedVoice is a speaker of Cast.
+type NamedVoice struct {
+	Name  string
+	Voice Voice
+}
+
+// Cast is six speakers with distinct pitches and speech rhythms, for demos
+// and for calls played from the command line.
+var Cast = []NamedVoice{
+	{"Alice", Voice{FundamentalHz: 220, SyllableHz: 4}},
+	{"Bob", Voice{FundamentalHz: 130, SyllableHz: 3}},
+	{"Carol", Voice{FundamentalHz: 330, SyllableHz: 5}},
+	{"Dave", Voice{FundamentalHz: 165, SyllableHz: 3.5}},
+	{"Erin", Voice{FundamentalHz: 260, SyllableHz: 4.5}},
+	{"Frank", Voice{FundamentalHz: 110, SyllableHz: 2.5}},
+}

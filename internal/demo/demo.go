@@ -31,21 +31,8 @@ type Options struct {
 	Logger       *slog.Logger
 }
 
-// voices are the demo's speakers: distinct pitches and speech rhythms.
-var voices = []struct {
-	name  string
-	voice graphsim.Voice
-}{
-	{"Alice", graphsim.Voice{FundamentalHz: 220, SyllableHz: 4}},
-	{"Bob", graphsim.Voice{FundamentalHz: 130, SyllableHz: 3}},
-	{"Carol", graphsim.Voice{FundamentalHz: 330, SyllableHz: 5}},
-	{"Dave", graphsim.Voice{FundamentalHz: 165, SyllableHz: 3.5}},
-	{"Erin", graphsim.Voice{FundamentalHz: 260, SyllableHz: 4.5}},
-	{"Frank", graphsim.Voice{FundamentalHz: 110, SyllableHz: 2.5}},
-}
-
 // MaxParticipants is how many distinct speakers the demo has.
-var MaxParticipants = len(voices)
+var MaxParticipants = len(graphsim.Cast)
 
 // Summary is what the demo reports.
 type Summary struct {
@@ -109,9 +96,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		Shares: []graphsim.Share{{Start: o.Duration / 3, End: o.Duration * 2 / 3, Presenter: 0}}}
 	names := map[string]string{}
 	for i := range o.Participants {
-		v := voices[i]
-		p := graphsim.Participant{ID: participantID(i), DisplayName: v.name, Voice: v.voice, JoinAt: time.Duration(i) * 300 * time.Millisecond}
-		names[p.ID] = v.name
+		v := graphsim.Cast[i]
+		p := graphsim.Participant{ID: participantID(i), DisplayName: v.Name, Voice: v.Voice, JoinAt: time.Duration(i) * 300 * time.Millisecond}
+		names[p.ID] = v.Name
 		sc.Participants = append(sc.Participants, p)
 	}
 	res, playErr := sim.PlayCall(ctx, sc)
