@@ -18,6 +18,14 @@ func (s *Sim) notify(ctx context.Context, url string, batch ...signaling.CommsNo
 	if err != nil {
 		return 0, err
 	}
+	return s.Notify(ctx, url, body)
+}
+
+// Notify POSTs body to url as Graph POSTs a notification: JSON, with a
+// bearer token signed by graphsim's key. Tests use it to send notifications
+// verbatim (Graph's documented examples, malformed bodies, ...). It returns
+// the HTTP status the bot answered.
+func (s *Sim) Notify(ctx context.Context, url string, body []byte) (int, error) {
 	tok, err := s.signer.token(s.cfg.Issuer, s.cfg.ClientID, s.cfg.TenantID)
 	if err != nil {
 		return 0, err

@@ -1,0 +1,147 @@
+package mediabot_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// post sends body to url with the given Authorization header value.
+func post(t *testing.T, url, auth string, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// foreignToken is a well-formed notification token signed by a key the bot
+// does not trust.
+func foreignToken(t *testing.T) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "foreign"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tok, err := jwt.Signed(sig).Claims(jwt.Claims{Issuer: "https://graph.microsoft.com", Audience: jwt.Audience{testApp},
+		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Hour))}).
+		Claims(map[string]any{"tid": testTenant}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + tok
+}
+
+func seedExample(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("signaling/testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// The webhook refuses what Graph would never send, and acts on nothing it
+// refused: an unsigned or foreign-signed incoming call is not answered.
+func TestWebhookRefusesBadRequests(t *testing.T) {
+	sim := startSim(t)
+	bot, webhook := startBot(t, sim, nil)
+	incoming := seedExample(t, "example2_incoming.json")
+	big := append([]byte(`{"value":[],"pad":"`), bytes.Repeat([]byte("x"), 1<<20)...)
+	big = append(big, `"}`...)
+
+	cases := []struct {
+		name   string
+		signed bool
+		auth   string
+		body   []byte
+		want   int
+	}{
+		{"unsigned", false, "", incoming, http.StatusUnauthorized},
+		{"not a bearer token", false, "Basic Zm9vOmJhcg==", incoming, http.StatusUnauthorized},
+		{"signed by a foreign key", false, foreignToken(t), incoming, http.StatusUnauthorized},
+		{"not JSON", true, "", []byte("<xml/>"), http.StatusBadRequest},
+		{"JSON but not commsNotifications", true, "", []byte(`{"hello":"world"}`), http.StatusBadRequest},
+		{"over 1 MiB", true, "", big, http.StatusRequestEntityTooLarge},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got int
+			if tc.signed {
+				var err error
+				if got, err = sim.Notify(context.Background(), webhook, tc.body); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				got = post(t, webhook, tc.auth, tc.body)
+			}
+			if got != tc.want {
+				t.Errorf("status %d, want %d", got, tc.want)
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	if live := bot.LiveCalls(); len(live) != 0 {
+		t.Errorf("refused requests created calls: %v", live)
+	}
+}
+
+// The seed's content-sharing notifications name a call this bot does not
+// hold: they are accepted (202) and ignored, never fatal.
+func TestSeedSharingNotificationsForUnknownCallAreIgnored(t *testing.T) {
+	sim := startSim(t)
+	bot, webhook := startBot(t, sim, nil)
+	for _, name := range []string{"example2_sharing_created.json", "example2_sharing_deleted.json"} {
+		status, err := sim.Notify(context.Background(), webhook, seedExample(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != http.StatusAccepted {
+			t.Errorf("%s: status %d, want 202", name, status)
+		}
+	}
+	if live := bot.LiveCalls(); len(live) != 0 {
+		t.Errorf("calls created: %v", live)
+	}
+}
+
+// Notifications are answered with Connection: close, so that a load
+// balancer spreads new calls over instances.
+func TestWebhookRepliesCloseTheConnection(t *testing.T) {
+	sim := startSim(t)
+	_, webhook := startBot(t, sim, nil)
+	req, _ := http.NewRequest(http.MethodPost, webhook, strings.NewReader("{}"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !resp.Close {
+		t.Error("reply does not close the connection")
+	}
+}
