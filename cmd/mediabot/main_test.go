@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the tests run this binary as the mediabot command.
+func TestMain(m *testing.M) {
+	if os.Getenv("MEDIABOT_RUN_MAIN") == "1" {
+		os.Args = append([]string{"mediabot"}, strings.Fields(os.Getenv("MEDIABOT_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func command(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "MEDIABOT_RUN_MAIN=1", "MEDIABOT_ARGS="+strings.Join(args, " "))
+	return cmd
+}
+
+var readyLine = regexp.MustCompile(`msg=ready http_addr=(\S+) media_port=(\d+)`)
+
+// serve logs one ready line with the bound addresses, answers /readyz, and
+// exits 0 on SIGTERM.
+func TestServeReadyThenDrainsOnSIGTERM(t *testing.T) {
+	cmd := command(t, "serve", "--listen", "127.0.0.1:0", "--client-id", "app", "--client-secret", "s",
+		"--graph-url", "http://127.0.0.1:1/v1.0", "--token-url", "http://127.0.0.1:1/token",
+		"--inbound-jwks-url", "http://127.0.0.1:1/keys", "--media-bind-ip", "127.0.0.1", "--out-dir", t.TempDir())
+	cmd.Env = append(cmd.Env, "MEDIABOT_DRAIN_TIMEOUT=1s")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stderr)
+	var addr string
+	deadline := time.After(20 * time.Second)
+	found := make(chan []string, 1)
+	go func() {
+		for lines.Scan() {
+			if m := readyLine.FindStringSubmatch(lines.Text()); m != nil {
+				found <- m
+				break
+			}
+		}
+		for lines.Scan() {
+		}
+	}()
+	select {
+	case m := <-found:
+		addr = m[1]
+		if m[2] == "0" {
+			t.Errorf("media_port 0 in the ready line: want the bound port")
+		}
+	case <-deadline:
+		t.Fatal("no ready line")
+	}
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz %d", resp.StatusCode)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v, want 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("still running 15 s after SIGTERM")
+	}
+}
+
+// Mistakes fail at start with a message that names them.
+func TestServeRefusesBadSettings(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  string
+		want string
+	}{
+		{"unknown flag", []string{"serve", "--no-such-flag"}, "", "no-such-flag"},
+		{"missing client id", []string{"serve", "--listen", "127.0.0.1:0"}, "", "client id is required"},
+		{"bad sample rate", []string{"serve", "--listen", "127.0.0.1:0", "--client-id", "a", "--sample-rate", "8000"}, "", "sample rate 8000"},
+		{"bad env value", []string{"serve"}, "MEDIABOT_MEDIA_PORT=abc", "MEDIABOT_MEDIA_PORT"},
+		{"insecure on a public listener", []string{"serve", "--listen", "0.0.0.0:0", "--client-id", "a", "--insecure-skip-inbound-auth"}, "", "refused on a non-loopback"},
+		{"unsupported nats", []string{"serve", "--nats-url", "nats://127.0.0.1:4222"}, "", "--nats-url"},
+		{"unknown command", []string{"fly"}, "", "unknown command"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := command(t, tc.args...)
+			if tc.env != "" {
+				cmd.Env = append(cmd.Env, tc.env)
+			}
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("exit 0, want a failure; output:\n%s", out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("output does not say %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
