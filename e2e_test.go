@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func startBot(t *testing.T, sim *graphsim.Sim, mutate func(*mediabot.Config), op
 	cfg.GraphURL, cfg.TokenURL = sim.GraphURL(), sim.TokenURL()
 	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = testTenant, testApp, testSecret
 	cfg.InboundJWKSURL = sim.JWKSURL()
-	cfg.MediaBindIP, cfg.MediaPublicIP = "127.0.0.1", "127.0.0.1"
+	cfg.MediaPublicIP = "127.0.0.1" // bound on all addresses, advertised on loopback, as an operator would run it
 	cfg.OutDir = t.TempDir()
 	if mutate != nil {
 		mutate(&cfg)
@@ -193,4 +194,60 @@ func TestCallEndToEndThreeParticipants(t *testing.T) {
 	if last := events[len(events)-1]; last.Type == event.CallState && last.ResultInfo == nil {
 		t.Errorf("terminated without resultInfo")
 	}
+}
+
+// Graph may send "established" before "establishing": the late
+// "establishing" is not an event, and the state never goes backwards.
+func TestEstablishedBeforeEstablishingIsNotABackwardsStep(t *testing.T) {
+	sim := startSim(t)
+	var dir string
+	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: time.Second, EstablishedFirst: true,
+		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, bot)
+	var states []string
+	for _, e := range readEvents(t, filepath.Join(dir, res.CallID, "events.jsonl")) {
+		if e.Type == event.CallState {
+			states = append(states, e.State)
+		}
+	}
+	if got := strings.Join(states, ","); got != "established,terminating,terminated" {
+		t.Errorf("states %s, want established,terminating,terminated", got)
+	}
+}
+
+// Above --max-calls an incoming call is rejected busy, and the call in
+// progress is not disturbed.
+func TestMaxCallsRejectsBusy(t *testing.T) {
+	sim := startSim(t)
+	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { c.MaxCalls = 1 })
+	first := make(chan *graphsim.CallResult, 1)
+	go func() {
+		res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second,
+			Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
+		if err != nil {
+			t.Error(err)
+		}
+		first <- res
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(bot.LiveCalls()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	second, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: time.Second,
+		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 500}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Rejected != "busy" {
+		t.Errorf("second call: rejected %q, want busy", second.Rejected)
+	}
+	res := <-first
+	if res == nil || res.Rejected != "" || res.PacketsSent[res.Participants[0]] == 0 {
+		t.Errorf("first call disturbed: %+v", res)
+	}
+	waitIdle(t, bot)
 }
