@@ -47,7 +47,7 @@ type Bot struct {
 	closed   atomic.Bool
 	workers  sync.WaitGroup
 
-	unknownNotifications atomic.Uint64
+	metrics *metrics
 }
 
 // New builds a bot from cfg: it checks the configuration, opens the media
@@ -88,6 +88,7 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 		return nil, fmt.Errorf("mediabot: media: %w", err)
 	}
 	b.engine = engine
+	b.metrics = newMetrics(b)
 	b.handler = b.routes()
 	return b, nil
 }
@@ -148,6 +149,7 @@ func (b *Bot) routes() http.Handler {
 	r.Method(http.MethodPost, "/media/sessions/{sessionId}/answer", b.engine.AnswerHandler())
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	r.Get("/readyz", b.serveReady)
+	r.Method(http.MethodGet, "/metrics", b.metrics.handler())
 	return r
 }
 
@@ -157,6 +159,17 @@ func (b *Bot) serveReady(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
+}
+
+// activeSharing is the number of open content-sharing sessions.
+func (b *Bot) activeSharing() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, c := range b.calls {
+		n += c.sharing.Active()
+	}
+	return n
 }
 
 // MediaPort is the bound UDP media port.

@@ -155,7 +155,7 @@ func (c *call) handle(w work) {
 			c.log.Info("operation", "id", op.ID, "status", op.Status)
 		}
 	default:
-		c.bot.unknownNotifications.Add(1)
+		c.bot.metrics.notificationsIgnored.Inc()
 	}
 }
 
@@ -202,7 +202,9 @@ func (c *call) onIncoming(claims signaling.Claims, gc signaling.Call) {
 		c.end()
 		return
 	}
-	c.log.Info("answered", "time_to_answer", time.Since(c.arrived).Round(time.Millisecond))
+	took := time.Since(c.arrived)
+	c.bot.metrics.answerSeconds.Observe(took.Seconds())
+	c.log.Info("answered", "time_to_answer", took.Round(time.Millisecond))
 }
 
 func (c *call) emitIncoming(gc signaling.Call) {

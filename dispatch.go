@@ -15,13 +15,13 @@ func (b *Bot) dispatch(claims signaling.Claims, batch *signaling.CommsNotificati
 		n := &batch.Value[i]
 		target, err := n.Target()
 		if err != nil {
-			b.unknownNotifications.Add(1)
+			b.metrics.notificationsIgnored.Inc()
 			b.log.Warn("notification ignored", "err", err)
 			continue
 		}
 		c := b.callFor(target, n, claims, arrived)
 		if c == nil {
-			b.unknownNotifications.Add(1)
+			b.metrics.notificationsIgnored.Inc()
 			b.log.Info("notification for an unknown or ended call ignored", "call", target.CallID, "resource", target.Kind.String(), "changeType", n.ChangeType)
 			continue
 		}

@@ -51,6 +51,13 @@ type Stream struct {
 	frame    Frame
 	frameLen int // samples per 20 ms frame at the output rate
 
+	// pend holds the start of a frame that packets shorter than a frame
+	// (10 ms, 2.5 ms…) have not filled yet; cap frameLen.
+	pend     []int16
+	pendTS   uint32 // RTP timestamp of pend's first sample
+	pendMs   int64  // media time of pend's first sample
+	pendNext int64  // unwrapped RTP timestamp just past the last decoded packet
+
 	started     bool
 	highestSeq  uint16
 	baseTS      uint32 // first packet's RTP timestamp
@@ -82,6 +89,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 		dec:      dec,
 		buf:      make([]byte, maxRTPPacket),
 		frameLen: cfg.SampleRate * FrameMs / 1000,
+		pend:     make([]int16, 0, cfg.SampleRate*FrameMs/1000),
 	}, nil
 }
 
@@ -142,13 +150,20 @@ func (s *Stream) Push(b []byte, arrival time.Time) {
 }
 
 // emit cuts decoded samples into 20 ms frames placed by RTP timestamp on the
-// media clock.
+// media clock. Samples short of a frame wait in pend for the next packet; if
+// that packet does not continue them (loss, DTX, another speaker), the
+// partial frame is completed with silence and delivered first. A frame built
+// from several packets carries the Seq and Arrival of the one that completed
+// it.
 func (s *Stream) emit(pcm []int16, seq uint16, ts uint32, arrival time.Time) {
 	var csrc uint32
 	if len(s.pkt.CSRC) > 0 {
 		csrc = s.pkt.CSRC[0]
 	}
 	f := &s.frame
+	if len(s.pend) > 0 && (s.extTS != s.pendNext || csrc != f.CSRC) {
+		s.flushPending() // f still describes the packets pend came from
+	}
 	f.CallID = s.cfg.CallID
 	f.SSRC = s.cfg.SSRC
 	f.CSRC = csrc
@@ -159,13 +174,47 @@ func (s *Stream) emit(pcm []int16, seq uint16, ts uint32, arrival time.Time) {
 	if s.cfg.Participant != nil {
 		f.ParticipantID = s.cfg.Participant(f.SourceID())
 	}
-	startMs := s.baseMediaMs + s.extTS*1000/int64(s.cfg.ClockRate)
-	for off, i := 0, int64(0); off+s.frameLen <= len(pcm); off, i = off+s.frameLen, i+1 {
-		f.RTPTimestamp = ts + uint32(i*int64(s.cfg.ClockRate)*FrameMs/1000)
-		f.MediaTimeMs = startMs + i*FrameMs
-		f.PCM = pcm[off : off+s.frameLen]
-		s.cfg.Consumer.Frame(f)
+	k := 0
+	if len(s.pend) > 0 {
+		k = copy(s.pend[len(s.pend):s.frameLen], pcm)
+		s.pend = s.pend[:len(s.pend)+k]
+		if len(s.pend) == s.frameLen {
+			s.deliver(s.pendTS, s.pendMs, s.pend)
+			s.pend = s.pend[:0]
+		}
 	}
+	for ; k+s.frameLen <= len(pcm); k += s.frameLen {
+		fts, ms := s.place(ts, k)
+		s.deliver(fts, ms, pcm[k:k+s.frameLen])
+	}
+	if k < len(pcm) {
+		s.pendTS, s.pendMs = s.place(ts, k)
+		s.pend = append(s.pend[:0], pcm[k:]...)
+	}
+	s.pendNext = s.extTS + int64(len(pcm))*int64(s.cfg.ClockRate)/int64(s.cfg.SampleRate)
+}
+
+// place returns the RTP timestamp and media time of sample k of the packet
+// at ts (the newest packet).
+func (s *Stream) place(ts uint32, k int) (uint32, int64) {
+	d := int64(k) * int64(s.cfg.ClockRate) / int64(s.cfg.SampleRate)
+	return ts + uint32(d), s.baseMediaMs + (s.extTS+d)*1000/int64(s.cfg.ClockRate)
+}
+
+// flushPending delivers the partial frame in pend, completed with silence.
+func (s *Stream) flushPending() {
+	n := len(s.pend)
+	s.pend = s.pend[:s.frameLen]
+	clear(s.pend[n:])
+	s.deliver(s.pendTS, s.pendMs, s.pend)
+	s.pend = s.pend[:0]
+}
+
+// deliver hands one frame of pcm at ts / ms to the consumer.
+func (s *Stream) deliver(ts uint32, ms int64, pcm []int16) {
+	f := &s.frame
+	f.RTPTimestamp, f.MediaTimeMs, f.PCM = ts, ms, pcm
+	s.cfg.Consumer.Frame(f)
 }
 
 // updateJitter keeps the RFC 3550 §6.4.1 interarrival jitter estimate.

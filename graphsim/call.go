@@ -304,6 +304,7 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 	shares := make([]SentShare, len(sharing))
 	seq := make([]uint16, len(sc.Participants))
 	ts := make([]uint32, len(sc.Participants))
+	talked := make([]bool, len(sc.Participants))
 	for i := range seq {
 		seq[i], ts[i] = uint16(rand.UintN(1<<16)), rand.Uint32()
 	}
@@ -341,18 +342,22 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 		if peer == nil {
 			continue
 		}
-		for i, p := range sc.Participants {
+		for i := range sc.Participants {
+			p := &sc.Participants[i]
 			k := n - int(p.JoinAt/frameDur)
 			if k < 0 || k >= len(packets[i]) {
 				continue
 			}
-			pkt.SequenceNumber, pkt.Timestamp = seq[i], ts[i]
-			pkt.Marker = k == 0
-			pkt.Payload = packets[i][k]
-			if err := peer.send(i, pkt); err == nil {
-				res.PacketsSent[p.ID]++
+			if p.talking(elapsed) {
+				pkt.SequenceNumber, pkt.Timestamp = seq[i], ts[i]
+				pkt.Marker = !talked[i]
+				pkt.Payload = packets[i][k]
+				if err := peer.send(i, pkt); err == nil {
+					res.PacketsSent[p.ID]++
+				}
+				seq[i]++
 			}
-			seq[i]++
+			talked[i] = p.talking(elapsed)
 			ts[i] += opusFrame
 		}
 	}

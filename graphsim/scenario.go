@@ -42,6 +42,29 @@ type Participant struct {
 	Voice Voice
 	// JoinAt is when the participant starts speaking, after media connects.
 	JoinAt time.Duration
+	// Talk, when set, limits speech to these spans (after media connects);
+	// between them nothing is sent, as with DTX: RTP timestamps jump while
+	// sequence numbers stay consecutive.
+	Talk []Span
+}
+
+// Span is a stretch of the call, from Start to End after media connects.
+type Span struct{ Start, End time.Duration }
+
+// talking reports whether p speaks at elapsed.
+func (p *Participant) talking(elapsed time.Duration) bool {
+	if elapsed < p.JoinAt {
+		return false
+	}
+	if len(p.Talk) == 0 {
+		return true
+	}
+	for _, s := range p.Talk {
+		if elapsed >= s.Start && elapsed < s.End {
+			return true
+		}
+	}
+	return false
 }
 
 // Share is one content-sharing session during the call, presented by

@@ -7,10 +7,17 @@ import (
 )
 
 // Tracker is one call's content-sharing sessions. Its methods are safe for
-// concurrent use; events are emitted with its lock released.
+// concurrent use; events are emitted with its state lock released (emit may
+// call Active, not Created, Deleted or EndCall) and in the order of the
+// changes that caused them.
 type Tracker struct {
 	callID string
 	emit   func(event.Event)
+
+	// order is held from a state change until its events are emitted, so
+	// that concurrent notifications cannot deliver a session's
+	// sharing.ended before its sharing.started.
+	order sync.Mutex
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -34,6 +41,8 @@ func NewTracker(callID string, emit func(event.Event)) *Tracker {
 // when the roster shows none). A repeated created is a no-op, and so is one
 // for a session that already ended or after the call ended.
 func (t *Tracker) Created(id string, mediaMs int64, presenter string) {
+	t.order.Lock()
+	defer t.order.Unlock()
 	t.mu.Lock()
 	if _, seen := t.sessions[id]; seen || t.over {
 		t.mu.Unlock()
@@ -49,6 +58,8 @@ func (t *Tracker) Created(id string, mediaMs int64, presenter string) {
 // still yields an ended session, marked StartUnknown; a repeated one is a
 // no-op.
 func (t *Tracker) Deleted(id string, mediaMs int64) {
+	t.order.Lock()
+	defer t.order.Unlock()
 	t.mu.Lock()
 	s, seen := t.sessions[id]
 	switch {
@@ -69,6 +80,8 @@ func (t *Tracker) Deleted(id string, mediaMs int64) {
 // EndCall ends every open session at mediaMs: a session ends with its call.
 // Later notifications of the call are ignored.
 func (t *Tracker) EndCall(mediaMs int64) {
+	t.order.Lock()
+	defer t.order.Unlock()
 	t.mu.Lock()
 	t.over = true
 	var ended []event.Event
