@@ -2,8 +2,8 @@ package mediabot_test
 
 import (
 	"bytes"
-	"fmt"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"

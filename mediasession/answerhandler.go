@@ -22,6 +22,10 @@ const MaxAnswerBytes = 64 << 10
 func (e *Engine) AnswerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := e.Session(chi.URLParam(r, "sessionId"))
+		if s == nil && e.hasEnded(chi.URLParam(r, "sessionId")) {
+			writeError(w, http.StatusGone, ErrSessionClosed)
+			return
+		}
 		if s == nil {
 			writeError(w, http.StatusNotFound, ErrUnknownSession)
 			return

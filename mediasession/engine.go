@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -40,7 +41,13 @@ type Engine struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session
+	// ended remembers recently ended sessions (id -> when to forget it), so
+	// that a late answer hears 410 Gone, not 404.
+	ended map[string]time.Time
 }
+
+// endedMemory is how long an ended session's id is remembered.
+const endedMemory = 10 * time.Minute
 
 // NewEngine opens the media socket and builds the pion API: Opus and G.711
 // only, no interceptors (a receive-only audio bot needs none of the default
@@ -108,6 +115,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		log:      log,
 		closed:   make(chan struct{}),
 		sessions: map[string]*Session{},
+		ended:    map[string]time.Time{},
 	}, nil
 }
 
@@ -143,9 +151,27 @@ func (e *Engine) add(s *Session) error {
 }
 
 func (e *Engine) remove(id string) {
+	now := time.Now()
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, live := e.sessions[id]; !live {
+		return
+	}
 	delete(e.sessions, id)
-	e.mu.Unlock()
+	for old, forget := range e.ended {
+		if now.After(forget) {
+			delete(e.ended, old)
+		}
+	}
+	e.ended[id] = now.Add(endedMemory)
+}
+
+// hasEnded reports whether a session with this id ended recently.
+func (e *Engine) hasEnded(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.ended[id]
+	return ok
 }
 
 // Close ends every session and closes the media socket.

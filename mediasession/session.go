@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -52,6 +51,7 @@ type Session struct {
 	answered    bool
 	closed      bool
 	connectedAt time.Time
+	connectOnce sync.Once
 	failOnce    sync.Once
 	timer       *time.Timer
 }
@@ -81,9 +81,6 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 			return nil, fmt.Errorf("add audio section: %w", err)
 		}
 	}
-	pc.OnTrack(s.onTrack)
-	pc.OnConnectionStateChange(s.onState)
-
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		pc.Close()
@@ -101,7 +98,7 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 		CallID:    cfg.CallID,
 		Offer:     pc.LocalDescription().SDP,
 		Token:     randomToken(),
-		ExpiresAt: time.Now().Add(cfg.AnswerTimeout).UTC().Truncate(time.Second),
+		ExpiresAt: expiresAt(time.Now(), cfg.AnswerTimeout),
 	}
 	if cfg.AnswerURI != nil {
 		s.blob.AnswerURI = cfg.AnswerURI(s.id)
@@ -110,12 +107,27 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 		pc.Close()
 		return nil, err
 	}
-	s.timer = time.AfterFunc(cfg.AnswerTimeout+cfg.ConnectTimeout, func() {
+	// Only a session the caller gets may report to it: closing a peer
+	// connection above would otherwise call OnFailed for a refused session.
+	pc.OnTrack(s.onTrack)
+	pc.OnConnectionStateChange(s.onState)
+	s.timer = time.AfterFunc(time.Until(s.blob.ExpiresAt)+cfg.ConnectTimeout, func() {
 		if s.ConnectedAt().IsZero() {
 			s.fail("media never connected")
 		}
 	})
 	return s, nil
+}
+
+// expiresAt is now+timeout rounded up to the second, as the blob writes it:
+// rounding down would shorten the answer window, to nothing when timeout is
+// under a second.
+func expiresAt(now time.Time, timeout time.Duration) time.Time {
+	at := now.Add(timeout).UTC()
+	if down := at.Truncate(time.Second); down.Before(at) {
+		return down.Add(time.Second)
+	}
+	return at
 }
 
 // ID is the session id, unique in the process.
@@ -159,30 +171,6 @@ func (s *Session) Answer(token string, answer []byte) error {
 	return nil
 }
 
-// checkAnswer parses the answer before pion sees it, so that a hostile SDP is
-// refused with a clear error (and a parser panic cannot take the bot down).
-func checkAnswer(answer []byte) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: unparsable", ErrBadSDP)
-		}
-	}()
-	var desc sdp.SessionDescription
-	if err := desc.UnmarshalString(string(answer)); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	audio := 0
-	for _, m := range desc.MediaDescriptions {
-		if m.MediaName.Media == "audio" {
-			audio++
-		}
-	}
-	if audio == 0 {
-		return fmt.Errorf("%w: no audio section", ErrBadSDP)
-	}
-	return nil
-}
-
 // Close ends the session's peer connection. It is safe to call more than once.
 func (s *Session) Close() error {
 	s.mu.Lock()
@@ -202,16 +190,7 @@ func (s *Session) Close() error {
 func (s *Session) onState(state webrtc.PeerConnectionState) {
 	switch state {
 	case webrtc.PeerConnectionStateConnected:
-		now := time.Now()
-		s.mu.Lock()
-		first := s.connectedAt.IsZero()
-		if first {
-			s.connectedAt = now
-		}
-		s.mu.Unlock()
-		if first && s.cfg.OnConnected != nil {
-			s.cfg.OnConnected(now)
-		}
+		s.markConnected()
 	case webrtc.PeerConnectionStateFailed:
 		s.fail("ICE failed")
 	case webrtc.PeerConnectionStateClosed:
@@ -236,7 +215,23 @@ func (s *Session) fail(reason string) {
 	go s.Close()
 }
 
+// markConnected starts the media clock and calls OnConnected, once. onTrack
+// calls it too: pion runs each callback on a goroutine of its own, and a
+// track's first packet must not be read before OnConnected has returned.
+func (s *Session) markConnected() {
+	s.connectOnce.Do(func() {
+		now := time.Now()
+		s.mu.Lock()
+		s.connectedAt = now
+		s.mu.Unlock()
+		if s.cfg.OnConnected != nil {
+			s.cfg.OnConnected(now)
+		}
+	})
+}
+
 func (s *Session) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	s.markConnected() // media flows only once ICE and DTLS are up
 	if remote.Kind() != webrtc.RTPCodecTypeAudio || s.cfg.OnTrack == nil {
 		return
 	}
