@@ -5,7 +5,6 @@ import (
 	"math"
 )
 
-
 // Filter design of the upsampler. Eight taps per phase keep it cheap (eight
 // multiply-adds per output sample) and the delay short, at the price of a
 // soft band edge: the response is within 0.1 dB to about 2 kHz, -1.7 dB at
