@@ -18,7 +18,9 @@ const MaxAnswerBytes = 64 << 10
 // router; it reads the {sessionId} URL parameter.
 //
 // 204 taken; 401 token wrong; 404 unknown session; 409 already answered;
-// 410 expired or call gone; 400 bad SDP; 413 too large.
+// 410 expired or call gone (a session that ended is remembered for
+// endedMemory); 400 bad SDP, which leaves the session open for a corrected
+// answer; 413 too large.
 func (e *Engine) AnswerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := e.Session(chi.URLParam(r, "sessionId"))

@@ -42,8 +42,10 @@ type Engine struct {
 	mu       sync.Mutex
 	sessions map[string]*Session
 	// ended remembers recently ended sessions (id -> when to forget it), so
-	// that a late answer hears 410 Gone, not 404.
-	ended map[string]time.Time
+	// that a late answer hears 410 Gone, not 404; endedOrder is the same ids
+	// oldest first, so forgetting costs no scan.
+	ended      map[string]time.Time
+	endedOrder []string
 }
 
 // endedMemory is how long an ended session's id is remembered.
@@ -158,20 +160,20 @@ func (e *Engine) remove(id string) {
 		return
 	}
 	delete(e.sessions, id)
-	for old, forget := range e.ended {
-		if now.After(forget) {
-			delete(e.ended, old)
-		}
+	for len(e.endedOrder) > 0 && now.After(e.ended[e.endedOrder[0]]) {
+		delete(e.ended, e.endedOrder[0])
+		e.endedOrder = e.endedOrder[1:]
 	}
 	e.ended[id] = now.Add(endedMemory)
+	e.endedOrder = append(e.endedOrder, id)
 }
 
 // hasEnded reports whether a session with this id ended recently.
 func (e *Engine) hasEnded(id string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	_, ok := e.ended[id]
-	return ok
+	forget, ok := e.ended[id]
+	return ok && time.Now().Before(forget)
 }
 
 // Close ends every session and closes the media socket.

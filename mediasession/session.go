@@ -111,11 +111,13 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 	// connection above would otherwise call OnFailed for a refused session.
 	pc.OnTrack(s.onTrack)
 	pc.OnConnectionStateChange(s.onState)
+	s.mu.Lock() // the timer may fire before AfterFunc returns; Close reads it
 	s.timer = time.AfterFunc(time.Until(s.blob.ExpiresAt)+cfg.ConnectTimeout, func() {
 		if s.ConnectedAt().IsZero() {
 			s.fail("media never connected")
 		}
 	})
+	s.mu.Unlock()
 	return s, nil
 }
 
@@ -179,9 +181,10 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
+	timer := s.timer
 	s.mu.Unlock()
-	if s.timer != nil {
-		s.timer.Stop()
+	if timer != nil {
+		timer.Stop()
 	}
 	s.engine.remove(s.id)
 	return s.pc.Close()
