@@ -35,6 +35,10 @@ type Bot struct {
 	eventConsumers []event.Consumer
 	sinks          []sink.Sink
 
+	// drainers feed each frame consumer and sink from every stream's
+	// ring, one goroutine per consumer.
+	drainers []*audio.Drainer
+
 	auth    *signaling.Authenticator
 	graph   *signaling.Client
 	engine  *mediasession.Engine
@@ -88,6 +92,12 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 		return nil, fmt.Errorf("mediabot: media: %w", err)
 	}
 	b.engine = engine
+	for _, c := range b.frameConsumers {
+		b.drainers = append(b.drainers, audio.NewDrainer(c, 0))
+	}
+	for _, s := range b.sinks {
+		b.drainers = append(b.drainers, audio.NewDrainer(s, 0))
+	}
 	b.metrics = newMetrics(b)
 	b.handler = b.routes()
 	return b, nil
@@ -254,6 +264,9 @@ func (b *Bot) shutdown(drain time.Duration) error {
 	b.mu.Unlock()
 	b.workers.Wait()
 	err := b.engine.Close()
+	for _, d := range b.drainers {
+		d.Close()
+	}
 	return errors.Join(err, b.closeSinks())
 }
 
@@ -268,16 +281,6 @@ func (b *Bot) closeSinks() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Frame hands a frame to every consumer and sink (hot path: no allocation).
-func (b *Bot) Frame(f *audio.Frame) {
-	for _, c := range b.frameConsumers {
-		c.Frame(f)
-	}
-	for _, s := range b.sinks {
-		s.Frame(f)
-	}
 }
 
 // Event stamps e with the wall time and hands it to every consumer and sink.

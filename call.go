@@ -268,28 +268,44 @@ func (c *call) onConnected(at time.Time) {
 	c.log.Info("media connected")
 }
 
-// onTrack starts a reader for one remote audio stream.
+// ringFrames is each consumer's buffer per stream: 64 frames, 1.28 s.
+const ringFrames = 64
+
+// onTrack starts a reader for one remote audio stream, with a ring per
+// consumer that the consumers' drainers empty.
 func (c *call) onTrack(tr *mediasession.Track) {
 	if c.ended.Load() {
 		return
 	}
 	c.mediaStart.CompareAndSwap(0, time.Now().UnixNano())
+	rings := make([]*audio.Ring, len(c.bot.drainers))
+	for i := range rings {
+		rings[i] = audio.NewRing(ringFrames)
+	}
+	log := c.log.With("ssrc", tr.SSRC)
 	st, err := audio.NewStream(audio.StreamConfig{
 		CallID: c.id, SSRC: tr.SSRC, MimeType: tr.MimeType, ClockRate: tr.ClockRate,
 		SampleRate:  c.bot.cfg.SampleRate,
 		MediaStart:  time.Unix(0, c.mediaStart.Load()),
 		Participant: c.roster.participant,
-		Consumer:    c.bot,
+		Rings:       rings,
+		OnOverflow:  func() { log.Warn("a frame consumer is slower than real time: frames dropped (counted in ringOverflows)") },
 	})
 	if err != nil {
-		c.log.Warn("stream not decoded", "ssrc", tr.SSRC, "err", err)
+		log.Warn("stream not decoded", "err", err)
 		return
+	}
+	for i, d := range c.bot.drainers {
+		d.Add(rings[i])
 	}
 	c.emit(event.Event{Type: event.StreamStarted, SSRC: tr.SSRC, ParticipantID: c.roster.participant(tr.SSRC)})
 	c.streams.Add(1)
 	go func() {
 		defer c.streams.Done()
 		_ = st.Run(tr)
+		for i, d := range c.bot.drainers {
+			d.Remove(rings[i]) // returns once the last frames were delivered
+		}
 		stats := st.Stats()
 		c.emit(event.Event{Type: event.StreamStats, SSRC: tr.SSRC, ParticipantID: c.roster.participant(tr.SSRC), StreamCounters: &stats})
 	}()

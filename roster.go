@@ -1,8 +1,10 @@
 package mediabot
 
 import (
+	"maps"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/signaling"
@@ -10,11 +12,12 @@ import (
 
 // roster is a call's participant registry: who is in the call, and which
 // audio source id (SSRC, or CSRC when speakers rotate) is whose. Streams
-// read it on every frame, so lookups take only a read lock.
+// look a source up on every frame, so that map is an immutable snapshot
+// behind an atomic pointer, replaced whole when the roster changes.
 type roster struct {
-	mu        sync.RWMutex
+	mu        sync.Mutex
 	members   map[string]*member
-	bySource  map[uint32]string
+	bySource  atomic.Pointer[map[uint32]string]
 	presenter string
 }
 
@@ -28,20 +31,22 @@ type member struct {
 }
 
 func newRoster() *roster {
-	return &roster{members: map[string]*member{}, bySource: map[uint32]string{}}
+	r := &roster{members: map[string]*member{}}
+	r.bySource.Store(&map[uint32]string{})
+	return r
 }
 
 // participant names the speaker of an audio source id, "" if none yet.
+//
+// hot path: no lock, no alloc.
 func (r *roster) participant(source uint32) string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.bySource[source]
+	return (*r.bySource.Load())[source]
 }
 
 // currentPresenter is the participant sending a screen-sharing stream, if any.
 func (r *roster) currentPresenter() string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return r.presenter
 }
 
@@ -52,6 +57,8 @@ func (r *roster) apply(parts []signaling.Participant, full bool, callID string, 
 	defer r.mu.Unlock()
 	var out []event.Event
 	seen := map[string]bool{}
+	sources := *r.bySource.Load()
+	changed := false
 	for i := range parts {
 		p := &parts[i]
 		if p.ID == "" {
@@ -67,10 +74,11 @@ func (r *roster) apply(parts []signaling.Participant, full bool, callID string, 
 		next := memberOf(p)
 		prev := r.members[p.ID]
 		r.members[p.ID] = next
-		if next.sourceID != "" {
-			if n, err := strconv.ParseUint(next.sourceID, 10, 32); err == nil {
-				r.bySource[uint32(n)] = p.ID
+		if n, err := strconv.ParseUint(next.sourceID, 10, 32); err == nil && sources[uint32(n)] != p.ID {
+			if !changed {
+				sources, changed = maps.Clone(sources), true
 			}
+			sources[uint32(n)] = p.ID
 		}
 		switch {
 		case prev == nil:
@@ -85,6 +93,9 @@ func (r *roster) apply(parts []signaling.Participant, full bool, callID string, 
 				out = append(out, r.leaveLocked(m, callID, mediaMs))
 			}
 		}
+	}
+	if changed {
+		r.bySource.Store(&sources)
 	}
 	r.presenter = ""
 	for _, m := range r.members {

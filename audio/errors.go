@@ -6,6 +6,6 @@ import "errors"
 var (
 	ErrSampleRate       = errors.New("audio: sample rate must be 16000 or 48000")
 	ErrUnsupportedCodec = errors.New("audio: unsupported codec")
-	ErrNotRTP           = errors.New("audio: not an RTP packet")
+	ErrPacketTooLong    = errors.New("audio: packet too long")
 	ErrUpsampleRatio    = errors.New("audio: upsample ratio must be 1, 2, 3 or 6")
 )

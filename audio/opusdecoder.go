@@ -31,6 +31,8 @@ func NewOpusDecoder(rate int) (*OpusDecoder, error) {
 
 // Decode decodes one packet and returns its samples. The slice is the
 // decoder's own and valid until the next call.
+//
+// hot path: no alloc.
 func (d *OpusDecoder) Decode(payload []byte) ([]int16, error) {
 	n, err := d.dec.Decode(payload, d.pcm)
 	if err != nil {
@@ -39,15 +41,23 @@ func (d *OpusDecoder) Decode(payload []byte) ([]int16, error) {
 	return d.pcm[:n], nil
 }
 
-// Conceal returns samples of packet-loss concealment for a missing stretch
-// (a multiple of 2.5 ms): libopus wants the buffer to be exactly that long.
-func (d *OpusDecoder) Conceal(samples int) ([]int16, error) {
-	if samples > len(d.pcm) {
-		samples = len(d.pcm)
-	}
+// Conceal makes samples (a multiple of 2.5 ms) of concealment for a lost
+// packet: libopus wants the buffer to be exactly the missing duration. When
+// next, the packet after the loss, is SILK or hybrid it may carry the lost
+// packet's in-band FEC (LBRR) and libopus decodes that; CELT-only packets
+// carry none, so PLC runs instead. fec reports which was asked for.
+//
+// hot path: no alloc.
+func (d *OpusDecoder) Conceal(next []byte, samples int) (pcm []int16, fec bool, err error) {
+	samples = min(samples, len(d.pcm))
 	buf := d.pcm[:samples:samples]
-	if err := d.dec.DecodePLC(buf); err != nil {
-		return nil, err
+	if len(next) > 0 && next[0]>>3 < 16 { // TOC config 0-15: SILK or hybrid
+		if err := d.dec.DecodeFEC(next, buf); err == nil {
+			return buf, true, nil
+		}
 	}
-	return buf, nil
+	if err := d.dec.DecodePLC(buf); err != nil {
+		return nil, false, err
+	}
+	return buf, false, nil
 }

@@ -1,8 +1,6 @@
 package audio
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/pion/rtp"
@@ -16,6 +14,12 @@ const FrameMs = 20
 // maxRTPPacket is the receive buffer of a stream: one MTU.
 const maxRTPPacket = 1500
 
+// Defaults of StreamConfig.
+const (
+	DefaultMaxWait   = 60 * time.Millisecond
+	DefaultConcealMs = 100
+)
+
 // PacketReader is where a stream's RTP packets come from (a WebRTC track).
 // Read fills b with one packet and returns its length.
 type PacketReader interface {
@@ -26,28 +30,41 @@ type PacketReader interface {
 type StreamConfig struct {
 	CallID     string
 	SSRC       uint32
-	MimeType   string // audio/opus
-	ClockRate  int    // RTP clock, 48000 for Opus
+	MimeType   string // audio/opus, audio/PCMU or audio/PCMA
+	ClockRate  int    // RTP clock: 48000 for Opus, 8000 for G.711
 	SampleRate int    // output rate: 16000 or 48000
 	// MediaStart is the origin of the call's media clock.
 	MediaStart time.Time
 	// Participant names the speaker of a source id (CSRC, else SSRC); it
-	// returns "" while no roster names it. Called once per frame.
+	// returns "" while no roster names it. Called once per frame on the hot
+	// path: it must not lock or allocate.
 	Participant func(sourceID uint32) string
-	// Consumer receives every frame.
+	// Rings receive a copy of every frame, one ring per consumer.
+	Rings []*Ring
+	// Consumer, when set, is also handed every frame synchronously.
 	Consumer FrameConsumer
+	// OnOverflow is called once, the first time a ring is full.
+	OnOverflow func()
+	// MaxWait is how long a gap may hold later packets back before it is
+	// concealed (DefaultMaxWait if zero).
+	MaxWait time.Duration
+	// ConcealMs caps concealment of one loss: past it a gap is silence, not
+	// a PLC smear (DefaultConcealMs if zero).
+	ConcealMs int
 	// Now is the arrival clock; nil is time.Now.
 	Now func() time.Time
 }
 
-// Stream decodes one remote audio stream into frames on the media clock.
-// Push and Run are for one goroutine; Stats may be read from any after Run
-// returns.
+// Stream turns one remote audio stream into frames on the media clock: RTP
+// parsed in place, put back in order by a small window, decoded straight to
+// the output rate, losses concealed, frames handed to rings. Push, Run and
+// Flush are for one goroutine; Stats may be read after Run returns.
 type Stream struct {
 	cfg      StreamConfig
-	dec      *OpusDecoder
+	dec      decoder
 	pkt      rtp.Packet
 	buf      []byte
+	win      reorderWindow
 	frame    Frame
 	frameLen int // samples per 20 ms frame at the output rate
 
@@ -58,23 +75,27 @@ type Stream struct {
 	pendMs   int64  // media time of pend's first sample
 	pendNext int64  // unwrapped RTP timestamp just past the last decoded packet
 
-	started     bool
-	highestSeq  uint16
-	baseTS      uint32 // first packet's RTP timestamp
-	baseMediaMs int64  // first packet's place on the media clock
-	extTS       int64  // unwrapped RTP timestamp of the newest packet
+	ssrc        uint32
+	timeStarted bool
+	baseMediaMs int64 // media time of the first played packet
+	extTS       int64 // unwrapped RTP timestamp of the last played packet
 	lastTS      uint32
+	lastDur     int64 // RTP clock units of the last packet
+	lastCSRC    uint32
+	lostRun     int
+	overflowed  bool
+
+	jitStarted  bool
+	jitLastTS   uint32
+	jitExt      int64
 	jitter      float64 // RFC 3550 interarrival jitter, in RTP clock units
 	lastTransit float64
 	counters    event.StreamCounters
 }
 
-// NewStream prepares a stream; it allocates everything the packets need.
+// NewStream prepares a stream; it allocates everything its packets need.
 func NewStream(cfg StreamConfig) (*Stream, error) {
-	if !strings.EqualFold(cfg.MimeType, "audio/opus") {
-		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCodec, cfg.MimeType)
-	}
-	dec, err := NewOpusDecoder(cfg.SampleRate)
+	dec, err := newDecoder(cfg.MimeType, cfg.SampleRate)
 	if err != nil {
 		return nil, err
 	}
@@ -84,21 +105,32 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Stream{
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = DefaultMaxWait
+	}
+	if cfg.ConcealMs <= 0 {
+		cfg.ConcealMs = DefaultConcealMs
+	}
+	s := &Stream{
 		cfg:      cfg,
 		dec:      dec,
 		buf:      make([]byte, maxRTPPacket),
 		frameLen: cfg.SampleRate * FrameMs / 1000,
 		pend:     make([]int16, 0, cfg.SampleRate*FrameMs/1000),
-	}, nil
+		ssrc:     cfg.SSRC,
+		lastDur:  int64(cfg.ClockRate * FrameMs / 1000),
+	}
+	s.win.maxWait = cfg.MaxWait
+	return s, nil
 }
 
-// Run reads packets until the reader fails (the track ended) and returns
-// that error.
+// Run reads packets until the reader fails (the track ended), delivers what
+// the window still holds, and returns the reader's error.
 func (s *Stream) Run(r PacketReader) error {
 	for {
 		n, err := r.Read(s.buf)
 		if err != nil {
+			s.Flush()
 			return err
 		}
 		s.Push(s.buf[:n], s.cfg.Now())
@@ -106,71 +138,156 @@ func (s *Stream) Run(r PacketReader) error {
 }
 
 // Push takes one RTP packet that arrived at arrival. Garbage is counted as a
-// decode error and dropped; packets older than the newest are counted as
-// late and dropped.
+// decode error and dropped; duplicates and packets whose turn has passed are
+// counted and dropped.
+//
+// hot path: no alloc, no lock.
 func (s *Stream) Push(b []byte, arrival time.Time) {
 	if err := s.pkt.Unmarshal(b); err != nil {
 		s.counters.DecodeErrors++
 		return
 	}
 	s.counters.Packets++
-	seq, ts := s.pkt.SequenceNumber, s.pkt.Timestamp
-	if !s.started {
-		s.started = true
-		s.highestSeq = seq
-		s.baseTS, s.lastTS = ts, ts
-		s.baseMediaMs = arrival.Sub(s.cfg.MediaStart).Milliseconds()
-		if s.cfg.MediaStart.IsZero() || s.baseMediaMs < 0 {
-			s.baseMediaMs = 0
-		}
-	} else {
-		delta := int16(seq - s.highestSeq)
-		switch {
-		case delta == 0:
-			s.counters.Duplicates++
-			return
-		case delta < 0:
-			s.counters.Late++
-			return
-		case delta > 1:
-			s.counters.Lost += uint64(delta - 1)
-		}
-		s.highestSeq = seq
-		s.extTS += int64(int32(ts - s.lastTS))
-		s.lastTS = ts
+	if s.pkt.SSRC != s.ssrc {
+		s.restart(arrival) // a new sender on this section
+		s.ssrc = s.pkt.SSRC
 	}
-	s.updateJitter(arrival)
-
-	pcm, err := s.dec.Decode(s.pkt.Payload)
-	if err != nil {
-		s.counters.DecodeErrors++
-		return
-	}
-	s.emit(pcm, seq, ts, arrival)
-}
-
-// emit cuts decoded samples into 20 ms frames placed by RTP timestamp on the
-// media clock. Samples short of a frame wait in pend for the next packet; if
-// that packet does not continue them (loss, DTX, another speaker), the
-// partial frame is completed with silence and delivered first. A frame built
-// from several packets carries the Seq and Arrival of the one that completed
-// it.
-func (s *Stream) emit(pcm []int16, seq uint16, ts uint32, arrival time.Time) {
 	var csrc uint32
 	if len(s.pkt.CSRC) > 0 {
 		csrc = s.pkt.CSRC[0]
 	}
+	p := &s.pkt
+	for {
+		switch s.win.push(p.SequenceNumber, p.Timestamp, csrc, p.Marker, p.Payload, arrival) {
+		case pushDuplicate:
+			s.counters.Duplicates++
+			return
+		case pushLate:
+			s.counters.Late++
+			return
+		case pushRestart:
+			s.restart(arrival)
+			continue
+		case pushTooFar:
+			s.release(arrival, true, 1)
+			continue
+		case pushReordered:
+			s.counters.Reordered++
+		}
+		break
+	}
+	s.updateJitter(arrival.UnixNano(), p.Timestamp)
+	s.release(arrival, false, -1)
+}
+
+// Flush delivers everything still held: gaps are given up on at once.
+func (s *Stream) Flush() {
+	s.release(s.cfg.Now(), true, -1)
+	if len(s.pend) > 0 {
+		s.flushPending()
+	}
+}
+
+// restart delivers what is held and starts a new timeline: the sender
+// changed or restarted its sequence numbers.
+func (s *Stream) restart(now time.Time) {
+	s.release(now, true, -1)
+	if len(s.pend) > 0 {
+		s.flushPending()
+	}
+	s.win.started = false
+	s.timeStarted = false
+}
+
+// release plays the packets the window lets go, concealing given-up gaps;
+// with force, gaps are given up on at once. At most limit steps (<0: all).
+func (s *Stream) release(now time.Time, force bool, limit int) {
+	for ; limit != 0; limit-- {
+		h, lost := s.win.pop(now, force)
+		switch {
+		case h != nil:
+			s.play(h)
+		case lost:
+			s.conceal(s.win.next - 1)
+		default:
+			return
+		}
+	}
+}
+
+// play decodes a packet released in order.
+func (s *Stream) play(h *heldPacket) {
+	if !s.timeStarted {
+		s.timeStarted = true
+		s.lastTS, s.extTS = h.ts, 0
+		s.baseMediaMs = 0
+		if !s.cfg.MediaStart.IsZero() {
+			s.baseMediaMs = max(h.arrival.Sub(s.cfg.MediaStart).Milliseconds(), 0)
+		}
+	} else {
+		s.extTS += int64(int32(h.ts - s.lastTS))
+		s.lastTS = h.ts
+	}
+	s.lostRun = 0
+	s.lastCSRC = h.csrc
+	pcm, err := s.dec.Decode(h.Payload())
+	if err != nil {
+		s.counters.DecodeErrors++
+		return
+	}
+	s.lastDur = int64(len(pcm)) * int64(s.cfg.ClockRate) / int64(s.cfg.SampleRate)
+	s.emit(pcm, h.seq, h.ts, h.csrc, h.arrival, false)
+}
+
+// conceal stands in for lost packet seq: in-band FEC from the packet after
+// it when that one is held and carries it, PLC otherwise, and silence (no
+// frames: the media clock moves on) once a gap is longer than ConcealMs.
+func (s *Stream) conceal(seq uint16) {
+	s.counters.Lost++
+	if !s.timeStarted {
+		return // nothing played yet: no timeline to conceal on
+	}
+	s.lastTS += uint32(s.lastDur)
+	s.extTS += s.lastDur
+	s.lostRun++
+	if int64(s.lostRun)*s.lastDur*1000/int64(s.cfg.ClockRate) > int64(s.cfg.ConcealMs) {
+		return
+	}
+	var next []byte
+	if h := s.win.peek(); h != nil {
+		next = h.Payload()
+	}
+	samples := int(s.lastDur * int64(s.cfg.SampleRate) / int64(s.cfg.ClockRate))
+	pcm, fec, err := s.dec.Conceal(next, samples)
+	if err != nil {
+		s.counters.DecodeErrors++
+		return
+	}
+	if fec {
+		s.counters.ConcealedFEC++
+	} else {
+		s.counters.ConcealedPLC++
+	}
+	s.emit(pcm, seq, s.lastTS, s.lastCSRC, s.cfg.Now(), true)
+}
+
+// emit cuts decoded samples into 20 ms frames placed by RTP timestamp on the
+// media clock. Samples short of a frame wait in pend for the next packet; if
+// that packet does not continue them (DTX, another speaker), the partial
+// frame is completed with silence and delivered first. A frame built from
+// several packets carries the Seq and Arrival of the one that completed it.
+func (s *Stream) emit(pcm []int16, seq uint16, ts, csrc uint32, arrival time.Time, concealed bool) {
 	f := &s.frame
 	if len(s.pend) > 0 && (s.extTS != s.pendNext || csrc != f.CSRC) {
 		s.flushPending() // f still describes the packets pend came from
 	}
 	f.CallID = s.cfg.CallID
-	f.SSRC = s.cfg.SSRC
+	f.SSRC = s.ssrc
 	f.CSRC = csrc
 	f.Seq = seq
 	f.Arrival = arrival
 	f.SampleRate = s.cfg.SampleRate
-	f.Concealed = false
+	f.Concealed = concealed
 	if s.cfg.Participant != nil {
 		f.ParticipantID = s.cfg.Participant(f.SourceID())
 	}
@@ -210,16 +327,34 @@ func (s *Stream) flushPending() {
 	s.pend = s.pend[:0]
 }
 
-// deliver hands one frame of pcm at ts / ms to the consumer.
+// deliver hands one frame of pcm at ts / ms to the consumer and the rings.
+//
+// hot path: no alloc.
 func (s *Stream) deliver(ts uint32, ms int64, pcm []int16) {
 	f := &s.frame
 	f.RTPTimestamp, f.MediaTimeMs, f.PCM = ts, ms, pcm
-	s.cfg.Consumer.Frame(f)
+	if s.cfg.Consumer != nil {
+		s.cfg.Consumer.Frame(f)
+	}
+	for _, r := range s.cfg.Rings {
+		if !r.Put(f) && !s.overflowed {
+			s.overflowed = true
+			if s.cfg.OnOverflow != nil {
+				s.cfg.OnOverflow()
+			}
+		}
+	}
 }
 
-// updateJitter keeps the RFC 3550 §6.4.1 interarrival jitter estimate.
-func (s *Stream) updateJitter(arrival time.Time) {
-	transit := float64(arrival.UnixNano())*float64(s.cfg.ClockRate)/1e9 - float64(s.extTS)
+// updateJitter keeps the RFC 3550 §6.4.1 interarrival jitter estimate, in
+// arrival order.
+func (s *Stream) updateJitter(now int64, ts uint32) {
+	if !s.jitStarted {
+		s.jitStarted, s.jitLastTS = true, ts
+	}
+	s.jitExt += int64(int32(ts - s.jitLastTS))
+	s.jitLastTS = ts
+	transit := float64(now)*float64(s.cfg.ClockRate)/1e9 - float64(s.jitExt)
 	if s.counters.Packets > 1 {
 		d := transit - s.lastTransit
 		if d < 0 {
@@ -234,5 +369,8 @@ func (s *Stream) updateJitter(arrival time.Time) {
 func (s *Stream) Stats() event.StreamCounters {
 	c := s.counters
 	c.JitterMs = s.jitter * 1000 / float64(s.cfg.ClockRate)
+	for _, r := range s.cfg.Rings {
+		c.RingOverflows += r.Overflows()
+	}
 	return c
 }

@@ -242,10 +242,11 @@ func TestStreamShortPacketsAcrossLoss(t *testing.T) {
 	for i := range 10 {
 		b := snd.next(10)
 		if i == 5 {
-			continue // lost: the frame begun by packet 4 ends in silence
+			continue // lost: concealed for its 10 ms, inside the frame packet 4 began
 		}
 		st.Push(b, arrival(0).Add(time.Duration(i)*10*time.Millisecond))
 	}
+	st.Flush()
 	var times []int64
 	for _, f := range c.got {
 		times = append(times, f.MediaTimeMs)
@@ -259,12 +260,12 @@ func TestStreamShortPacketsAcrossLoss(t *testing.T) {
 			t.Fatalf("frame times %v, want %v", times, want)
 		}
 	}
-	padded := c.got[2].PCM
-	if audiotest.RMS(padded[:160]) == 0 || audiotest.RMS(padded[160:]) != 0 {
-		t.Errorf("frame at 540: want 10 ms of tone then 10 ms of silence")
+	joined := c.got[2]
+	if !joined.Concealed || audiotest.RMS(joined.PCM[:160]) == 0 || audiotest.RMS(joined.PCM[160:]) == 0 {
+		t.Errorf("frame at 540: want 10 ms of tone then 10 ms of concealment, marked concealed")
 	}
-	if s := st.Stats(); s.Lost != 1 {
-		t.Errorf("Lost = %d, want 1", s.Lost)
+	if s := st.Stats(); s.Lost != 1 || s.ConcealedFEC+s.ConcealedPLC != 1 {
+		t.Errorf("stats %+v, want 1 lost and concealed", s)
 	}
 }
 
@@ -289,8 +290,11 @@ func TestStreamCounters(t *testing.T) {
 					st.Push(b, arrival(i))
 				}
 			},
-			wantFrames: 8,
-			want:       func(st *Stream) bool { s := st.Stats(); return s.Lost == 2 && s.Packets == 8 },
+			wantFrames: 10, // 8 decoded, 2 concealed
+			want: func(st *Stream) bool {
+				s := st.Stats()
+				return s.Lost == 2 && s.Packets == 8 && s.ConcealedFEC+s.ConcealedPLC == 2
+			},
 		},
 		{
 			name: "a duplicate is counted and dropped",
@@ -307,7 +311,7 @@ func TestStreamCounters(t *testing.T) {
 			want:       func(st *Stream) bool { s := st.Stats(); return s.Duplicates == 1 && s.Lost == 0 },
 		},
 		{
-			name: "an older packet is counted late and dropped",
+			name: "a packet inside the window is put back in order",
 			send: func(st *Stream, snd *sender) {
 				var held []byte
 				for i := range 6 {
@@ -323,7 +327,24 @@ func TestStreamCounters(t *testing.T) {
 					}
 				}
 			},
-			wantFrames: 5,
+			wantFrames: 6,
+			want:       func(st *Stream) bool { s := st.Stats(); return s.Reordered == 1 && s.Late == 0 && s.Lost == 0 },
+		},
+		{
+			name: "a packet whose gap was already concealed is late and dropped",
+			send: func(st *Stream, snd *sender) {
+				var held []byte
+				for i := range 8 {
+					b := snd.next(20)
+					if i == 2 {
+						held = b
+						continue
+					}
+					st.Push(b, arrival(i))
+				}
+				st.Push(held, arrival(8))
+			},
+			wantFrames: 8, // 7 decoded, 1 concealed
 			want:       func(st *Stream) bool { s := st.Stats(); return s.Late == 1 && s.Lost == 1 },
 		},
 		{
@@ -355,7 +376,7 @@ func TestStreamCounters(t *testing.T) {
 					st.Push(b, arrival(i))
 				}
 			},
-			wantFrames: 11,
+			wantFrames: 12, // 11 decoded, 1 concealed
 			want: func(st *Stream) bool {
 				s := st.Stats()
 				return s.Lost == 1 && s.Late == 0 && s.Duplicates == 0 && s.Packets == 11
@@ -409,6 +430,7 @@ func TestStreamCounters(t *testing.T) {
 			c := &frames{}
 			st := newTestStream(t, 16000, c)
 			tt.send(st, newSender(t))
+			st.Flush()
 			if len(c.got) != tt.wantFrames {
 				t.Errorf("%d frames, want %d", len(c.got), tt.wantFrames)
 			}
@@ -464,7 +486,7 @@ func TestNewStreamRefusesWhatItCannotDecode(t *testing.T) {
 		cfg  StreamConfig
 		want error
 	}{
-		{"PCMU", StreamConfig{MimeType: "audio/PCMU", SampleRate: 16000}, ErrUnsupportedCodec},
+		{"video", StreamConfig{MimeType: "video/VP8", SampleRate: 16000}, ErrUnsupportedCodec},
 		{"no codec", StreamConfig{SampleRate: 16000}, ErrUnsupportedCodec},
 		{"8 kHz output", StreamConfig{MimeType: "audio/opus", SampleRate: 8000}, ErrSampleRate},
 		{"no output rate", StreamConfig{MimeType: "audio/opus"}, ErrSampleRate},

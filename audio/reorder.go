@@ -1,0 +1,155 @@
+package audio
+
+import "time"
+
+// reorderSlots is how many sequence numbers ahead of the next expected one
+// a packet may arrive and be held (640 ms of 20 ms packets). A power of two.
+const reorderSlots = 32
+
+// restartJump is a sequence jump past which the sender is taken to have
+// restarted its numbering, rather than the packet being very late or early.
+const restartJump = 1000
+
+// maxPayload is the largest RTP payload a held packet keeps (one MTU).
+const maxPayload = 1500
+
+// heldPacket is a packet waiting in the reorder window, copied into memory
+// the window owns (the read buffer is reused for the next packet).
+type heldPacket struct {
+	used    bool
+	seq     uint16
+	ts      uint32
+	csrc    uint32
+	marker  bool
+	arrival time.Time
+	n       int
+	payload [maxPayload]byte
+}
+
+// Payload is the packet's payload.
+func (h *heldPacket) Payload() []byte { return h.payload[:h.n] }
+
+// pushResult is what the window did with a packet.
+type pushResult int
+
+const (
+	pushHeld      pushResult = iota // held, in order or ahead of a gap
+	pushReordered                   // held, and it arrived after a later packet
+	pushDuplicate                   // seen before: dropped
+	pushLate                        // its turn has passed (released or given up): dropped
+	pushTooFar                      // beyond the window: release (or give up on) older ones first
+	pushRestart                     // the sequence jumped: the sender restarted
+)
+
+// reorderWindow puts a stream's packets back in sequence order. Packets
+// leave as soon as they are contiguous; a gap is given up on (declared lost)
+// once a packet after it has waited maxWait, or when the window is full.
+// Sequence numbers wrap: all arithmetic is modulo 2^16 relative to next.
+type reorderWindow struct {
+	slots   [reorderSlots]heldPacket
+	started bool
+	next    uint16 // the sequence number due out next
+	highest uint16 // highest sequence number held or released
+	held    int
+	recent  uint64 // bit i set: next-1-i was released (for duplicates)
+	maxWait time.Duration
+}
+
+// push offers a packet. It copies the payload.
+//
+// hot path: no alloc.
+func (w *reorderWindow) push(seq uint16, ts, csrc uint32, marker bool, payload []byte, arrival time.Time) pushResult {
+	if !w.started {
+		w.started, w.next, w.highest = true, seq, seq
+	}
+	off := int(int16(seq - w.next))
+	switch {
+	case off >= restartJump || off <= -restartJump:
+		return pushRestart
+	case off < 0:
+		if back := -off - 1; back < 64 && w.recent&(1<<back) != 0 {
+			return pushDuplicate
+		}
+		return pushLate
+	case off >= reorderSlots:
+		return pushTooFar
+	}
+	h := &w.slots[seq%reorderSlots]
+	if h.used {
+		return pushDuplicate
+	}
+	h.used, h.seq, h.ts, h.csrc, h.marker, h.arrival = true, seq, ts, csrc, marker, arrival
+	h.n = copy(h.payload[:], payload)
+	w.held++
+	if int16(seq-w.highest) > 0 {
+		w.highest = seq
+		return pushHeld
+	}
+	if seq != w.highest {
+		return pushReordered
+	}
+	return pushHeld
+}
+
+// pop returns the next packet in order when it is there. Otherwise, when a
+// gap has waited long enough (or force is set and something is held), it
+// gives up on the missing sequence number and reports it lost. The returned
+// packet stays valid until the next push.
+//
+// hot path: no alloc.
+func (w *reorderWindow) pop(now time.Time, force bool) (h *heldPacket, lost bool) {
+	h = &w.slots[w.next%reorderSlots]
+	if h.used && h.seq == w.next {
+		h.used = false
+		w.held--
+		w.advance(true)
+		return h, false
+	}
+	if w.held == 0 {
+		return nil, false
+	}
+	if force || now.Sub(w.oldestArrival()) >= w.maxWait {
+		w.advance(false)
+		return nil, true
+	}
+	return nil, false
+}
+
+// peek returns the packet due next if it is held (for FEC), else nil.
+func (w *reorderWindow) peek() *heldPacket {
+	h := &w.slots[w.next%reorderSlots]
+	if h.used && h.seq == w.next {
+		return h
+	}
+	return nil
+}
+
+func (w *reorderWindow) advance(released bool) {
+	w.recent <<= 1
+	if released {
+		w.recent |= 1
+	}
+	w.next++
+}
+
+// oldestArrival is the earliest arrival among held packets; scanned only
+// while a gap is open.
+func (w *reorderWindow) oldestArrival() time.Time {
+	var oldest time.Time
+	for i := range w.slots {
+		if h := &w.slots[i]; h.used && (oldest.IsZero() || h.arrival.Before(oldest)) {
+			oldest = h.arrival
+		}
+	}
+	return oldest
+}
+
+// restart forgets everything and starts over at seq (after the caller has
+// popped what it wanted to keep).
+func (w *reorderWindow) restart(seq uint16) {
+	for i := range w.slots {
+		w.slots[i].used = false
+	}
+	w.held, w.recent = 0, 0
+	w.next, w.highest = seq, seq
+}

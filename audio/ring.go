@@ -1,0 +1,80 @@
+package audio
+
+import (
+	"sync/atomic"
+
+	"golang.org/x/sys/cpu"
+)
+
+// MaxFrameSamples is the largest frame a ring slot holds: 20 ms at 48 kHz.
+const MaxFrameSamples = 48000 * FrameMs / 1000
+
+// Ring is a bounded single-producer single-consumer queue of frames. The
+// producer (a stream's reader goroutine) writes into preallocated slots and
+// never waits: when the consumer is behind, the frame is dropped and
+// counted. The consumer (a Drainer) takes frames in batches. No locks, no
+// channels, no allocation after NewRing.
+type Ring struct {
+	_    cpu.CacheLinePad
+	head atomic.Uint64 // next slot to read; written by the consumer
+	_    cpu.CacheLinePad
+	tail atomic.Uint64 // next slot to write; written by the producer
+	_    cpu.CacheLinePad
+
+	cachedHead uint64 // the producer's last look at head
+	overflows  atomic.Uint64
+	mask       uint64
+	slots      []Frame
+}
+
+// NewRing makes a ring of at least size slots (rounded up to a power of two).
+func NewRing(size int) *Ring {
+	n := 1
+	for n < size {
+		n <<= 1
+	}
+	r := &Ring{mask: uint64(n - 1), slots: make([]Frame, n)}
+	for i := range r.slots {
+		r.slots[i].PCM = make([]int16, 0, MaxFrameSamples)
+	}
+	return r
+}
+
+// Put copies f (and its samples) into the ring; it reports false, counting
+// an overflow, when the ring is full.
+//
+// hot path: no alloc. Producer only.
+func (r *Ring) Put(f *Frame) bool {
+	tail := r.tail.Load()
+	if tail-r.cachedHead > r.mask {
+		r.cachedHead = r.head.Load()
+		if tail-r.cachedHead > r.mask {
+			r.overflows.Add(1)
+			return false
+		}
+	}
+	slot := &r.slots[tail&r.mask]
+	pcm := slot.PCM[:len(f.PCM)]
+	copy(pcm, f.PCM)
+	*slot = *f
+	slot.PCM = pcm
+	r.tail.Store(tail + 1)
+	return true
+}
+
+// Drain hands every frame in the ring to fn, oldest first, and returns how
+// many it handed. fn must not keep the frame. Consumer only.
+func (r *Ring) Drain(fn func(*Frame)) int {
+	head, tail := r.head.Load(), r.tail.Load()
+	for i := head; i < tail; i++ {
+		fn(&r.slots[i&r.mask])
+	}
+	r.head.Store(tail)
+	return int(tail - head)
+}
+
+// Len is the number of frames waiting.
+func (r *Ring) Len() int { return int(r.tail.Load() - r.head.Load()) }
+
+// Overflows is the number of frames dropped because the ring was full.
+func (r *Ring) Overflows() uint64 { return r.overflows.Load() }
