@@ -289,7 +289,9 @@ func (c *call) onTrack(tr *mediasession.Track) {
 		MediaStart:  time.Unix(0, c.mediaStart.Load()),
 		Participant: c.roster.participant,
 		Rings:       rings,
-		OnOverflow:  func() { log.Warn("a frame consumer is slower than real time: frames dropped (counted in ringOverflows)") },
+		OnOverflow: func() {
+			log.Warn("a frame consumer is slower than real time: frames dropped (counted in ringOverflows)")
+		},
 	})
 	if err != nil {
 		log.Warn("stream not decoded", "err", err)
