@@ -38,6 +38,9 @@ type Bot struct {
 	// drainers feed each frame consumer and sink from every stream's
 	// ring, one goroutine per consumer.
 	drainers []*audio.Drainer
+	// mixer, with Config.Mix, sums each call's streams; it is fed by the
+	// last drainer and feeds the others through mixRings.
+	mixer *audio.Mixer
 
 	auth    *signaling.Authenticator
 	graph   *signaling.Client
@@ -97,6 +100,9 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 	}
 	for _, s := range b.sinks {
 		b.drainers = append(b.drainers, audio.NewDrainer(s, 0))
+	}
+	if cfg.Mix {
+		b.setupMixer()
 	}
 	b.metrics = newMetrics(b)
 	b.handler = b.routes()
@@ -169,6 +175,34 @@ func (b *Bot) serveReady(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
+}
+
+// mixRingFrames buffers the mixed frames of every call for one consumer.
+const mixRingFrames = 1024
+
+// setupMixer puts a mixer behind its own drainer: every stream feeds it a
+// ring like any consumer, and its mixed frames reach the other consumers
+// through rings of their own.
+func (b *Bot) setupMixer() {
+	outs := make([]*audio.Ring, len(b.drainers))
+	for i, d := range b.drainers {
+		outs[i] = audio.NewRing(mixRingFrames)
+		d.Add(outs[i])
+	}
+	b.mixer = audio.NewMixer(b.cfg.SampleRate, 0, outs)
+	b.drainers = append(b.drainers, audio.NewDrainer(b.mixer, 0))
+}
+
+// endMix emits the rest of a call's mix and waits until every consumer has
+// it, so that the sinks can close the call.
+func (b *Bot) endMix(callID string) {
+	if b.mixer == nil {
+		return
+	}
+	b.mixer.EndCall(callID)
+	for _, d := range b.drainers {
+		d.Sync()
+	}
 }
 
 // activeSharing is the number of open content-sharing sessions.

@@ -361,6 +361,7 @@ func (c *call) end() {
 		_ = c.session.Close()
 	}
 	c.streams.Wait()
+	c.bot.endMix(c.id)
 	for _, s := range c.bot.sinks {
 		s.EndCall(c.id)
 	}

@@ -59,6 +59,8 @@ type Config struct {
 	AudioSections int
 	// SampleRate is the PCM rate delivered: 16000 or 48000.
 	SampleRate int
+	// Mix also delivers a mixed track per call (participant id "mixed").
+	Mix bool
 	// SharingNotifications asks Graph for content-sharing notifications.
 	SharingNotifications bool
 

@@ -20,6 +20,7 @@ type Drainer struct {
 	mu      sync.Mutex // guards changes to rings; never taken per frame
 	rings   atomic.Pointer[[]*Ring]
 	removed map[*Ring]chan struct{}
+	syncs   chan chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
 	frames  atomic.Uint64
@@ -32,7 +33,7 @@ func NewDrainer(c FrameConsumer, interval time.Duration) *Drainer {
 		interval = DefaultDrainInterval
 	}
 	d := &Drainer{consumer: c, interval: interval, removed: map[*Ring]chan struct{}{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		syncs: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	d.rings.Store(&[]*Ring{})
 	go d.run()
 	return d
@@ -59,6 +60,17 @@ func (d *Drainer) Remove(r *Ring) {
 	}
 }
 
+// Sync returns once everything put into the drainer's rings before the call
+// has been delivered.
+func (d *Drainer) Sync() {
+	ch := make(chan struct{})
+	select {
+	case d.syncs <- ch:
+		<-ch
+	case <-d.done:
+	}
+}
+
 // Frames is the number of frames delivered so far.
 func (d *Drainer) Frames() uint64 { return d.frames.Load() }
 
@@ -80,6 +92,9 @@ func (d *Drainer) run() {
 		select {
 		case <-tick.C:
 			d.drain()
+		case ch := <-d.syncs:
+			d.drain()
+			close(ch)
 		case <-d.stop:
 			d.drain()
 			return

@@ -59,8 +59,8 @@ type reorderWindow struct {
 //
 // hot path: no alloc.
 func (w *reorderWindow) push(seq uint16, ts, csrc uint32, marker bool, payload []byte, arrival time.Time) pushResult {
-	if !w.started {
-		w.started, w.next, w.highest = true, seq, seq
+	if !w.started { // recent may still describe the sequence before a restart
+		w.started, w.next, w.highest, w.recent = true, seq, seq, 0
 	}
 	off := int(int16(seq - w.next))
 	switch {
@@ -123,6 +123,11 @@ func (w *reorderWindow) peek() *heldPacket {
 	}
 	return nil
 }
+
+// giveUp declares the packet due next lost although nothing after it is
+// held: a packet beyond the window arrived while the window was empty, and
+// pop, which gives up on a gap only for a held packet, would never move.
+func (w *reorderWindow) giveUp() { w.advance(false) }
 
 func (w *reorderWindow) advance(released bool) {
 	w.recent <<= 1

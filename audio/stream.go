@@ -169,7 +169,12 @@ func (s *Stream) Push(b []byte, arrival time.Time) {
 			s.restart(arrival)
 			continue
 		case pushTooFar:
-			s.release(arrival, true, 1)
+			if s.win.held == 0 { // nothing to release: give up on the gap itself
+				s.win.giveUp()
+				s.conceal(s.win.next - 1)
+			} else {
+				s.release(arrival, true, 1)
+			}
 			continue
 		case pushReordered:
 			s.counters.Reordered++

@@ -146,7 +146,11 @@ func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 	if !sc.EstablishedFirst {
 		c.post(callNotification("updated", sc.CallID, signaling.Call{State: "establishing"}))
 	}
-	peer, err := connectMedia(ctx, s.media, blob, len(sc.Participants), s.client)
+	codecs := make([]sendCodec, len(sc.Participants))
+	for i := range sc.Participants {
+		codecs[i] = sc.Participants[i].codec()
+	}
+	peer, err := connectMedia(ctx, s.media, blob, codecs, s.client)
 	if err == nil {
 		c.mu.Lock()
 		c.peer = peer
@@ -225,8 +229,7 @@ func (c *simCall) source() *signaling.ParticipantInfo {
 	}
 	info := &signaling.ParticipantInfo{ODataType: signaling.ODataParticipantInfo, Region: "westus", LanguageID: "en-US"}
 	if len(c.sc.Participants) > 0 {
-		p := c.sc.Participants[0]
-		info.Identity = &signaling.IdentitySet{User: &signaling.Identity{ID: p.UserID, DisplayName: p.DisplayName}}
+		info.Identity = c.sc.Participants[0].identity("")
 	}
 	return info
 }
@@ -264,7 +267,7 @@ func (c *simCall) roster(res *CallResult, presenting int) []signaling.Participan
 		part := signaling.Participant{
 			ODataType: signaling.ODataParticipant, ID: p.ID,
 			Info: &signaling.ParticipantInfo{ODataType: signaling.ODataParticipantInfo, EndpointType: "default", LanguageID: "en-US",
-				Identity: &signaling.IdentitySet{User: &signaling.Identity{ID: p.UserID, DisplayName: p.DisplayName, TenantID: c.sim.cfg.TenantID}}},
+				Identity: p.identity(c.sim.cfg.TenantID)},
 			MediaStreams: []signaling.MediaStream{{ODataType: signaling.ODataMediaStream, MediaType: "audio", Label: "main-audio",
 				SourceID: strconv.FormatUint(uint64(res.SSRCs[p.ID]), 10), Direction: "sendReceive"}},
 		}
@@ -277,24 +280,44 @@ func (c *simCall) roster(res *CallResult, presenting int) []signaling.Participan
 	return parts
 }
 
+// media is one participant's audio as graphsim sends it: the packets,
+// encoded once before the call, and the RTP state of its section.
+type media struct {
+	payloads [][]byte
+	tsStep   uint32 // RTP clock ticks per packet: 960 for Opus, 160 for PCMU
+	seq      uint16
+	ts       uint32
+	talked   bool
+}
+
+// encodeMedia encodes what each participant says from joining to the end
+// of the call, in the participant's codec.
+func (c *simCall) encodeMedia(frames int) ([]media, error) {
+	out := make([]media, len(c.sc.Participants))
+	for i := range c.sc.Participants {
+		p := &c.sc.Participants[i]
+		codec := p.codec()
+		payloads, err := codec.encode(p.Voice, max(frames-int(p.JoinAt/frameDur), 0))
+		if err != nil {
+			return nil, fmt.Errorf("encode %s for %s: %w", codec.params.MimeType, p.ID, err)
+		}
+		out[i] = media{payloads: payloads, tsStep: codec.step, seq: uint16(rand.UintN(1 << 16)), ts: rand.Uint32()}
+	}
+	return out, nil
+}
+
 // runUntilEnd streams the participants' audio at real-time pace, plays the
 // content-sharing sessions, and ends the call after the scenario's duration
 // or when the bot hangs up.
 func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaPeer) {
 	sc := c.sc
 	frames := int(sc.Duration / frameDur)
-	packets := make([][][]byte, len(sc.Participants))
+	var sending []media
 	if peer != nil {
-		for i, p := range sc.Participants {
-			n := frames - int(p.JoinAt/frameDur)
-			if n < 0 {
-				n = 0
-			}
-			var err error
-			if packets[i], err = p.Voice.EncodeOpus(n); err != nil {
-				c.sim.log.Error("encode", "err", err)
-				return
-			}
+		var err error
+		if sending, err = c.encodeMedia(frames); err != nil {
+			c.sim.log.Error("encode", "err", err)
+			return
 		}
 	}
 	sharing := sc.Shares
@@ -302,12 +325,6 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 		sharing = nil // Graph sends sharing sessions only to bots that asked
 	}
 	shares := make([]SentShare, len(sharing))
-	seq := make([]uint16, len(sc.Participants))
-	ts := make([]uint32, len(sc.Participants))
-	talked := make([]bool, len(sc.Participants))
-	for i := range seq {
-		seq[i], ts[i] = uint16(rand.UintN(1<<16)), rand.Uint32()
-	}
 	pkt := &rtp.Packet{Header: rtp.Header{Version: 2}}
 	t0 := time.Now()
 	timer := time.NewTimer(0)
@@ -339,26 +356,24 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 				c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
 			}
 		}
-		if peer == nil {
-			continue
-		}
-		for i := range sc.Participants {
-			p := &sc.Participants[i]
+		for i := range sending {
+			p, m := &sc.Participants[i], &sending[i]
 			k := n - int(p.JoinAt/frameDur)
-			if k < 0 || k >= len(packets[i]) {
+			if k < 0 || k >= len(m.payloads) {
 				continue
 			}
-			if p.talking(elapsed) {
-				pkt.SequenceNumber, pkt.Timestamp = seq[i], ts[i]
-				pkt.Marker = !talked[i]
-				pkt.Payload = packets[i][k]
+			talking := p.talking(elapsed)
+			if talking {
+				pkt.SequenceNumber, pkt.Timestamp = m.seq, m.ts
+				pkt.Marker = !m.talked
+				pkt.Payload = m.payloads[k]
 				if err := peer.send(i, pkt); err == nil {
 					res.PacketsSent[p.ID]++
 				}
-				seq[i]++
+				m.seq++
 			}
-			talked[i] = p.talking(elapsed)
-			ts[i] += opusFrame
+			m.talked = talking
+			m.ts += m.tsStep
 		}
 	}
 	c.finishShares(res, shares, sharing)

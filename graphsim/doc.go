@@ -8,6 +8,7 @@
 // a call it plays against a bot: an RS256-signed incoming-call notification
 // shaped like Graph's, checks on the bot's answer, the media processor's SDP
 // answer to the blob, a roster mapping each participant's audio sourceId to
-// its SSRC, each participant's Opus over real UDP on loopback, call states,
-// content sharing, and the end of the call.
+// its SSRC, each participant's audio over real UDP on loopback (Opus for a
+// Teams user, G.711 µ-law for a phone participant), call states, content
+// sharing, and the end of the call.
 package graphsim

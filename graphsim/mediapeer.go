@@ -29,12 +29,10 @@ type mediaPeer struct {
 // graphsim's media never leaves the machine.
 func newMediaAPI() (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	opusCodec := webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
-		PayloadType:        111,
-	}
-	if err := m.RegisterCodec(opusCodec, webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, err
+	for _, c := range []sendCodec{opusSend, pcmuSend} {
+		if err := m.RegisterCodec(c.params, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, fmt.Errorf("graphsim media: register %s: %w", c.params.MimeType, err)
+		}
 	}
 	var se webrtc.SettingEngine
 	lf := logging.NewDefaultLoggerFactory()
@@ -48,9 +46,10 @@ func newMediaAPI() (*webrtc.API, error) {
 }
 
 // connectMedia answers the blob's offer with one send-only track per
-// speaker (at most one per offered section), POSTs the answer to the blob's
-// answerUri with its token, and returns once the answer was taken.
-func connectMedia(ctx context.Context, api *webrtc.API, blob mediasession.Blob, speakers int, client *http.Client) (*mediaPeer, error) {
+// speaker, in that speaker's codec (at most one per offered section), POSTs
+// the answer to the blob's answerUri with its token, and returns once the
+// answer was taken.
+func connectMedia(ctx context.Context, api *webrtc.API, blob mediasession.Blob, speakers []sendCodec, client *http.Client) (*mediaPeer, error) {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
@@ -60,12 +59,11 @@ func connectMedia(ctx context.Context, api *webrtc.API, blob mediasession.Blob, 
 		pc.Close()
 		return nil, fmt.Errorf("graphsim media: offer: %w", err)
 	}
-	if n := len(pc.GetTransceivers()); speakers > n {
-		speakers = n
+	if n := len(pc.GetTransceivers()); len(speakers) > n {
+		speakers = speakers[:n]
 	}
-	for i := range speakers {
-		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
-			fmt.Sprintf("audio%d", i), "teams-mp")
+	for i, codec := range speakers {
+		track, err := webrtc.NewTrackLocalStaticRTP(codec.params.RTPCodecCapability, fmt.Sprintf("audio%d", i), "teams-mp")
 		if err != nil {
 			pc.Close()
 			return nil, err
@@ -74,6 +72,10 @@ func connectMedia(ctx context.Context, api *webrtc.API, blob mediasession.Blob, 
 		if err != nil {
 			pc.Close()
 			return nil, fmt.Errorf("graphsim media: add track: %w", err)
+		}
+		if err := answerWith(pc, sender, codec); err != nil {
+			pc.Close()
+			return nil, err
 		}
 		p.tracks = append(p.tracks, track)
 		p.ssrcs = append(p.ssrcs, uint32(sender.GetParameters().Encodings[0].SSRC))
@@ -108,6 +110,23 @@ func connectMedia(ctx context.Context, api *webrtc.API, blob mediasession.Blob, 
 		return nil, fmt.Errorf("graphsim media: answer refused: %s %s", resp.Status, bytes.TrimSpace(body))
 	}
 	return p, nil
+}
+
+// answerWith narrows the codecs answered on sender's section to the one it
+// sends, as a Teams media processor or PSTN gateway answers. pion otherwise
+// answers every codec both sides know, in the offer's order (Opus first),
+// on every section: the transceiver takes its preferences from the remote
+// offer, not from the track, which only picks the payload type it sends.
+func answerWith(pc *webrtc.PeerConnection, sender *webrtc.RTPSender, codec sendCodec) error {
+	for _, t := range pc.GetTransceivers() {
+		if t.Sender() == sender {
+			if err := t.SetCodecPreferences([]webrtc.RTPCodecParameters{codec.params}); err != nil {
+				return fmt.Errorf("graphsim media: answer %s: %w", codec.params.MimeType, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("graphsim media: no transceiver for track %s", sender.Track().ID())
 }
 
 // waitConnected blocks until ICE and DTLS are up or the timeout passes.

@@ -38,6 +38,10 @@ type Participant struct {
 	ID string
 	// DisplayName and UserID identify a Teams user; UserID "" makes a GUID.
 	DisplayName, UserID string
+	// Phone, when set, makes the participant a phone (PSTN) caller with this
+	// E.164 number, e.g. "+14255550123": the roster names it by its number
+	// (identity phone, not user) and its audio is sent as G.711 µ-law.
+	Phone string
 	// Voice is what the participant says.
 	Voice Voice
 	// JoinAt is when the participant starts speaking, after media connects.
@@ -120,8 +124,17 @@ func (sc *Scenario) defaults() {
 		if p.ID == "" {
 			p.ID = newGUID()
 		}
-		if p.UserID == "" {
+		if p.UserID == "" && p.Phone == "" {
 			p.UserID = newGUID()
 		}
 	}
+}
+
+// identity is p as Graph's identitySet names it: a phone by its number, a
+// Teams user by its id and name (with tenant, "" to leave it out).
+func (p *Participant) identity(tenantID string) *signaling.IdentitySet {
+	if p.Phone != "" {
+		return &signaling.IdentitySet{Phone: &signaling.Identity{ID: p.Phone, DisplayName: p.DisplayName}}
+	}
+	return &signaling.IdentitySet{User: &signaling.Identity{ID: p.UserID, DisplayName: p.DisplayName, TenantID: tenantID}}
 }

@@ -7,11 +7,14 @@ import (
 	"gopkg.in/hraban/opus.v2"
 )
 
-// opusRate is the rate graphsim encodes at; 20 ms is 960 samples.
+// opusRate is the rate graphsim encodes Opus at; 20 ms is 960 samples.
+// pcmuRate is G.711's fixed rate; 20 ms is 160 samples, one byte each.
 const (
 	opusRate       = 48000
 	opusFrame      = opusRate / 50
 	maxOpusPayload = 1000
+	pcmuRate       = 8000
+	pcmuFrame      = pcmuRate / 50
 )
 
 // Voice is a participant's test signal: a voice-like harmonic tone with a
@@ -28,14 +31,19 @@ type Voice struct {
 
 // Samples renders the voice at 48 kHz for the given number of samples,
 // starting at sample offset start (so a long signal can be made in pieces).
-func (v Voice) Samples(start, n int) []int16 {
+func (v Voice) Samples(start, n int) []int16 { return v.SamplesAt(opusRate, start, n) }
+
+// SamplesAt renders the voice at rate, like Samples. The signal is made at
+// that rate, not decimated, so it is free of aliasing as long as its third
+// harmonic stays below rate/2: a fundamental under 1333 Hz at 8 kHz.
+func (v Voice) SamplesAt(rate, start, n int) []int16 {
 	amp := v.Amplitude
 	if amp == 0 {
 		amp = 0.3
 	}
 	out := make([]int16, n)
 	for i := range out {
-		t := float64(start+i) / opusRate
+		t := float64(start+i) / float64(rate)
 		// fundamental plus two weaker harmonics, like a voiced vowel
 		s := math.Sin(2*math.Pi*v.FundamentalHz*t) +
 			0.25*math.Sin(2*math.Pi*2*v.FundamentalHz*t) +
@@ -49,8 +57,8 @@ func (v Voice) Samples(start, n int) []int16 {
 	return out
 }
 
-// EncodeOpus encodes d of the voice into 20 ms Opus packets (48 kHz mono,
-// VoIP mode, in-band FEC on), once, so that a call can replay them.
+// EncodeOpus encodes frames 20 ms packets of the voice as Opus (48 kHz
+// mono, VoIP mode, in-band FEC on), once, so that a call can replay them.
 func (v Voice) EncodeOpus(frames int) ([][]byte, error) {
 	enc, err := opus.NewEncoder(opusRate, 1, opus.AppVoIP)
 	if err != nil {
@@ -72,6 +80,17 @@ func (v Voice) EncodeOpus(frames int) ([][]byte, error) {
 		packets = append(packets, append([]byte(nil), buf[:n]...))
 	}
 	return packets, nil
+}
+
+// EncodePCMU encodes frames 20 ms packets of the voice as G.711 µ-law
+// (PCMU, 8 kHz, 160 bytes a packet), as a phone participant's gateway
+// sends it.
+func (v Voice) EncodePCMU(frames int) [][]byte {
+	packets := make([][]byte, frames)
+	for i := range packets {
+		packets[i] = encodeULaw(nil, v.SamplesAt(pcmuRate, i*pcmuFrame, pcmuFrame))
+	}
+	return packets
 }
 
 // NamedVoice is a speaker of Cast.

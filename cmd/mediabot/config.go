@@ -11,7 +11,6 @@ import (
 // setting one is refused at start rather than silently ignored.
 type unsupported struct {
 	mediaPorts          int
-	mix                 bool
 	natsURL             string
 	participantCapacity int
 	redirectTargets     []string
@@ -23,8 +22,6 @@ func (u unsupported) check() error {
 	switch {
 	case u.mediaPorts > 1:
 		return fmt.Errorf("--media-ports %d: several media ports are not supported in this version; use one", u.mediaPorts)
-	case u.mix:
-		return fmt.Errorf("--mix: the mixed track is not supported in this version")
 	case u.natsURL != "":
 		return fmt.Errorf("--nats-url: the NATS JetStream sink is not supported in this version")
 	case u.participantCapacity != 0:
@@ -62,7 +59,7 @@ func botFlags(f *cli.Flags, c *mediabot.Config, u *unsupported, tls *[2]string) 
 	f.Bool(&c.ICELite, "ice-lite", false, "answer as an ICE-lite agent (hosts with a public address)")
 	f.Int(&c.AudioSections, "audio-sections", d.AudioSections, "audio sections in each offer (at least 4)")
 	f.Int(&c.SampleRate, "sample-rate", d.SampleRate, "PCM rate delivered to sinks: 16000 or 48000")
-	f.Bool(&u.mix, "mix", false, "also deliver a mixed track per call")
+	f.Bool(&c.Mix, "mix", false, "also deliver a mixed track per call")
 	f.Bool(&c.SharingNotifications, "sharing-notifications", true, "ask Graph for content-sharing notifications")
 	f.String(&c.OutDir, "out-dir", d.OutDir, "file sink folder (WAV + events.jsonl per call); empty turns it off")
 	f.String(&u.natsURL, "nats-url", "", "also publish audio and events to NATS JetStream")
