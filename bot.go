@@ -37,7 +37,8 @@ type Bot struct {
 
 	// drainers feed each frame consumer and sink from every stream's
 	// ring, one goroutine per consumer.
-	drainers []*audio.Drainer
+	drainers     []*audio.Drainer
+	drainerNames []string // the consumer each drainer feeds, for metrics
 	// mixer, with Config.Mix, sums each call's streams; it is fed by the
 	// last drainer and feeds the others through mixRings.
 	mixer *audio.Mixer
@@ -95,11 +96,11 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 		return nil, fmt.Errorf("mediabot: media: %w", err)
 	}
 	b.engine = engine
-	for _, c := range b.frameConsumers {
-		b.drainers = append(b.drainers, audio.NewDrainer(c, 0))
+	for i, c := range b.frameConsumers {
+		b.addDrainer(c, fmt.Sprintf("consumer-%d", i+1))
 	}
 	for _, s := range b.sinks {
-		b.drainers = append(b.drainers, audio.NewDrainer(s, 0))
+		b.addDrainer(s, s.String())
 	}
 	if cfg.Mix {
 		b.setupMixer()
@@ -190,7 +191,12 @@ func (b *Bot) setupMixer() {
 		d.Add(outs[i])
 	}
 	b.mixer = audio.NewMixer(b.cfg.SampleRate, 0, outs)
-	b.drainers = append(b.drainers, audio.NewDrainer(b.mixer, 0))
+	b.addDrainer(b.mixer, "mixer")
+}
+
+func (b *Bot) addDrainer(c audio.FrameConsumer, name string) {
+	b.drainers = append(b.drainers, audio.NewDrainer(c, 0))
+	b.drainerNames = append(b.drainerNames, name)
 }
 
 // endMix emits the rest of a call's mix and waits until every consumer has

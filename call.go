@@ -301,6 +301,7 @@ func (c *call) onTrack(tr *mediasession.Track) {
 		d.Add(rings[i])
 	}
 	c.emit(event.Event{Type: event.StreamStarted, SSRC: tr.SSRC, ParticipantID: c.roster.participant(tr.SSRC)})
+	c.bot.metrics.streamsActive.Inc()
 	c.streams.Add(1)
 	go func() {
 		defer c.streams.Done()
@@ -309,6 +310,11 @@ func (c *call) onTrack(tr *mediasession.Track) {
 			d.Remove(rings[i]) // returns once the last frames were delivered
 		}
 		stats := st.Stats()
+		overflows := map[string]uint64{}
+		for i, r := range rings {
+			overflows[c.bot.drainerNames[i]] += r.Overflows()
+		}
+		c.bot.metrics.streamEnded(&stats, overflows)
 		c.emit(event.Event{Type: event.StreamStats, SSRC: tr.SSRC, ParticipantID: c.roster.participant(tr.SSRC), StreamCounters: &stats})
 	}()
 }

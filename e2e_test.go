@@ -194,6 +194,17 @@ func TestCallEndToEndThreeParticipants(t *testing.T) {
 	if last := events[len(events)-1]; last.Type == event.CallState && last.ResultInfo == nil {
 		t.Errorf("terminated without resultInfo")
 	}
+	metrics := strings.TrimSuffix(webhook, "/api/calls") + "/metrics"
+	sent := 0
+	for _, n := range res.PacketsSent {
+		sent += n
+	}
+	if got := scrapeGauge(metrics, `mediabot_rtp_total{counter="packets"}`); got < float64(sent)*0.99 || got > float64(sent) {
+		t.Errorf("metrics: %v packets received, graphsim sent %d", got, sent)
+	}
+	if got := scrapeGauge(metrics, "mediabot_streams_active"); got != 0 {
+		t.Errorf("metrics: %v streams active after the call", got)
+	}
 }
 
 // Graph may send "established" before "establishing": the late

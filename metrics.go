@@ -3,6 +3,8 @@ package mediabot
 import (
 	"net/http"
 
+	"github.com/mediabot-dev/mediabot/event"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,6 +16,26 @@ type metrics struct {
 	reg                  *prometheus.Registry
 	answerSeconds        prometheus.Histogram
 	notificationsIgnored prometheus.Counter
+	streamsActive        prometheus.Gauge
+	rtp                  *prometheus.CounterVec // by counter: packets, lost, late, ...
+	concealed            *prometheus.CounterVec // by method: fec, plc
+	ringOverflows        *prometheus.CounterVec // by consumer
+}
+
+// streamEnded adds an ended stream's counters; stream counters are kept by
+// the stream's own goroutine without atomics, so they reach Prometheus
+// when the stream ends.
+func (m *metrics) streamEnded(c *event.StreamCounters, overflows map[string]uint64) {
+	m.streamsActive.Dec()
+	for name, v := range map[string]uint64{"packets": c.Packets, "lost": c.Lost, "late": c.Late,
+		"duplicates": c.Duplicates, "reordered": c.Reordered, "decode_errors": c.DecodeErrors} {
+		m.rtp.WithLabelValues(name).Add(float64(v))
+	}
+	m.concealed.WithLabelValues("fec").Add(float64(c.ConcealedFEC))
+	m.concealed.WithLabelValues("plc").Add(float64(c.ConcealedPLC))
+	for consumer, v := range overflows {
+		m.ringOverflows.WithLabelValues(consumer).Add(float64(v))
+	}
 }
 
 func newMetrics(b *Bot) *metrics {
@@ -29,7 +51,20 @@ func newMetrics(b *Bot) *metrics {
 			Help: "Notifications accepted but not acted on: unknown resources, unknown or ended calls.",
 		}),
 	}
+	m.streamsActive = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "mediabot_streams_active", Help: "Remote audio streams being decoded now."})
+	m.rtp = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mediabot_rtp_total",
+		Help: "RTP counters of ended streams: packets, lost, late, duplicates, reordered, decode_errors.",
+	}, []string{"counter"})
+	m.concealed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mediabot_concealed_packets_total", Help: "Lost packets concealed, by method (fec, plc), in ended streams."},
+		[]string{"method"})
+	m.ringOverflows = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mediabot_ring_overflows_total", Help: "Frames dropped because a consumer fell behind, by consumer, in ended streams."},
+		[]string{"consumer"})
 	m.reg.MustRegister(
+		m.streamsActive, m.rtp, m.concealed, m.ringOverflows,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.answerSeconds,
