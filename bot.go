@@ -87,6 +87,10 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 			return nil, fmt.Errorf("mediabot: file sink: %w", err)
 		}
 		b.sinks = append(b.sinks, fs)
+		if cfg.RetentionDays > 0 {
+			// After the append: its failures go to b.Event, which reads b.sinks.
+			fs.StartRetention(time.Duration(cfg.RetentionDays)*24*time.Hour, 0)
+		}
 	}
 	engine, err := mediasession.NewEngine(mediasession.EngineConfig{
 		Port: cfg.MediaPort, BindIP: cfg.MediaBindIP, PublicIP: cfg.MediaPublicIP, ICELite: cfg.ICELite, Logger: b.log,
@@ -239,6 +243,27 @@ func (b *Bot) LiveCalls() []string {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// CallInfo describes a live call.
+type CallInfo struct {
+	ID       string `json:"id"`
+	TenantID string `json:"tenantId"`
+	State    string `json:"state"`
+	// MediaStart is when the call's media connected (zero before): the
+	// origin of its media clock.
+	MediaStart time.Time `json:"mediaStart,omitzero"`
+}
+
+// Calls describes the calls this instance holds.
+func (b *Bot) Calls() []CallInfo {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]CallInfo, 0, len(b.calls))
+	for _, c := range b.calls {
+		out = append(out, c.info())
+	}
+	return out
 }
 
 // Hangup ends a live call: Graph is asked to drop the bot's leg and the

@@ -23,7 +23,6 @@ const callQueue = 256
 type work struct {
 	n      *signaling.CommsNotification
 	target signaling.Resource
-	claims signaling.Claims
 	fn     func()
 }
 
@@ -38,7 +37,7 @@ type call struct {
 	queue   chan work
 	done    chan struct{}
 
-	state   string // worker only
+	state   atomic.Pointer[string] // written by the worker only
 	session *mediasession.Session
 	roster  *roster
 	sharing *sharing.Tracker
@@ -52,13 +51,27 @@ type call struct {
 func newCall(b *Bot, id, tenant string, arrived time.Time) *call {
 	c := &call{
 		bot: b, id: id, tenant: tenant, arrived: arrived,
-		log:   b.log.With("call", id),
-		queue: make(chan work, callQueue),
-		done:  make(chan struct{}),
-		state: "incoming", roster: newRoster(),
+		log:    b.log.With("call", id),
+		queue:  make(chan work, callQueue),
+		done:   make(chan struct{}),
+		roster: newRoster(),
 	}
+	incoming := "incoming"
+	c.state.Store(&incoming)
 	c.sharing = sharing.NewTracker(id, b.Event)
 	return c
+}
+
+// currentState is the call's Graph state.
+func (c *call) currentState() string { return *c.state.Load() }
+
+// info describes the call for Bot.Calls.
+func (c *call) info() CallInfo {
+	ci := CallInfo{ID: c.id, TenantID: c.tenant, State: c.currentState()}
+	if start := c.mediaStart.Load(); start != 0 {
+		ci.MediaStart = time.Unix(0, start).UTC()
+	}
+	return ci
 }
 
 // enqueue hands the worker an item without blocking; a call that floods
@@ -120,8 +133,8 @@ func (c *call) handle(w work) {
 			return
 		}
 		for _, gc := range calls {
-			if n.ChangeType == "created" && gc.State == "incoming" && c.state == "incoming" && c.session == nil {
-				c.onIncoming(w.claims, gc)
+			if n.ChangeType == "created" && gc.State == "incoming" && c.currentState() == "incoming" && c.session == nil {
+				c.onIncoming(gc)
 				continue
 			}
 			c.setState(gc.State, gc.ResultInfo)
@@ -162,10 +175,10 @@ func (c *call) handle(w work) {
 // setState moves the call to a later state; a stale or repeated one is not
 // an event.
 func (c *call) setState(state string, ri *signaling.ResultInfo) {
-	if state == "" || !advances(c.state, state) {
+	if state == "" || !advances(c.currentState(), state) {
 		return
 	}
-	c.state = state
+	c.state.Store(&state)
 	e := event.Event{Type: event.CallState, State: state}
 	if ri != nil {
 		e.ResultInfo = &event.ResultInfo{Code: int(ri.Code), Subcode: int(ri.Subcode), Message: ri.Message}
@@ -178,13 +191,7 @@ func (c *call) setState(state string, ri *signaling.ResultInfo) {
 
 // onIncoming decides on the call and answers or rejects it inside the
 // window, measured from the notification's arrival.
-func (c *call) onIncoming(claims signaling.Claims, gc signaling.Call) {
-	if gc.TenantID != "" {
-		c.tenant = gc.TenantID
-	}
-	if c.tenant == "" {
-		c.tenant = claims.TenantID
-	}
+func (c *call) onIncoming(gc signaling.Call) {
 	c.emitIncoming(gc)
 	ctx, cancel := context.WithDeadline(context.Background(), c.arrived.Add(c.bot.cfg.AnswerWindow))
 	defer cancel()
@@ -300,7 +307,7 @@ func (c *call) onTrack(tr *mediasession.Track) {
 	for i, d := range c.bot.drainers {
 		d.Add(rings[i])
 	}
-	c.emit(event.Event{Type: event.StreamStarted, SSRC: tr.SSRC, ParticipantID: c.roster.participant(tr.SSRC)})
+	c.emit(event.Event{Type: event.StreamStarted, SSRC: tr.SSRC, ParticipantID: c.roster.name(tr.SSRC)})
 	c.bot.metrics.streamsActive.Inc()
 	c.streams.Add(1)
 	go func() {
@@ -315,7 +322,7 @@ func (c *call) onTrack(tr *mediasession.Track) {
 			overflows[c.bot.drainerNames[i]] += r.Overflows()
 		}
 		c.bot.metrics.streamEnded(&stats, overflows)
-		c.emit(event.Event{Type: event.StreamStats, SSRC: tr.SSRC, ParticipantID: c.roster.participant(tr.SSRC), StreamCounters: &stats})
+		c.emit(event.Event{Type: event.StreamStats, SSRC: tr.SSRC, ParticipantID: c.roster.name(tr.SSRC), StreamCounters: &stats})
 	}()
 }
 

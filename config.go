@@ -66,6 +66,10 @@ type Config struct {
 
 	// OutDir is the file sink's folder; "" turns the file sink off.
 	OutDir string
+	// RetentionDays is how many days the file sink keeps a call's folder
+	// after its last write; older folders are deleted at start-up and then
+	// hourly (0 = keep forever).
+	RetentionDays int
 	// MaxCalls is the number of live calls above which incoming calls are
 	// rejected busy (0 = no limit).
 	MaxCalls int
@@ -152,6 +156,9 @@ func (c Config) validate() error {
 	}
 	if c.AudioSections < 4 {
 		errs = append(errs, fmt.Errorf("audio sections %d: at least 4 are needed", c.AudioSections))
+	}
+	if c.RetentionDays < 0 {
+		errs = append(errs, fmt.Errorf("retention days %d: want 0 (keep forever) or more", c.RetentionDays))
 	}
 	if c.MediaPort < 0 || c.MediaPort > 65535 {
 		errs = append(errs, fmt.Errorf("media port %d is out of range", c.MediaPort))

@@ -25,7 +25,7 @@ func (b *Bot) dispatch(claims signaling.Claims, batch *signaling.CommsNotificati
 			b.log.Info("notification for an unknown or ended call ignored", "call", target.CallID, "resource", target.Kind.String(), "changeType", n.ChangeType)
 			continue
 		}
-		c.enqueue(work{n: n, target: target, claims: claims})
+		c.enqueue(work{n: n, target: target})
 	}
 }
 
@@ -43,7 +43,13 @@ func (b *Bot) callFor(target signaling.Resource, n *signaling.CommsNotification,
 	if target.Kind != signaling.ResourceCall || n.ChangeType != "created" {
 		return nil
 	}
-	c := newCall(b, target.CallID, claims.TenantID, arrived)
+	// The call's tenant: the one the call names, else the token's. It is
+	// fixed here, before the call's goroutines read it.
+	tenant := claims.TenantID
+	if calls, err := n.Calls(); err == nil && len(calls) > 0 && calls[0].TenantID != "" {
+		tenant = calls[0].TenantID
+	}
+	c := newCall(b, target.CallID, tenant, arrived)
 	b.calls[c.id] = c
 	b.workers.Add(1)
 	go c.work()

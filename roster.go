@@ -17,8 +17,14 @@ import (
 type roster struct {
 	mu        sync.Mutex
 	members   map[string]*member
-	bySource  atomic.Pointer[map[uint32]string]
+	bySource  atomic.Pointer[map[uint32]*speaker]
 	presenter string
+}
+
+// speaker is who an audio source id belongs to; immutable once published.
+type speaker struct {
+	id       string
+	identity event.Identity
 }
 
 type member struct {
@@ -32,15 +38,25 @@ type member struct {
 
 func newRoster() *roster {
 	r := &roster{members: map[string]*member{}}
-	r.bySource.Store(&map[uint32]string{})
+	r.bySource.Store(&map[uint32]*speaker{})
 	return r
 }
 
-// participant names the speaker of an audio source id, "" if none yet.
+// participant names the speaker of an audio source id and who they are;
+// "", nil while no roster names it.
 //
 // hot path: no lock, no alloc.
-func (r *roster) participant(source uint32) string {
-	return (*r.bySource.Load())[source]
+func (r *roster) participant(source uint32) (string, *event.Identity) {
+	if sp := (*r.bySource.Load())[source]; sp != nil {
+		return sp.id, &sp.identity
+	}
+	return "", nil
+}
+
+// name is the participant id of an audio source id, "" if none yet.
+func (r *roster) name(source uint32) string {
+	id, _ := r.participant(source)
+	return id
 }
 
 // currentPresenter is the participant sending a screen-sharing stream, if any.
@@ -74,11 +90,13 @@ func (r *roster) apply(parts []signaling.Participant, full bool, callID string, 
 		next := memberOf(p)
 		prev := r.members[p.ID]
 		r.members[p.ID] = next
-		if n, err := strconv.ParseUint(next.sourceID, 10, 32); err == nil && sources[uint32(n)] != p.ID {
-			if !changed {
-				sources, changed = maps.Clone(sources), true
+		if n, err := strconv.ParseUint(next.sourceID, 10, 32); err == nil {
+			if old := sources[uint32(n)]; old == nil || old.id != p.ID || old.identity != next.identity {
+				if !changed {
+					sources, changed = maps.Clone(sources), true
+				}
+				sources[uint32(n)] = &speaker{id: p.ID, identity: next.identity}
 			}
-			sources[uint32(n)] = p.ID
 		}
 		switch {
 		case prev == nil:

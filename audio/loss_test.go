@@ -11,6 +11,8 @@ import (
 
 	"github.com/pion/rtp"
 	"gopkg.in/hraban/opus.v2"
+
+	"github.com/mediabot-dev/mediabot/event"
 )
 
 // The loss test's call: 10 s of a voice-like signal in 20 ms Opus packets
@@ -351,7 +353,7 @@ func TestStreamPushWithRingsDoesNotAllocate(t *testing.T) {
 			st, err := NewStream(StreamConfig{
 				CallID: testCall, SSRC: testSSRC, MimeType: "audio/opus", SampleRate: 16000,
 				MediaStart: mediaStart, Rings: rings,
-				Participant: func(uint32) string { return "alice" },
+				Participant: func(uint32) (string, *event.Identity) { return "alice", nil },
 			})
 			if err != nil {
 				t.Fatal(err)

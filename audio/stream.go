@@ -35,10 +35,10 @@ type StreamConfig struct {
 	SampleRate int    // output rate: 16000 or 48000
 	// MediaStart is the origin of the call's media clock.
 	MediaStart time.Time
-	// Participant names the speaker of a source id (CSRC, else SSRC); it
-	// returns "" while no roster names it. Called once per frame on the hot
-	// path: it must not lock or allocate.
-	Participant func(sourceID uint32) string
+	// Participant names the speaker of a source id (CSRC, else SSRC) and
+	// their identity; it returns "", nil while no roster names it. Called
+	// once per frame on the hot path: it must not lock or allocate.
+	Participant func(sourceID uint32) (id string, identity *event.Identity)
 	// Rings receive a copy of every frame, one ring per consumer.
 	Rings []*Ring
 	// Consumer, when set, is also handed every frame synchronously.
@@ -294,7 +294,7 @@ func (s *Stream) emit(pcm []int16, seq uint16, ts, csrc uint32, arrival time.Tim
 	f.SampleRate = s.cfg.SampleRate
 	f.Concealed = concealed
 	if s.cfg.Participant != nil {
-		f.ParticipantID = s.cfg.Participant(f.SourceID())
+		f.ParticipantID, f.Identity = s.cfg.Participant(f.SourceID())
 	}
 	k := 0
 	if len(s.pend) > 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/rtp"
 	"gopkg.in/hraban/opus.v2"
 
+	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/internal/audiotest"
 )
 
@@ -27,6 +28,8 @@ var candidates = []float64{300, toneHz, 1000, 1500}
 // mediaStart is the test calls' media clock origin; the first packet
 // arrives firstOffset after it.
 var mediaStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+var alice = &event.Identity{Kind: event.KindUser, ID: "a1", DisplayName: "Alice"}
 
 const firstOffset = 500 * time.Millisecond
 
@@ -450,12 +453,12 @@ func TestStreamCSRCNamesTheSpeaker(t *testing.T) {
 	st, err := NewStream(StreamConfig{
 		CallID: testCall, SSRC: testSSRC, MimeType: "audio/OPUS", SampleRate: 16000,
 		MediaStart: mediaStart, Consumer: c,
-		Participant: func(id uint32) string {
+		Participant: func(id uint32) (string, *event.Identity) {
 			asked = append(asked, id)
 			if id == 4242 {
-				return "alice"
+				return "alice", alice
 			}
-			return ""
+			return "", nil
 		},
 	})
 	if err != nil {
@@ -554,7 +557,7 @@ func TestStreamPushDoesNotAllocate(t *testing.T) {
 	st, err := NewStream(StreamConfig{
 		CallID: testCall, SSRC: testSSRC, MimeType: "audio/opus", SampleRate: 16000,
 		MediaStart: mediaStart, Consumer: nopConsumer{},
-		Participant: func(uint32) string { return "alice" },
+		Participant: func(uint32) (string, *event.Identity) { return "alice", alice },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -605,7 +608,7 @@ func FuzzStreamPush(f *testing.F) {
 		c := &checkingConsumer{t: t}
 		st, err := NewStream(StreamConfig{
 			CallID: testCall, SSRC: testSSRC, MimeType: "audio/opus", SampleRate: 16000,
-			MediaStart: mediaStart, Consumer: c, Participant: func(uint32) string { return "" },
+			MediaStart: mediaStart, Consumer: c, Participant: func(uint32) (string, *event.Identity) { return "", nil },
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/mediabot-dev/mediabot/audio"
+	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
 )
 
@@ -62,7 +63,7 @@ func newPipeline(b *testing.B) *pipeline {
 	b.Helper()
 	ring := audio.NewRing(64)
 	s, err := audio.NewStream(audio.StreamConfig{CallID: "bench", SSRC: 42, MimeType: "audio/opus", ClockRate: 48000,
-		SampleRate: 16000, Rings: []*audio.Ring{ring}, Participant: func(uint32) string { return "p" }})
+		SampleRate: 16000, Rings: []*audio.Ring{ring}, Participant: func(uint32) (string, *event.Identity) { return "p", nil }})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -38,6 +38,8 @@ type FileSink struct {
 	log     *slog.Logger
 	errors  atomic.Uint64
 
+	retention retention // the StartRetention loop, if any
+
 	mu     sync.RWMutex
 	calls  map[string]*fileCall
 	ended  map[string]struct{} // calls EndCall closed; grows by one id per call
@@ -59,6 +61,7 @@ type fileCall struct {
 	bySSRC  map[uint32]*WAVWriter // writers still named ssrc-{n}
 	renamed map[uint32]*WAVWriter // source id -> writer it was renamed to
 	line    []byte
+	swept   time.Time // when every writer's header was last refreshed
 }
 
 // NewFileSink returns a sink writing under dir (created if missing) at
@@ -180,8 +183,8 @@ func (s *FileSink) EndCall(callID string) {
 	s.report(callID, err)
 }
 
-// Close ends every call. Frames and events that arrive after it are ignored;
-// a second Close returns ErrSinkClosed.
+// Close stops the retention loop and ends every call. Frames and events that
+// arrive after it are ignored; a second Close returns ErrSinkClosed.
 func (s *FileSink) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -195,6 +198,7 @@ func (s *FileSink) Close() error {
 		s.ended[id] = struct{}{}
 	}
 	s.mu.Unlock()
+	s.retention.stop() // after closed is set: StartRetention starts no more
 	var errs []error
 	for id, c := range calls {
 		c.mu.Lock()
@@ -337,6 +341,29 @@ func (c *fileCall) frame(f *audio.Frame) error {
 	if err := w.Write(f.PCM); err != nil {
 		return c.fail(fmt.Errorf("call %s: %w", c.id, err))
 	}
+	return c.refreshHeaders()
+}
+
+// refreshHeaders brings the header of every WAV of the call up to date once
+// per second, so that the file of a participant who went quiet while others
+// talk also holds all but the last second after a crash. Its own writes only
+// refresh the writer being written.
+func (c *fileCall) refreshHeaders() error {
+	t := now()
+	if t.Sub(c.swept) < headerEvery {
+		return nil
+	}
+	c.swept = t
+	var err error
+	for _, w := range c.byPID {
+		err = errors.Join(err, w.refreshHeader())
+	}
+	for _, w := range c.bySSRC {
+		err = errors.Join(err, w.refreshHeader())
+	}
+	if err != nil {
+		return c.fail(fmt.Errorf("call %s: %w", c.id, err))
+	}
 	return nil
 }
 
@@ -410,7 +437,7 @@ func (c *fileCall) event(e *event.Event) error {
 			}
 		}
 	}
-	return nil
+	return c.refreshHeaders()
 }
 
 // fail stops the call's writes, closing what it can, and returns err.

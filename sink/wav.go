@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -29,6 +30,22 @@ var now = time.Now
 // zeroBlock is the source of silence; it is only ever read.
 var zeroBlock [8192]byte
 
+// wavOutput is the part of *os.File a WAVWriter uses. It is a seam for tests
+// that need a file to fail the way a full disk does (ENOSPC), which no
+// portable test can arrange for a real file.
+type wavOutput interface {
+	io.Writer
+	io.WriterAt
+	Sync() error
+	Close() error
+	Name() string
+}
+
+// createFile creates or truncates a WAV file; tests replace it.
+var createFile = func(path string) (wavOutput, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+}
+
 // WAVWriter writes mono 16-bit little-endian PCM to a WAV file.
 //
 // Crash safety: the header's RIFF and data sizes are rewritten in place at
@@ -39,11 +56,12 @@ var zeroBlock [8192]byte
 //
 // A WAVWriter is not safe for concurrent use.
 type WAVWriter struct {
-	f          *os.File
+	f          wavOutput
 	base       string // path of the first file, "{base}.wav"
 	seg        int    // number of the file being written, from 1
 	rate       int
 	segBytes   int64 // PCM bytes in the current file
+	hdrBytes   int64 // PCM bytes the current file's header counts
 	total      int64 // samples written across all files
 	lastHeader time.Time
 	buf        []byte  // reusable s16le conversion buffer
@@ -75,7 +93,7 @@ func segmentPath(base string, seg int) string {
 
 func (w *WAVWriter) open() error {
 	path := segmentPath(w.base, w.seg)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := createFile(path)
 	if err != nil {
 		return fmt.Errorf("create wav: %w", err)
 	}
@@ -96,7 +114,7 @@ func (w *WAVWriter) open() error {
 		f.Close()
 		return fmt.Errorf("write wav header %s: %w", path, err)
 	}
-	w.f, w.segBytes, w.lastHeader = f, 0, now()
+	w.f, w.segBytes, w.hdrBytes, w.lastHeader = f, 0, 0, now()
 	return nil
 }
 
@@ -155,10 +173,24 @@ func (w *WAVWriter) writeBytes(p []byte) error {
 		w.total += n / 2
 		p = p[n:]
 	}
-	if now().Sub(w.lastHeader) >= headerEvery {
-		if err := w.writeSizes(); err != nil {
-			return w.fail(err)
-		}
+	return w.refreshHeader()
+}
+
+// refreshHeader rewrites the header's sizes if PCM was written since they
+// were last brought up to date and that was at least a second ago. Write
+// calls it itself; a writer whose speaker went quiet needs a caller to call
+// it, or the last second it wrote stays invisible to readers after a crash
+// (FileSink does for every writer of a call, once per second of frames or
+// events).
+func (w *WAVWriter) refreshHeader() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.hdrBytes == w.segBytes || now().Sub(w.lastHeader) < headerEvery {
+		return nil
+	}
+	if err := w.writeSizes(); err != nil {
+		return w.fail(err)
 	}
 	return nil
 }
@@ -178,7 +210,7 @@ func (w *WAVWriter) writeSizes() error {
 	if _, err := w.f.WriteAt(w.sizes[:], 40); err != nil {
 		return fmt.Errorf("update wav header %s: %w", w.Path(), err)
 	}
-	w.lastHeader = now()
+	w.hdrBytes, w.lastHeader = w.segBytes, now()
 	return nil
 }
 
