@@ -100,6 +100,7 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 		return nil, fmt.Errorf("mediabot: media: %w", err)
 	}
 	b.engine = engine
+	b.metrics = newMetrics(b)
 	for i, c := range b.frameConsumers {
 		b.addDrainer(c, fmt.Sprintf("consumer-%d", i+1))
 	}
@@ -109,7 +110,6 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 	if cfg.Mix {
 		b.setupMixer()
 	}
-	b.metrics = newMetrics(b)
 	b.handler = b.routes()
 	return b, nil
 }
@@ -198,7 +198,12 @@ func (b *Bot) setupMixer() {
 	b.addDrainer(b.mixer, "mixer")
 }
 
+// addDrainer gives consumer c a drainer. The first consumer's frames are
+// also timed: the delay from a packet's arrival to its frame's delivery.
 func (b *Bot) addDrainer(c audio.FrameConsumer, name string) {
+	if len(b.drainers) == 0 {
+		c = timedConsumer{c, b.metrics.frameDelay}
+	}
 	b.drainers = append(b.drainers, audio.NewDrainer(c, 0))
 	b.drainerNames = append(b.drainerNames, name)
 }

@@ -2,7 +2,9 @@ package mediabot
 
 import (
 	"net/http"
+	"time"
 
+	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/event"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +19,7 @@ type metrics struct {
 	answerSeconds        prometheus.Histogram
 	notificationsIgnored prometheus.Counter
 	streamsActive        prometheus.Gauge
+	frameDelay           prometheus.Histogram
 	rtp                  *prometheus.CounterVec // by counter: packets, lost, late, ...
 	concealed            *prometheus.CounterVec // by method: fec, plc
 	ringOverflows        *prometheus.CounterVec // by consumer
@@ -63,8 +66,13 @@ func newMetrics(b *Bot) *metrics {
 	m.ringOverflows = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mediabot_ring_overflows_total", Help: "Frames dropped because a consumer fell behind, by consumer, in ended streams."},
 		[]string{"consumer"})
+	m.frameDelay = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "mediabot_frame_delay_seconds",
+		Help:    "Time from an RTP packet's arrival to its frame's delivery to a consumer (reordering wait and batching included).",
+		Buckets: []float64{.005, .01, .02, .03, .04, .06, .08, .1, .15, .25, .5, 1},
+	})
 	m.reg.MustRegister(
-		m.streamsActive, m.rtp, m.concealed, m.ringOverflows,
+		m.streamsActive, m.frameDelay, m.rtp, m.concealed, m.ringOverflows,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.answerSeconds,
@@ -83,4 +91,18 @@ func newMetrics(b *Bot) *metrics {
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// timedConsumer observes each frame's delay before handing it on.
+type timedConsumer struct {
+	next  audio.FrameConsumer
+	delay prometheus.Histogram
+}
+
+// Frame observes and forwards f. hot path (drainer): no alloc.
+func (t timedConsumer) Frame(f *audio.Frame) {
+	if !f.Concealed {
+		t.delay.Observe(time.Since(f.Arrival).Seconds())
+	}
+	t.next.Frame(f)
 }
