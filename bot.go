@@ -42,6 +42,8 @@ type Bot struct {
 	// mixer, with Config.Mix, sums each call's streams; it is fed by the
 	// last drainer and feeds the others through mixRings.
 	mixer *audio.Mixer
+	// levels follows each participant's speech level for the status page.
+	levels *levelMeter
 
 	auth    *signaling.Authenticator
 	graph   *signaling.Client
@@ -56,10 +58,16 @@ type Bot struct {
 	workers  sync.WaitGroup
 
 	metrics *metrics
+
+	streams  atomic.Int64 // audio streams being decoded
+	load     atomic.Pointer[LoadState]
+	loadFunc func() LoadState // replaces the measurement (WithLoadFunc)
+	stopLoad chan struct{}
 }
 
 // New builds a bot from cfg: it checks the configuration, opens the media
-// port and the file sink, but makes no request until Graph calls.
+// port, the file sink and the NATS sink (connected, stream ensured), but
+// makes no request to Graph until Graph calls.
 func New(cfg Config, opts ...Option) (*Bot, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -92,6 +100,17 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 			fs.StartRetention(time.Duration(cfg.RetentionDays)*24*time.Hour, 0)
 		}
 	}
+	if cfg.NATSURL != "" {
+		ns, err := sink.NewNATS(sink.NATSConfig{
+			URL: cfg.NATSURL, Stream: cfg.NATSStream, InstanceID: cfg.InstanceID, SampleRate: cfg.SampleRate,
+			OnError: b.Event, Logger: b.log,
+		})
+		if err != nil {
+			b.closeSinks()
+			return nil, fmt.Errorf("mediabot: %w", err)
+		}
+		b.sinks = append(b.sinks, ns)
+	}
 	engine, err := mediasession.NewEngine(mediasession.EngineConfig{
 		Port: cfg.MediaPort, BindIP: cfg.MediaBindIP, PublicIP: cfg.MediaPublicIP, ICELite: cfg.ICELite, Logger: b.log,
 	})
@@ -110,7 +129,13 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 	if cfg.Mix {
 		b.setupMixer()
 	}
+	b.setupLevels()
 	b.handler = b.routes()
+	b.load.Store(&LoadState{Reason: "starting"})
+	b.stopLoad = make(chan struct{})
+	if b.loadFunc == nil {
+		go (&loadMonitor{bot: b}).run(b.stopLoad, b.setLoad)
+	}
 	return b, nil
 }
 
@@ -164,13 +189,15 @@ func (b *Bot) Handler() http.Handler { return b.handler }
 
 func (b *Bot) routes() http.Handler {
 	r := chi.NewRouter()
-	webhook := signaling.NewWebhook(signaling.WebhookConfig{Auth: b.auth, Handle: b.dispatch, Logger: b.log})
+	webhook := signaling.NewWebhook(signaling.WebhookConfig{Auth: b.auth, Handle: b.dispatch, Redirect: b.handoff, Logger: b.log})
 	r.Method(http.MethodPost, "/api/calls", webhook)
 	r.Method(http.MethodPost, "/api/calls/*", webhook)
 	r.Method(http.MethodPost, "/media/sessions/{sessionId}/answer", b.engine.AnswerHandler())
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	r.Get("/readyz", b.serveReady)
 	r.Method(http.MethodGet, "/metrics", b.metrics.handler())
+	r.Get("/status", b.serveStatus)
+	r.Get("/status.json", b.serveStatusJSON)
 	return r
 }
 
@@ -179,8 +206,36 @@ func (b *Bot) serveReady(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
 	}
+	if st := b.currentLoad(); st.Level == LoadOverloaded {
+		http.Error(w, "overloaded: "+st.Reason, http.StatusServiceUnavailable)
+		return
+	}
 	_, _ = w.Write([]byte("ready\n"))
 }
+
+// currentLoad is the latest load state (asked of the WithLoadFunc function
+// when there is one).
+func (b *Bot) currentLoad() LoadState {
+	if b.loadFunc != nil {
+		b.setLoad(b.loadFunc())
+	}
+	return *b.load.Load()
+}
+
+// setLoad records a load state; a change of level is logged, counted and
+// becomes a load.state event.
+func (b *Bot) setLoad(st LoadState) {
+	prev := b.load.Swap(&st)
+	b.metrics.loadLevel.Set(float64(st.Level))
+	if prev != nil && prev.Level == st.Level {
+		return
+	}
+	b.log.Info("load state", "state", st.Level.String(), "reason", st.Reason)
+	b.Event(event.Event{Type: event.LoadState, State: st.Level.String(), Reason: st.Reason})
+}
+
+// activeStreams is the number of audio streams being decoded.
+func (b *Bot) activeStreams() int { return int(b.streams.Load()) }
 
 // mixRingFrames buffers the mixed frames of every call for one consumer.
 const mixRingFrames = 1024
@@ -333,6 +388,7 @@ func (b *Bot) shutdown(drain time.Duration) error {
 	}
 	b.mu.Unlock()
 	b.workers.Wait()
+	close(b.stopLoad)
 	err := b.engine.Close()
 	for _, d := range b.drainers {
 		d.Close()

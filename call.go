@@ -199,7 +199,7 @@ func (c *call) onIncoming(gc signaling.Call) {
 		c.reject(ctx, "busy")
 		return
 	}
-	d := c.bot.policy(IncomingCall{Call: gc, TenantID: c.tenant, LiveCalls: c.bot.liveCount() - 1})
+	d := c.bot.policy(IncomingCall{Call: gc, TenantID: c.tenant, LiveCalls: c.bot.liveCount() - 1, Load: c.bot.currentLoad()})
 	if d.Action == Reject {
 		c.reject(ctx, d.Reason)
 		return
@@ -309,6 +309,7 @@ func (c *call) onTrack(tr *mediasession.Track) {
 	}
 	c.emit(event.Event{Type: event.StreamStarted, SSRC: tr.SSRC, ParticipantID: c.roster.name(tr.SSRC)})
 	c.bot.metrics.streamsActive.Inc()
+	c.bot.streams.Add(1)
 	c.streams.Add(1)
 	go func() {
 		defer c.streams.Done()
@@ -322,6 +323,7 @@ func (c *call) onTrack(tr *mediasession.Track) {
 			overflows[c.bot.drainerNames[i]] += r.Overflows()
 		}
 		c.bot.metrics.streamEnded(&stats, overflows)
+		c.bot.streams.Add(-1)
 		c.emit(event.Event{Type: event.StreamStats, SSRC: tr.SSRC, ParticipantID: c.roster.name(tr.SSRC), StreamCounters: &stats})
 	}()
 }
@@ -378,6 +380,7 @@ func (c *call) end() {
 	for _, s := range c.bot.sinks {
 		s.EndCall(c.id)
 	}
+	c.bot.levels.endCall(c.id)
 	c.bot.forget(c.id)
 	close(c.done)
 }

@@ -66,6 +66,13 @@ type Config struct {
 
 	// OutDir is the file sink's folder; "" turns the file sink off.
 	OutDir string
+	// NATSURL, when set, also publishes every frame and event to NATS
+	// JetStream (CONTRACT §5). The bot fails at start when it cannot reach
+	// the server; afterwards it reconnects forever.
+	NATSURL string
+	// NATSStream is the JetStream stream frames and events go to, created
+	// (file storage) when missing.
+	NATSStream string
 	// RetentionDays is how many days the file sink keeps a call's folder
 	// after its last write; older folders are deleted at start-up and then
 	// hourly (0 = keep forever).
@@ -73,6 +80,9 @@ type Config struct {
 	// MaxCalls is the number of live calls above which incoming calls are
 	// rejected busy (0 = no limit).
 	MaxCalls int
+	// HandoffURL, when set, is where incoming calls are sent (307) while
+	// this instance is full, overloaded or draining, instead of busy.
+	HandoffURL string
 	// AnswerWindow is Graph's time limit to answer an incoming call,
 	// measured from the notification's arrival.
 	AnswerWindow time.Duration
@@ -97,6 +107,7 @@ func DefaultConfig() Config {
 		SampleRate:           16000,
 		SharingNotifications: true,
 		OutDir:               "./recordings",
+		NATSStream:           "MEDIABOT",
 		AnswerWindow:         15 * time.Second,
 		MediaConnectTimeout:  15 * time.Second,
 		KeepAliveInterval:    15 * time.Minute,
@@ -128,6 +139,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SampleRate == 0 {
 		c.SampleRate = d.SampleRate
+	}
+	if c.NATSStream == "" {
+		c.NATSStream = d.NATSStream
 	}
 	if c.AnswerWindow == 0 {
 		c.AnswerWindow = d.AnswerWindow

@@ -29,6 +29,32 @@ func (b *Bot) dispatch(claims signaling.Claims, batch *signaling.CommsNotificati
 	}
 }
 
+// handoff names where an incoming call goes instead of this instance: the
+// handoff URL, while this instance is full, overloaded or draining.
+func (b *Bot) handoff(batch *signaling.CommsNotifications) string {
+	if b.cfg.HandoffURL == "" || !hasIncomingCall(batch) {
+		return ""
+	}
+	full := b.cfg.MaxCalls > 0 && b.liveCount() >= b.cfg.MaxCalls
+	if full || b.draining.Load() || b.currentLoad().Level == LoadOverloaded {
+		return b.cfg.HandoffURL
+	}
+	return ""
+}
+
+func hasIncomingCall(batch *signaling.CommsNotifications) bool {
+	for i := range batch.Value {
+		n := &batch.Value[i]
+		if n.ChangeType != "created" {
+			continue
+		}
+		if t, err := n.Target(); err == nil && t.Kind == signaling.ResourceCall {
+			return true
+		}
+	}
+	return false
+}
+
 // callFor finds the live call a notification is about, or creates it for an
 // incoming-call notification. Ended calls stay ended.
 func (b *Bot) callFor(target signaling.Resource, n *signaling.CommsNotification, claims signaling.Claims, arrived time.Time) *call {

@@ -20,6 +20,7 @@ type metrics struct {
 	notificationsIgnored prometheus.Counter
 	streamsActive        prometheus.Gauge
 	frameDelay           prometheus.Histogram
+	loadLevel            prometheus.Gauge
 	rtp                  *prometheus.CounterVec // by counter: packets, lost, late, ...
 	concealed            *prometheus.CounterVec // by method: fec, plc
 	ringOverflows        *prometheus.CounterVec // by consumer
@@ -71,8 +72,10 @@ func newMetrics(b *Bot) *metrics {
 		Help:    "Time from an RTP packet's arrival to its frame's delivery to a consumer (reordering wait and batching included).",
 		Buckets: []float64{.005, .01, .02, .03, .04, .06, .08, .1, .15, .25, .5, 1},
 	})
+	m.loadLevel = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "mediabot_load_state", Help: "Load level: 0 normal, 1 heavy, 2 overloaded (the reason is on /readyz and in load.state events)."})
 	m.reg.MustRegister(
-		m.streamsActive, m.frameDelay, m.rtp, m.concealed, m.ringOverflows,
+		m.streamsActive, m.frameDelay, m.loadLevel, m.rtp, m.concealed, m.ringOverflows,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.answerSeconds,

@@ -32,5 +32,10 @@ func WithSink(s sink.Sink) Option { return func(b *Bot) { b.sinks = append(b.sin
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(b *Bot) { b.log = l } }
 
+// WithLoadFunc replaces the measured load state with f, asked whenever the
+// bot decides (an incoming call, /readyz): for tests, or for an embedder
+// with an admission signal of its own.
+func WithLoadFunc(f func() LoadState) Option { return func(b *Bot) { b.loadFunc = f } }
+
 // WithHTTPClient sets the client for Graph and key requests.
 func WithHTTPClient(c *http.Client) Option { return func(b *Bot) { b.httpClient = c } }

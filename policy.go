@@ -23,6 +23,8 @@ type IncomingCall struct {
 	TenantID string
 	// LiveCalls is the number of calls this instance holds now.
 	LiveCalls int
+	// Load is the instance's measured load.
+	Load LoadState
 }
 
 // Decision is a policy's answer.
@@ -37,10 +39,10 @@ type Decision struct {
 type AnswerPolicy func(IncomingCall) Decision
 
 // DefaultPolicy answers every call while fewer than maxCalls are live (0 =
-// no limit) and rejects the rest as busy.
+// no limit) and the instance is not overloaded, and rejects the rest as busy.
 func DefaultPolicy(maxCalls int) AnswerPolicy {
 	return func(in IncomingCall) Decision {
-		if maxCalls > 0 && in.LiveCalls >= maxCalls {
+		if maxCalls > 0 && in.LiveCalls >= maxCalls || in.Load.Level == LoadOverloaded {
 			return Decision{Action: Reject, Reason: "busy"}
 		}
 		return Decision{Action: Answer}

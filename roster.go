@@ -66,6 +66,17 @@ func (r *roster) currentPresenter() string {
 	return r.presenter
 }
 
+// snapshot is a copy of the call's current participants, in no order.
+func (r *roster) snapshot() []member {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]member, 0, len(r.members))
+	for _, m := range r.members {
+		out = append(out, *m)
+	}
+	return out
+}
+
 // apply takes a roster notification. With full set, participants missing
 // from parts have left. It returns the participant events it implies.
 func (r *roster) apply(parts []signaling.Participant, full bool, callID string, mediaMs int64) []event.Event {

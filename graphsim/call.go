@@ -98,7 +98,9 @@ func (c *simCall) sender(ctx context.Context) {
 
 // PlayCall plays one call against a bot and blocks until it has ended. It
 // returns what graphsim saw, and an error when the call could not be played
-// as scripted (not answered, media not connected, ...).
+// as scripted (not answered, media not connected, ...). Many goroutines may
+// play calls at once, even from one Scenario value (its CallID must then be
+// "" so that each call gets its own): sc is copied, never written.
 func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 	sc.defaults()
 	c := &simCall{
@@ -281,7 +283,8 @@ func (c *simCall) roster(res *CallResult, presenting int) []signaling.Participan
 }
 
 // media is one participant's audio as graphsim sends it: the packets,
-// encoded once before the call, and the RTP state of its section.
+// encoded once and shared by calls (never written), and the RTP state of
+// its section.
 type media struct {
 	payloads [][]byte
 	tsStep   uint32 // RTP clock ticks per packet: 960 for Opus, 160 for PCMU
@@ -290,16 +293,17 @@ type media struct {
 	talked   bool
 }
 
-// encodeMedia encodes what each participant says from joining to the end
-// of the call, in the participant's codec.
+// encodeMedia returns what each participant says from joining to the end
+// of the call, in the participant's codec: encoded once per Sim and shared
+// by every call that plays the same voice for as long (read-only).
 func (c *simCall) encodeMedia(frames int) ([]media, error) {
 	out := make([]media, len(c.sc.Participants))
 	for i := range c.sc.Participants {
 		p := &c.sc.Participants[i]
 		codec := p.codec()
-		payloads, err := codec.encode(p.Voice, max(frames-int(p.JoinAt/frameDur), 0))
+		payloads, err := c.sim.encoded.get(p.Voice, codec, max(frames-int(p.JoinAt/frameDur), 0))
 		if err != nil {
-			return nil, fmt.Errorf("encode %s for %s: %w", codec.params.MimeType, p.ID, err)
+			return nil, fmt.Errorf("participant %s: %w", p.ID, err)
 		}
 		out[i] = media{payloads: payloads, tsStep: codec.step, seq: uint16(rand.UintN(1 << 16)), ts: rand.Uint32()}
 	}

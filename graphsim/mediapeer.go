@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/rtp"
@@ -26,7 +27,10 @@ type mediaPeer struct {
 }
 
 // newMediaAPI builds a pion API that gathers loopback candidates only, so
-// graphsim's media never leaves the machine.
+// graphsim's media never leaves the machine. It is lean, as the bot's is, so
+// that a load test's sender costs little beside the bot it loads: no
+// interceptors (pion's defaults add RTCP reports, NACK buffers and TWCC per
+// packet and goroutines per connection) and no mDNS socket per connection.
 func newMediaAPI() (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	for _, c := range []sendCodec{opusSend, pcmuSend} {
@@ -41,6 +45,7 @@ func newMediaAPI() (*webrtc.API, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{})), nil
 }

@@ -26,23 +26,31 @@ func (s *Sim) notify(ctx context.Context, url string, batch ...signaling.CommsNo
 // verbatim (Graph's documented examples, malformed bodies, ...). It returns
 // the HTTP status the bot answered.
 func (s *Sim) Notify(ctx context.Context, url string, body []byte) (int, error) {
+	status, _, err := s.NotifyLocation(ctx, url, body)
+	return status, err
+}
+
+// NotifyLocation is Notify that also returns the Location the bot answered
+// with: a bot hands an incoming call to another deployment with 307 and a
+// Location (graphsim does not follow it by itself).
+func (s *Sim) NotifyLocation(ctx context.Context, url string, body []byte) (status int, location string, err error) {
 	tok, err := s.signer.token(s.cfg.Issuer, s.cfg.ClientID, s.cfg.TenantID)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("graphsim: notify %s: %w", url, err)
+		return 0, "", fmt.Errorf("graphsim: notify %s: %w", url, err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, resp.Header.Get("Location"), nil
 }
 
 // callNotification is a notification about the call resource itself.

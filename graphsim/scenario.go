@@ -119,6 +119,8 @@ func (sc *Scenario) defaults() {
 	if sc.AnswerWindow == 0 {
 		sc.AnswerWindow = 15 * time.Second
 	}
+	// The caller's slice may be shared by concurrent calls: fill in a copy.
+	sc.Participants = append([]Participant(nil), sc.Participants...)
 	for i := range sc.Participants {
 		p := &sc.Participants[i]
 		if p.ID == "" {

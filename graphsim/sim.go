@@ -40,6 +40,8 @@ type Sim struct {
 	media  *webrtc.API
 	client *http.Client
 	log    *slog.Logger
+	// encoded holds each voice's packets, encoded once for every call.
+	encoded encodeCache
 
 	mu     sync.Mutex
 	tokens map[string]time.Time // access token -> expiry
@@ -75,7 +77,9 @@ func Start(cfg Config) (*Sim, error) {
 	}
 	s := &Sim{
 		cfg: cfg, ln: ln, signer: sg, media: media, log: log,
-		client: &http.Client{Timeout: 10 * time.Second},
+		// Redirects are not followed: a 307 is the bot's answer to Graph.
+		client: &http.Client{Timeout: 10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		tokens: map[string]time.Time{},
 		calls:  map[string]*simCall{},
 	}

@@ -24,6 +24,10 @@ type WebhookConfig struct {
 	Auth *Authenticator
 	// Handle receives every accepted batch.
 	Handle NotificationHandler
+	// Redirect, when set, may hand a batch to another deployment: a
+	// non-empty URL is answered 307 with that Location (Graph then offers
+	// the incoming call there) and the batch is not handled here.
+	Redirect func(batch *CommsNotifications) string
 	// Logger; nil is slog.Default().
 	Logger *slog.Logger
 }
@@ -58,6 +62,14 @@ func NewWebhook(cfg WebhookConfig) http.Handler {
 			log.Warn("notification refused", "status", status, "err", err, "remote", r.RemoteAddr)
 			writeJSONError(w, status, err)
 			return
+		}
+		if cfg.Redirect != nil {
+			if loc := cfg.Redirect(batch); loc != "" {
+				log.Info("notification handed off", "location", loc)
+				w.Header().Set("Location", loc)
+				w.WriteHeader(http.StatusTemporaryRedirect)
+				return
+			}
 		}
 		cfg.Handle(claims, batch)
 		w.WriteHeader(http.StatusAccepted)

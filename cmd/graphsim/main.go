@@ -1,7 +1,9 @@
 // Command graphsim runs the local emulator of Microsoft Graph cloud
 // communications and of the Teams media processor. With --bot-url it plays
 // calls against a running bot; without it, it serves until interrupted.
-// Every flag also reads GRAPHSIM_<FLAG> from the environment.
+// With --concurrent N it plays N calls at once, their starts spread over
+// --stagger, as a load test of the bot (bench/load drives it). Every flag
+// also reads GRAPHSIM_<FLAG> from the environment.
 package main
 
 import (
@@ -12,6 +14,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,8 +34,8 @@ func run(args []string) error {
 	f := cli.NewFlags("graphsim", "GRAPHSIM")
 	var cfg graphsim.Config
 	var botURL string
-	var calls, participants int
-	var duration time.Duration
+	var calls, participants, concurrent int
+	var duration, stagger, redial time.Duration
 	var establishedFirst, verbose bool
 	f.String(&cfg.Addr, "listen", "127.0.0.1:9450", "listen address of the emulated Graph, token endpoint and JWKS")
 	f.String(&cfg.TenantID, "tenant-id", "00000000-0000-4000-8000-00000000aaaa", "tenant of the simulated calls")
@@ -39,6 +43,9 @@ func run(args []string) error {
 	f.String(&cfg.ClientSecret, "client-secret", "graphsim-secret", "the bot's client secret")
 	f.String(&botURL, "bot-url", "", "the bot's notification URL, e.g. http://127.0.0.1:9440/api/calls (empty: serve only)")
 	f.Int(&calls, "calls", 1, "calls to play one after another")
+	f.Int(&concurrent, "concurrent", 0, "play this many calls at once instead of --calls in turn (a load test)")
+	f.Duration(&stagger, "stagger", 2*time.Second, "with --concurrent: spread the calls' starts over this long")
+	f.Duration(&redial, "redial", 0, "with --concurrent: ring a call the bot rejected busy again, every 500 ms for this long, as callers redial")
 	f.Int(&participants, "participants", 3, "speakers per call (1 to 6)")
 	f.Duration(&duration, "duration", 10*time.Second, "how long each call lasts once media flows")
 	f.Bool(&establishedFirst, "established-first", false, "send established before establishing, as Graph may")
@@ -66,16 +73,92 @@ func run(args []string) error {
 		<-ctx.Done()
 		return nil
 	}
-	for n := range calls {
+	scenario := func() graphsim.Scenario {
 		sc := graphsim.Scenario{BotURL: botURL, Duration: duration, EstablishedFirst: establishedFirst}
 		for i := range participants {
 			sc.Participants = append(sc.Participants, graphsim.Participant{DisplayName: graphsim.Cast[i].Name, Voice: graphsim.Cast[i].Voice})
 		}
-		res, err := sim.PlayCall(ctx, sc)
+		return sc
+	}
+	if concurrent > 0 {
+		return playConcurrently(ctx, sim, scenario(), concurrent, stagger, redial)
+	}
+	for n := range calls {
+		res, err := sim.PlayCall(ctx, scenario())
 		if err != nil {
 			return fmt.Errorf("call %d: %w", n+1, err)
 		}
 		fmt.Printf("call %s: answered in %s, %d participants\n", res.CallID, res.AnswerLatency.Round(time.Millisecond), len(res.Participants))
+	}
+	return nil
+}
+
+// playConcurrently plays n calls of sc at once, the k-th starting at
+// k/n of stagger so that the bot's answer path is not hit by all of them in
+// the same instant; a call rejected busy is rung again every 500 ms for
+// redial. It prints a line per finished call and a totals line,
+// "totals calls=... ok=... rejected=... failed=... packets_sent=...", that
+// bench/load reads.
+func playConcurrently(ctx context.Context, sim *graphsim.Sim, sc graphsim.Scenario, n int, stagger, redial time.Duration) error {
+	var (
+		wg             sync.WaitGroup
+		out            sync.Mutex
+		ok, failed     atomic.Int64
+		rejected       atomic.Int64
+		redials        atomic.Int64
+		sent, answerNs atomic.Int64
+	)
+	for k := range n {
+		wg.Go(func() {
+			select {
+			case <-time.After(stagger * time.Duration(k) / time.Duration(n)):
+			case <-ctx.Done():
+				failed.Add(1)
+				return
+			}
+			res, err := sim.PlayCall(ctx, sc)
+			for first := time.Now(); err == nil && res.Rejected == "busy" && time.Since(first) < redial; {
+				select {
+				case <-time.After(500 * time.Millisecond):
+				case <-ctx.Done():
+				}
+				redials.Add(1)
+				res, err = sim.PlayCall(ctx, sc)
+			}
+			packets := 0
+			if res != nil {
+				for _, p := range res.PacketsSent {
+					packets += p
+				}
+			}
+			sent.Add(int64(packets))
+			out.Lock()
+			defer out.Unlock()
+			if err != nil {
+				failed.Add(1)
+				fmt.Printf("call %d: failed: %v\n", k+1, err)
+				return
+			}
+			if res.Rejected != "" {
+				rejected.Add(1)
+				fmt.Printf("call %d %s: rejected (%s)\n", k+1, res.CallID, res.Rejected)
+				return
+			}
+			ok.Add(1)
+			answerNs.Add(int64(res.AnswerLatency))
+			fmt.Printf("call %d %s: answered in %s, %d participants, %d packets sent\n",
+				k+1, res.CallID, res.AnswerLatency.Round(time.Millisecond), len(res.Participants), packets)
+		})
+	}
+	wg.Wait()
+	meanAnswer := time.Duration(0)
+	if ok.Load() > 0 {
+		meanAnswer = time.Duration(answerNs.Load() / ok.Load())
+	}
+	fmt.Printf("totals calls=%d ok=%d rejected=%d failed=%d packets_sent=%d mean_answer=%s redials=%d\n",
+		n, ok.Load(), rejected.Load(), failed.Load(), sent.Load(), meanAnswer.Round(time.Millisecond), redials.Load())
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d of %d calls failed", failed.Load(), n)
 	}
 	return nil
 }

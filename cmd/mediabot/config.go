@@ -11,10 +11,8 @@ import (
 // setting one is refused at start rather than silently ignored.
 type unsupported struct {
 	mediaPorts          int
-	natsURL             string
 	participantCapacity int
 	redirectTargets     []string
-	handoffURL          string
 	adminToken          string
 }
 
@@ -22,14 +20,10 @@ func (u unsupported) check() error {
 	switch {
 	case u.mediaPorts > 1:
 		return fmt.Errorf("--media-ports %d: several media ports are not supported in this version; use one", u.mediaPorts)
-	case u.natsURL != "":
-		return fmt.Errorf("--nats-url: the NATS JetStream sink is not supported in this version")
 	case u.participantCapacity != 0:
 		return fmt.Errorf("--participant-capacity: policy-based recording is not supported in this version")
 	case len(u.redirectTargets) > 0:
 		return fmt.Errorf("--redirect-targets: redirecting calls is not supported in this version")
-	case u.handoffURL != "":
-		return fmt.Errorf("--handoff-url: handing calls off is not supported in this version")
 	}
 	return nil
 }
@@ -63,11 +57,12 @@ func botFlags(f *cli.Flags, c *mediabot.Config, u *unsupported, tls *[2]string) 
 	f.Bool(&c.SharingNotifications, "sharing-notifications", true, "ask Graph for content-sharing notifications")
 	f.String(&c.OutDir, "out-dir", d.OutDir, "file sink folder (WAV + events.jsonl per call); empty turns it off")
 	f.Int(&c.RetentionDays, "retention-days", 0, "delete call folders of the file sink this many days after their last write (0 = keep forever)")
-	f.String(&u.natsURL, "nats-url", "", "also publish audio and events to NATS JetStream")
+	f.String(&c.NATSURL, "nats-url", "", "also publish audio and events to NATS JetStream (e.g. nats://127.0.0.1:4222)")
+	f.String(&c.NATSStream, "nats-stream", d.NATSStream, "JetStream stream for audio and events, created when missing")
 	f.Int(&c.MaxCalls, "max-calls", 0, "live calls above which incoming calls are rejected busy (0 = no limit)")
 	f.Int(&u.participantCapacity, "participant-capacity", 0, "participantCapacity for policy-based recording answers")
 	f.List(&u.redirectTargets, "redirect-targets", nil, "redirect calls the policy does not answer there")
-	f.String(&u.handoffURL, "handoff-url", "", "307 incoming calls there when full or draining")
+	f.String(&c.HandoffURL, "handoff-url", "", "307 incoming calls there when full or draining")
 	f.Duration(&c.KeepAliveInterval, "keepalive-interval", d.KeepAliveInterval, "how often live calls are kept alive")
 	f.Duration(&c.DrainTimeout, "drain-timeout", d.DrainTimeout, "how long SIGTERM waits for live calls")
 	f.String(&u.adminToken, "admin-token", "", "bearer token of the operator API")

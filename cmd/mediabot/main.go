@@ -1,6 +1,6 @@
-// Command mediabot runs the bot (serve) or a local demonstration call
-// (demo). Every flag also reads an environment variable: --media-port is
-// MEDIABOT_MEDIA_PORT.
+// Command mediabot runs the bot (serve), a local demonstration call (demo),
+// or a consumer of the bot's NATS stream (tap). Every flag also reads an
+// environment variable: --media-port is MEDIABOT_MEDIA_PORT.
 package main
 
 import (
@@ -16,6 +16,8 @@ commands:
   serve   run the bot: Graph webhook, media answer endpoint, health probes
   demo    run the bot and the local Graph emulator together on loopback,
           play one simulated Teams call, write recordings, print a summary
+  tap     follow the bot's NATS JetStream stream: live per-speaker levels,
+          or --write DIR to rebuild the WAVs and events of every call
 
 Run 'mediabot <command> -h' for the flags of a command.
 `
@@ -31,6 +33,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "demo":
 		err = runDemo(os.Args[2:])
+	case "tap":
+		err = runTap(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -105,7 +105,8 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{"bad sample rate", []string{"serve", "--listen", "127.0.0.1:0", "--client-id", "a", "--sample-rate", "8000"}, "", "sample rate 8000"},
 		{"bad env value", []string{"serve"}, "MEDIABOT_MEDIA_PORT=abc", "MEDIABOT_MEDIA_PORT"},
 		{"insecure on a public listener", []string{"serve", "--listen", "0.0.0.0:0", "--client-id", "a", "--insecure-skip-inbound-auth"}, "", "refused on a non-loopback"},
-		{"unsupported nats", []string{"serve", "--nats-url", "nats://127.0.0.1:4222"}, "", "--nats-url"},
+		{"unreachable nats", []string{"serve", "--listen", "127.0.0.1:0", "--client-id", "a", "--inbound-jwks-url", "http://127.0.0.1:1/keys",
+			"--nats-url", "nats://127.0.0.1:1"}, "MEDIABOT_OUT_DIR=", "nats://127.0.0.1:1"},
 		{"unknown command", []string{"fly"}, "", "unknown command"},
 	}
 	for _, tc := range cases {

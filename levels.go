@@ -1,0 +1,143 @@
+package mediabot
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"github.com/mediabot-dev/mediabot/audio"
+)
+
+const (
+	// speakingThresholdDBFS is the frame level above which a participant
+	// counts as speaking: well above Opus's comfort noise and a quiet room,
+	// well below conversational speech (-30 to -15 dBFS).
+	speakingThresholdDBFS = -40.0
+	// speakingHold keeps a participant marked as speaking across the short
+	// pauses between words, so the status page does not flicker.
+	speakingHold = 400 * time.Millisecond
+	// levelHold is how long a frame's level stands for the participant's
+	// level; after it (DTX, a muted microphone, a stalled stream) the level
+	// reads as silence.
+	levelHold = 500 * time.Millisecond
+	// silenceDBFS is the level of digital silence and of no audio at all:
+	// the dBFS of one LSB is about -90, and JSON has no -Inf.
+	silenceDBFS = -100.0
+)
+
+// levelMeter follows how loud each participant of each call is, for the
+// status page. It is a FrameConsumer on a drainer goroutine of its own, off
+// the packet path; readers (status requests) take its lock briefly.
+type levelMeter struct {
+	mu    sync.Mutex
+	calls map[string]map[string]*level // by call id, then participant id
+}
+
+// level is one participant's latest frame level and when they last spoke.
+type level struct {
+	dBFS      float64
+	heard     int64 // unix ns of the last frame
+	lastSpoke int64 // unix ns of the last frame above the speaking threshold
+}
+
+// participantLevel is a participant's level as a status request sees it.
+type participantLevel struct {
+	dBFS     float64
+	speaking bool
+}
+
+func newLevelMeter() *levelMeter {
+	return &levelMeter{calls: map[string]map[string]*level{}}
+}
+
+// setupLevels gives the bot its level meter behind a drainer of its own.
+// Call it once in New, after the sinks' drainers and the mixer are set up,
+// so that the meter neither receives mixed frames nor takes the frame-delay
+// timing of the first consumer.
+func (b *Bot) setupLevels() {
+	b.levels = newLevelMeter()
+	b.addDrainer(b.levels, "levels")
+}
+
+// Frame records f's level. Frames of a stream no roster names yet are
+// skipped: the status page lists roster members only.
+//
+// Steady state: no alloc (entries are made on a participant's first frame).
+func (m *levelMeter) Frame(f *audio.Frame) {
+	if f.ParticipantID == "" {
+		return
+	}
+	db := frameDBFS(f.PCM)
+	now := time.Now().UnixNano()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	byPart := m.calls[f.CallID]
+	if byPart == nil {
+		byPart = map[string]*level{}
+		m.calls[f.CallID] = byPart
+	}
+	l := byPart[f.ParticipantID]
+	if l == nil {
+		l = &level{}
+		byPart[f.ParticipantID] = l
+	}
+	l.dBFS, l.heard = db, now
+	if db > speakingThresholdDBFS {
+		l.lastSpoke = now
+	}
+}
+
+// participants returns the levels of a call's participants at now, by
+// participant id; nil for a call with no audio yet, and for a nil meter.
+func (m *levelMeter) participants(callID string, now time.Time) map[string]participantLevel {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	byPart := m.calls[callID]
+	if byPart == nil {
+		return nil
+	}
+	ns := now.UnixNano()
+	out := make(map[string]participantLevel, len(byPart))
+	for id, l := range byPart {
+		pl := participantLevel{dBFS: silenceDBFS}
+		if ns-l.heard <= int64(levelHold) {
+			pl.dBFS = l.dBFS
+		}
+		pl.speaking = l.lastSpoke != 0 && ns-l.lastSpoke <= int64(speakingHold)
+		out[id] = pl
+	}
+	return out
+}
+
+// endCall forgets a call's levels. Call it once the call's streams have
+// delivered their last frames (after call.streams.Wait), or a late frame
+// brings the entries back. A nil meter does nothing.
+func (m *levelMeter) endCall(callID string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.calls, callID)
+}
+
+// frameDBFS is the RMS level of pcm in dBFS (a full-scale square wave is
+// 0), silenceDBFS for an empty or all-zero frame.
+func frameDBFS(pcm []int16) float64 {
+	if len(pcm) == 0 {
+		return silenceDBFS
+	}
+	var sum float64
+	for _, s := range pcm {
+		v := float64(s)
+		sum += v * v
+	}
+	if sum == 0 {
+		return silenceDBFS
+	}
+	rms := math.Sqrt(sum/float64(len(pcm))) / 32768
+	return max(20*math.Log10(rms), silenceDBFS)
+}

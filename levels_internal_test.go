@@ -1,0 +1,90 @@
+package mediabot
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/mediabot-dev/mediabot/audio"
+)
+
+func TestFrameDBFSIsRMSAgainstFullScale(t *testing.T) {
+	square := func(a int16) []int16 {
+		pcm := make([]int16, 320)
+		for i := range pcm {
+			pcm[i] = a
+			if i%2 == 1 {
+				pcm[i] = -a
+			}
+		}
+		return pcm
+	}
+	cases := []struct {
+		name string
+		pcm  []int16
+		want float64
+	}{
+		{"full-scale square", square(math.MaxInt16), 0},
+		{"tenth of full scale", square(3277), -20},
+		{"hundredth of full scale", square(328), -40},
+		{"digital silence", make([]int16, 320), silenceDBFS},
+		{"empty frame", nil, silenceDBFS},
+	}
+	for _, c := range cases {
+		if got := frameDBFS(c.pcm); math.Abs(got-c.want) > 0.05 {
+			t.Errorf("%s: %.2f dBFS, want %.2f", c.name, got, c.want)
+		}
+	}
+}
+
+func TestLevelMeterSpeakingAboveThresholdThenHeld(t *testing.T) {
+	m := newLevelMeter()
+	loud := make([]int16, 320)
+	for i := range loud {
+		loud[i] = 3277 // -20 dBFS
+	}
+	quiet := make([]int16, 320)
+	for i := range quiet {
+		quiet[i] = 33 // -60 dBFS
+	}
+	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "alice", PCM: loud})
+	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "bob", PCM: quiet})
+	m.Frame(&audio.Frame{CallID: "c", PCM: loud}) // no roster name yet: skipped
+
+	now := time.Now()
+	got := m.participants("c", now)
+	if len(got) != 2 {
+		t.Fatalf("levels %v, want alice and bob", got)
+	}
+	if a := got["alice"]; !a.speaking || math.Abs(a.dBFS+20) > 0.1 {
+		t.Errorf("alice: %+v, want speaking at -20 dBFS", a)
+	}
+	if b := got["bob"]; b.speaking || math.Abs(b.dBFS+60) > 0.1 {
+		t.Errorf("bob: %+v, want silent at -60 dBFS", b)
+	}
+	later := m.participants("c", now.Add(levelHold+speakingHold))
+	if a := later["alice"]; a.speaking || a.dBFS != silenceDBFS {
+		t.Errorf("alice with no frame for %v: %+v, want not speaking, silent", levelHold+speakingHold, a)
+	}
+
+	m.endCall("c")
+	if got := m.participants("c", now); got != nil {
+		t.Errorf("after endCall: %v", got)
+	}
+	var none *levelMeter
+	none.endCall("c")
+	if got := none.participants("c", now); got != nil {
+		t.Errorf("nil meter: %v", got)
+	}
+}
+
+// The meter sees every frame of every stream: once a participant has an
+// entry, a frame costs no allocation.
+func TestLevelMeterFrameDoesNotAllocate(t *testing.T) {
+	m := newLevelMeter()
+	f := &audio.Frame{CallID: "call", ParticipantID: "alice", PCM: make([]int16, 320)}
+	m.Frame(f)
+	if n := testing.AllocsPerRun(1000, func() { m.Frame(f) }); n != 0 {
+		t.Errorf("Frame allocates %.1f times per frame", n)
+	}
+}

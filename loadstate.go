@@ -1,0 +1,178 @@
+package mediabot
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// LoadLevel says how loaded an instance is.
+type LoadLevel int
+
+// The load levels. Overloaded instances answer no new call.
+const (
+	LoadNormal LoadLevel = iota
+	LoadHeavy
+	LoadOverloaded
+)
+
+func (l LoadLevel) String() string {
+	switch l {
+	case LoadHeavy:
+		return "heavy"
+	case LoadOverloaded:
+		return "overloaded"
+	}
+	return "normal"
+}
+
+// LoadState is the instance's load with the measurements behind it, so that
+// "overloaded" always says which resource and how far.
+type LoadState struct {
+	Level  LoadLevel
+	Reason string
+	// Streams is the number of audio streams being decoded.
+	Streams int
+	// CPUPerStream is this process's CPU time per second per stream.
+	CPUPerStream time.Duration
+	// MachineIdle is the share of all cores idle over the last interval;
+	// another process may be using the rest.
+	MachineIdle float64
+	// SchedDelay is the worst lateness of a 5 ms timer over the interval:
+	// how long a ready goroutine waited for a core.
+	SchedDelay time.Duration
+}
+
+// Load thresholds: below these idle shares, or above these scheduling
+// delays, the instance is heavy or overloaded. A decoding goroutine that
+// waits 30 ms for a core is already late for the 60 ms reorder window.
+const (
+	heavyIdle       = 0.25
+	overloadedIdle  = 0.10
+	heavyDelay      = 10 * time.Millisecond
+	overloadedDelay = 30 * time.Millisecond
+	loadInterval    = time.Second
+	probeInterval   = 5 * time.Millisecond
+)
+
+// loadMonitor measures the load once per interval.
+type loadMonitor struct {
+	bot                 *Bot
+	maxDelay            atomic.Int64 // ns, worst probe lateness in this interval
+	lastCPU             time.Duration
+	lastIdle, lastTotal uint64
+	lastAt              time.Time
+}
+
+// run measures until stop is closed, reporting each sample to set.
+func (m *loadMonitor) run(stop <-chan struct{}, set func(LoadState)) {
+	go m.probe(stop)
+	m.lastCPU, m.lastAt = processCPU(), time.Now()
+	m.lastIdle, m.lastTotal = machineTimes()
+	tick := time.NewTicker(loadInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			set(m.sample())
+		}
+	}
+}
+
+// probe keeps the worst lateness of a short timer: the scheduling delay.
+func (m *loadMonitor) probe(stop <-chan struct{}) {
+	t := time.NewTimer(probeInterval)
+	defer t.Stop()
+	want := time.Now().Add(probeInterval)
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			if late := now.Sub(want).Nanoseconds(); late > m.maxDelay.Load() {
+				m.maxDelay.Store(late)
+			}
+			want = time.Now().Add(probeInterval)
+			t.Reset(probeInterval)
+		}
+	}
+}
+
+func (m *loadMonitor) sample() LoadState {
+	now, cpu := time.Now(), processCPU()
+	idle, total := machineTimes()
+	st := LoadState{Streams: m.bot.activeStreams(), SchedDelay: time.Duration(m.maxDelay.Swap(0)), MachineIdle: 1}
+	if total > m.lastTotal {
+		st.MachineIdle = float64(idle-m.lastIdle) / float64(total-m.lastTotal)
+	}
+	if wall := now.Sub(m.lastAt); st.Streams > 0 && wall > 0 {
+		st.CPUPerStream = time.Duration(float64(cpu-m.lastCPU) / wall.Seconds() / float64(st.Streams))
+	}
+	m.lastCPU, m.lastAt, m.lastIdle, m.lastTotal = cpu, now, idle, total
+	st.Level, st.Reason = judge(st)
+	return st
+}
+
+// judge names the level and the resource that set it.
+func judge(st LoadState) (LoadLevel, string) {
+	cost := ""
+	if st.Streams > 0 {
+		cost = fmt.Sprintf("; %d streams at %s CPU/s each", st.Streams, st.CPUPerStream.Round(10*time.Microsecond))
+	}
+	switch {
+	case st.MachineIdle < overloadedIdle:
+		return LoadOverloaded, fmt.Sprintf("cpu: machine %.0f%% idle (below %.0f%%)%s", st.MachineIdle*100, overloadedIdle*100, cost)
+	case st.SchedDelay > overloadedDelay:
+		return LoadOverloaded, fmt.Sprintf("scheduling: goroutines waited up to %s for a core (over %s)%s", st.SchedDelay.Round(time.Millisecond), overloadedDelay, cost)
+	case st.MachineIdle < heavyIdle:
+		return LoadHeavy, fmt.Sprintf("cpu: machine %.0f%% idle (below %.0f%%)%s", st.MachineIdle*100, heavyIdle*100, cost)
+	case st.SchedDelay > heavyDelay:
+		return LoadHeavy, fmt.Sprintf("scheduling: goroutines waited up to %s for a core (over %s)%s", st.SchedDelay.Round(time.Millisecond), heavyDelay, cost)
+	}
+	return LoadNormal, fmt.Sprintf("machine %.0f%% idle, scheduling delay %s%s", st.MachineIdle*100, st.SchedDelay.Round(time.Millisecond), cost)
+}
+
+// processCPU is this process's user + system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineTimes reads the idle and total jiffies of all cores from
+// /proc/stat (0, 0 where there is none: the machine then looks idle).
+func machineTimes() (idle, total uint64) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	if !sc.Scan() {
+		return 0, 0
+	}
+	fields := strings.Fields(sc.Text())
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return 0, 0
+	}
+	for i, s := range fields[1:] {
+		v, _ := strconv.ParseUint(s, 10, 64)
+		if i == 7 || i == 8 { // guest time is already in user time
+			continue
+		}
+		total += v
+		if i == 3 || i == 4 { // idle, iowait
+			idle += v
+		}
+	}
+	return idle, total
+}

@@ -1,0 +1,50 @@
+package mediabot
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestJudgeNamesTheResource(t *testing.T) {
+	cases := []struct {
+		st    LoadState
+		level LoadLevel
+		says  string
+	}{
+		{LoadState{MachineIdle: 0.6, SchedDelay: time.Millisecond}, LoadNormal, "60% idle"},
+		{LoadState{MachineIdle: 0.2, SchedDelay: time.Millisecond}, LoadHeavy, "cpu: machine 20% idle (below 25%)"},
+		{LoadState{MachineIdle: 0.05, Streams: 400, CPUPerStream: 2 * time.Millisecond}, LoadOverloaded, "cpu: machine 5% idle (below 10%); 400 streams at 2ms CPU/s each"},
+		{LoadState{MachineIdle: 0.5, SchedDelay: 15 * time.Millisecond}, LoadHeavy, "scheduling: goroutines waited up to 15ms"},
+		{LoadState{MachineIdle: 0.5, SchedDelay: 45 * time.Millisecond}, LoadOverloaded, "scheduling: goroutines waited up to 45ms for a core (over 30ms)"},
+	}
+	for _, tc := range cases {
+		level, reason := judge(tc.st)
+		if level != tc.level || !strings.Contains(reason, tc.says) {
+			t.Errorf("judge(%+v) = %s %q, want %s saying %q", tc.st, level, reason, tc.level, tc.says)
+		}
+	}
+}
+
+// The monitor's measurements are sane on this machine: idle share in [0, 1],
+// this process's CPU time moving forward.
+func TestLoadMonitorMeasures(t *testing.T) {
+	b := &Bot{}
+	m := &loadMonitor{bot: b}
+	m.lastCPU, m.lastAt = processCPU(), time.Now()
+	m.lastIdle, m.lastTotal = machineTimes()
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(deadline) { // burn a little CPU
+	}
+	time.Sleep(20 * time.Millisecond)
+	st := m.sample()
+	if st.MachineIdle < 0 || st.MachineIdle > 1 {
+		t.Errorf("machine idle %v", st.MachineIdle)
+	}
+	if processCPU() <= 0 {
+		t.Error("process CPU time not measured")
+	}
+	if st.Reason == "" {
+		t.Error("no reason")
+	}
+}

@@ -1,0 +1,114 @@
+package mediabot
+
+import (
+	_ "embed"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Status is what GET /status.json answers: this instance's live calls, who
+// is in them, who speaks and who shares, for the status page and for an
+// operator's scripts. Fields may be added; none removed.
+type Status struct {
+	Instance string `json:"instance"`
+	Draining bool   `json:"draining"`
+	// Load is the measured load level, as load.state events name it:
+	// normal, heavy or overloaded.
+	Load  string       `json:"load"`
+	Calls []CallStatus `json:"calls"`
+}
+
+// CallStatus is one live call in a Status.
+type CallStatus struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+	// MediaSeconds is the call's media clock now (0 before media connects).
+	MediaSeconds float64             `json:"mediaSeconds"`
+	Participants []ParticipantStatus `json:"participants"`
+	// SharingActive is the number of content-sharing sessions open now.
+	SharingActive int `json:"sharingActive"`
+}
+
+// ParticipantStatus is one roster member of a live call.
+type ParticipantStatus struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	Kind        string `json:"kind"` // user, application, phone, guest
+	Muted       bool   `json:"muted"`
+	// Speaking is true while the participant's frames are above the
+	// speaking threshold (-40 dBFS), held 400 ms across pauses.
+	Speaking bool `json:"speaking"`
+	// LevelDBFS is the RMS level of the participant's latest frame; -100
+	// without recent audio.
+	LevelDBFS  float64 `json:"levelDbfs"`
+	Presenting bool    `json:"presenting"`
+}
+
+// statusSnapshot describes the bot now. b.mu is held only to list the
+// calls; each call's roster and sharing tracker are read under their own
+// locks.
+func (b *Bot) statusSnapshot() Status {
+	b.mu.Lock()
+	live := make([]*call, 0, len(b.calls))
+	for _, c := range b.calls {
+		live = append(live, c)
+	}
+	b.mu.Unlock()
+	slices.SortFunc(live, func(x, y *call) int { return strings.Compare(x.id, y.id) })
+
+	now := time.Now()
+	st := Status{Instance: b.cfg.InstanceID, Draining: b.draining.Load(), Load: b.currentLoad().Level.String(), Calls: make([]CallStatus, 0, len(live))}
+	for _, c := range live {
+		st.Calls = append(st.Calls, c.status(b.levels.participants(c.id, now)))
+	}
+	return st
+}
+
+// status describes the call, with its participants' levels by id.
+func (c *call) status(levels map[string]participantLevel) CallStatus {
+	cs := CallStatus{ID: c.id, State: c.currentState(), MediaSeconds: float64(c.mediaNow()) / 1000,
+		SharingActive: c.sharing.Active()}
+	members := c.roster.snapshot()
+	cs.Participants = make([]ParticipantStatus, 0, len(members))
+	for _, m := range members {
+		ps := ParticipantStatus{ID: m.id, DisplayName: m.identity.DisplayName, Kind: string(m.identity.Kind),
+			Muted: m.isMuted, LevelDBFS: silenceDBFS, Presenting: m.presenter}
+		if l, ok := levels[m.id]; ok {
+			ps.LevelDBFS, ps.Speaking = l.dBFS, l.speaking
+		}
+		cs.Participants = append(cs.Participants, ps)
+	}
+	slices.SortFunc(cs.Participants, func(x, y ParticipantStatus) int {
+		if d := strings.Compare(x.DisplayName, y.DisplayName); d != 0 {
+			return d
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+	return cs
+}
+
+func (b *Bot) serveStatusJSON(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(b.statusSnapshot())
+}
+
+// statusPage is the status page: one self-contained document that polls
+// status.json, relative to its own URL so that it works under a path prefix.
+//
+//go:embed status.html
+var statusPage []byte
+
+// statusPagePolicy lets the page run its own inline script and style and
+// reach nothing but this instance.
+const statusPagePolicy = "default-src 'none'; connect-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+
+func (b *Bot) serveStatus(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", statusPagePolicy)
+	_, _ = w.Write(statusPage)
+}
