@@ -1,0 +1,138 @@
+package mediabot_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mediabot-dev/mediabot"
+	"github.com/mediabot-dev/mediabot/graphsim"
+)
+
+// startNATS runs a real JetStream server in-process on loopback.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv.ClientURL()
+}
+
+// Two instances share the work as behind a load balancer: graphsim offers 10
+// calls to them in turn, each call's later notifications go to the
+// callbackUri of the instance that answered it, and one consumer on NATS
+// receives every call's audio, each frame once.
+func TestTwoInstancesOneNATSConsumer(t *testing.T) {
+	sim := startSim(t)
+	natsURL := startNATS(t)
+	var bots [2]*mediabot.Bot
+	var webhooks [2]string
+	for i := range bots {
+		bots[i], webhooks[i] = startBot(t, sim, func(c *mediabot.Config) {
+			c.InstanceID = "bot" + strconv.Itoa(i)
+			c.NATSURL = natsURL
+			c.OutDir = ""
+		})
+	}
+	answeredBy := make([]string, 10)
+	results := make([]*graphsim.CallResult, 10)
+	var wg sync.WaitGroup
+	for n := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(n) * 50 * time.Millisecond)
+			res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhooks[n%2], Duration: 2 * time.Second,
+				Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}, {Voice: graphsim.Voice{FundamentalHz: 500}}}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			results[n], answeredBy[n] = res, res.Answer.CallbackURI
+		}()
+	}
+	wg.Wait()
+	for _, b := range bots {
+		waitIdle(t, b)
+	}
+	for n, cb := range answeredBy {
+		if want := "/api/calls/bot" + strconv.Itoa(n%2); len(cb) < len(want) || cb[len(cb)-len(want):] != want {
+			t.Errorf("call %d answered with callbackUri %q, want the offered instance's (%s)", n, cb, want)
+		}
+	}
+
+	// One consumer reads every frame the stream holds.
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, "MEDIABOT", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"mediabot.audio.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]map[string]bool{} // subject -> seqs
+	instances := map[string]bool{}
+	for {
+		batch, err := cons.FetchNoWait(500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			subj, seq := msg.Subject(), msg.Headers().Get("Mediabot-Seq")
+			if seen[subj] == nil {
+				seen[subj] = map[string]bool{}
+			}
+			if seen[subj][seq] {
+				t.Fatalf("%s seq %s delivered twice", subj, seq)
+			}
+			seen[subj][seq] = true
+			instances[msg.Headers().Get("Mediabot-Instance")] = true
+		}
+		if got == 0 {
+			break
+		}
+	}
+	for n, res := range results {
+		if res == nil {
+			continue
+		}
+		for _, pid := range res.Participants {
+			subj := "mediabot.audio." + res.CallID + "." + pid
+			frames := len(seen[subj])
+			if sent := res.PacketsSent[pid]; frames < sent*98/100 || frames > sent {
+				t.Errorf("call %d %s: %d frames on NATS, %d packets sent", n, pid, frames, sent)
+			}
+			for i := range frames {
+				if !seen[subj][strconv.Itoa(i)] {
+					t.Errorf("call %d %s: Mediabot-Seq %d missing", n, pid, i)
+					break
+				}
+			}
+		}
+	}
+	if !instances["bot0"] || !instances["bot1"] || len(instances) != 2 {
+		t.Errorf("frames from instances %v, want bot0 and bot1", instances)
+	}
+}
