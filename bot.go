@@ -54,7 +54,8 @@ type Bot struct {
 	calls    map[string]*call
 	ended    map[string]time.Time
 	draining atomic.Bool
-	closed   atomic.Bool
+	stopping atomic.Bool // shutdown has begun
+	closed   atomic.Bool // no call is created any more (set under mu)
 	workers  sync.WaitGroup
 
 	metrics *metrics
@@ -372,10 +373,10 @@ func (b *Bot) keepAlive(ctx context.Context) {
 
 // shutdown drains the bot and releases everything it holds.
 func (b *Bot) shutdown(drain time.Duration) error {
-	if b.closed.Swap(true) {
+	if b.stopping.Swap(true) {
 		return nil
 	}
-	b.draining.Store(true)
+	b.draining.Store(true) // new calls are rejected busy (or handed off)
 	deadline := time.Now().Add(drain)
 	for len(b.LiveCalls()) > 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
@@ -383,6 +384,7 @@ func (b *Bot) shutdown(drain time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	b.mu.Lock()
+	b.closed.Store(true)
 	for _, c := range b.calls {
 		c.enqueue(work{fn: func() { c.hangup(ctx, "bot shutting down") }})
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,20 @@ const (
 // startBot runs a bot against sim on loopback and returns it with its
 // webhook URL; everything stops when the test ends.
 func startBot(t *testing.T, sim *graphsim.Sim, mutate func(*mediabot.Config), opts ...mediabot.Option) (*mediabot.Bot, string) {
+	t.Helper()
+	bot, webhook, stop := startStoppableBot(t, sim, mutate, opts...)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("bot.Run: %v", err)
+		}
+	})
+	return bot, webhook
+}
+
+// startStoppableBot is startBot whose stop function ends Run (as SIGTERM
+// does: a drain) and returns Run's error; the HTTP server stays up until the
+// test ends.
+func startStoppableBot(t *testing.T, sim *graphsim.Sim, mutate func(*mediabot.Config), opts ...mediabot.Option) (*mediabot.Bot, string, func() error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,17 +66,16 @@ func startBot(t *testing.T, sim *graphsim.Sim, mutate func(*mediabot.Config), op
 	}
 	srv := &http.Server{Handler: bot.Handler()}
 	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- bot.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-ran; err != nil {
-			t.Errorf("bot.Run: %v", err)
-		}
-		_ = srv.Close()
-	})
-	return bot, cfg.PublicURL + "/api/calls"
+	var once sync.Once
+	var runErr error
+	return bot, cfg.PublicURL + "/api/calls", func() error {
+		once.Do(func() { cancel(); runErr = <-ran })
+		return runErr
+	}
 }
 
 func startSim(t *testing.T) *graphsim.Sim {
