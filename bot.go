@@ -113,7 +113,7 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 		b.sinks = append(b.sinks, ns)
 	}
 	engine, err := mediasession.NewEngine(mediasession.EngineConfig{
-		Port: cfg.MediaPort, BindIP: cfg.MediaBindIP, PublicIP: cfg.MediaPublicIP, ICELite: cfg.ICELite, Logger: b.log,
+		Port: cfg.MediaPort, Ports: cfg.MediaPorts, BindIP: cfg.MediaBindIP, PublicIP: cfg.MediaPublicIP, ICELite: cfg.ICELite, Logger: b.log,
 	})
 	if err != nil {
 		b.closeSinks()
@@ -287,8 +287,11 @@ func (b *Bot) activeSharing() int {
 	return n
 }
 
-// MediaPort is the bound UDP media port.
+// MediaPort is the (first) bound UDP media port.
 func (b *Bot) MediaPort() int { return b.engine.MediaPort() }
+
+// MediaPorts are the bound UDP media ports.
+func (b *Bot) MediaPorts() []int { return b.engine.MediaPorts() }
 
 // CallbackURI is the callbackUri this instance gives Graph in its answers.
 func (b *Bot) CallbackURI() string {

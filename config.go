@@ -49,6 +49,9 @@ type Config struct {
 
 	// MediaPort is the UDP port of all media (0 = any free).
 	MediaPort int
+	// MediaPorts is how many consecutive ports from MediaPort share the
+	// media, when one socket's reader is the limit (needs a fixed MediaPort).
+	MediaPorts int
 	// MediaBindIP is the local address of the media socket ("" = all).
 	MediaBindIP string
 	// MediaPublicIP replaces the address of host candidates (1:1 NAT).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -58,6 +59,11 @@ const (
 	overloadedDelay = 30 * time.Millisecond
 	loadInterval    = time.Second
 	probeInterval   = 5 * time.Millisecond
+	// sustained is how many intervals in a row a level must be measured
+	// before the instance takes it on the way up: call set-up (DTLS
+	// handshakes) makes short spikes that are no reason to refuse calls.
+	// Going down is immediate.
+	sustained = 3
 )
 
 // loadMonitor measures the load once per interval.
@@ -67,6 +73,7 @@ type loadMonitor struct {
 	lastCPU             time.Duration
 	lastIdle, lastTotal uint64
 	lastAt              time.Time
+	recent              [sustained]LoadLevel // the last measured levels, newest first
 }
 
 // run measures until stop is closed, reporting each sample to set.
@@ -117,7 +124,16 @@ func (m *loadMonitor) sample() LoadState {
 	}
 	m.lastCPU, m.lastAt, m.lastIdle, m.lastTotal = cpu, now, idle, total
 	st.Level, st.Reason = judge(st)
+	st.Level = m.settle(st.Level)
 	return st
+}
+
+// settle takes a measured level and returns the level the instance takes:
+// the lowest of the last `sustained` measurements.
+func (m *loadMonitor) settle(measured LoadLevel) LoadLevel {
+	copy(m.recent[1:], m.recent[:])
+	m.recent[0] = measured
+	return slices.Min(m.recent[:])
 }
 
 // judge names the level and the resource that set it.

@@ -1,6 +1,7 @@
 package mediabot
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +47,19 @@ func TestLoadMonitorMeasures(t *testing.T) {
 	}
 	if st.Reason == "" {
 		t.Error("no reason")
+	}
+}
+
+// A level is taken on the way up only once it has been measured for
+// `sustained` intervals in a row; on the way down at once.
+func TestLoadLevelMustBeSustainedToRise(t *testing.T) {
+	m := &loadMonitor{}
+	var got []LoadLevel
+	for _, raw := range []LoadLevel{LoadOverloaded, LoadOverloaded, LoadNormal, LoadOverloaded, LoadOverloaded, LoadOverloaded, LoadHeavy, LoadNormal} {
+		got = append(got, m.settle(raw))
+	}
+	want := []LoadLevel{LoadNormal, LoadNormal, LoadNormal, LoadNormal, LoadNormal, LoadOverloaded, LoadHeavy, LoadNormal}
+	if !slices.Equal(got, want) {
+		t.Errorf("levels %v, want %v", got, want)
 	}
 }

@@ -1,11 +1,13 @@
 package mediasession
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -19,23 +21,38 @@ import (
 type EngineConfig struct {
 	// Port is the UDP port that carries all media; 0 picks a free one.
 	Port int
-	// BindIP is the local address of the media socket; empty is 0.0.0.0.
+	// Ports is how many consecutive UDP ports from Port share the media
+	// (default 1): each socket has one reader goroutine, so past a few
+	// hundred streams one port is the limit. Sessions are spread over the
+	// ports in turn. More than one needs a fixed Port.
+	Ports int
+	// BindIP is the local address of the media sockets; empty is 0.0.0.0.
 	BindIP string
 	// PublicIP, when set, replaces the address of the host candidates in
 	// every offer (1:1 NAT: the VM's public address).
 	PublicIP string
 	// ICELite makes the bot an ICE-lite agent (public hosts only).
 	ICELite bool
+	// SocketBuffer is the receive and send buffer asked for each socket
+	// (DefaultSocketBuffer if zero); a kernel that caps it lower is logged.
+	SocketBuffer int
 	// Logger receives the engine's logs; nil is slog.Default().
 	Logger *slog.Logger
 }
 
-// Engine owns the pion API and the media socket. All sessions share it: the
-// single UDP mux is what lets one public port serve every call.
+// DefaultSocketBuffer absorbs bursts: at 400 streams of 50 packets/s a
+// reader that stalls for 100 ms must hold 2,000 packets (about 400 KiB of
+// Opus, several times that in kernel bookkeeping).
+const DefaultSocketBuffer = 4 << 20
+
+// Engine owns the pion APIs and the media sockets, one API per port. All
+// sessions share them: the UDP mux is what lets one public port serve every
+// call.
 type Engine struct {
-	api    *webrtc.API
-	conn   *net.UDPConn
-	mux    ice.UDPMux
+	apis   []*webrtc.API
+	conns  []*net.UDPConn
+	muxes  []ice.UDPMux
+	next   atomic.Uint64 // round robin over apis
 	log    *slog.Logger
 	closed chan struct{}
 
@@ -51,13 +68,23 @@ type Engine struct {
 // endedMemory is how long an ended session's id is remembered.
 const endedMemory = 10 * time.Minute
 
-// NewEngine opens the media socket and builds the pion API: Opus and G.711
-// only, no interceptors (a receive-only audio bot needs none of the default
-// ones, which allocate per packet), AES-GCM first among SRTP profiles.
+// NewEngine opens the media sockets and builds the pion APIs: Opus and
+// G.711 only, no interceptors (a receive-only audio bot needs none of the
+// default ones, which allocate per packet), AES-GCM first among SRTP
+// profiles.
 func NewEngine(cfg EngineConfig) (*Engine, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if cfg.Ports <= 0 {
+		cfg.Ports = 1
+	}
+	if cfg.Ports > 1 && cfg.Port == 0 {
+		return nil, fmt.Errorf("%w: %d media ports need a fixed first port", ErrBadEngineSetting, cfg.Ports)
+	}
+	if cfg.SocketBuffer <= 0 {
+		cfg.SocketBuffer = DefaultSocketBuffer
 	}
 	bind := cfg.BindIP
 	if bind == "" {
@@ -67,63 +94,83 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: media bind address %q: %v", ErrBadEngineSetting, bind, err)
 	}
-	var public netip.Addr
+	var publicIP netip.Addr
 	if cfg.PublicIP != "" {
-		if public, err = netip.ParseAddr(cfg.PublicIP); err != nil {
+		if publicIP, err = netip.ParseAddr(cfg.PublicIP); err != nil {
 			return nil, fmt.Errorf("%w: media public IP %q: %v", ErrBadEngineSetting, cfg.PublicIP, err)
 		}
 	}
-	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(bindAddr, uint16(cfg.Port))))
-	if err != nil {
-		return nil, fmt.Errorf("media port %d: %w", cfg.Port, err)
+	e := &Engine{log: log, closed: make(chan struct{}), sessions: map[string]*Session{}, ended: map[string]time.Time{}}
+	for i := range cfg.Ports {
+		port := 0
+		if cfg.Port != 0 {
+			port = cfg.Port + i
+		}
+		if err := e.openPort(cfg, netip.AddrPortFrom(bindAddr, uint16(port)), netip.AddrPortFrom(publicIP, 0)); err != nil {
+			e.closePorts()
+			return nil, err
+		}
 	}
+	return e, nil
+}
 
+// openPort opens one media socket and the pion API that gathers on it.
+func (e *Engine) openPort(cfg EngineConfig, addr, public netip.AddrPort) error {
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		return fmt.Errorf("media port %d: %w", addr.Port(), err)
+	}
+	e.conns = append(e.conns, conn)
+	sizeSocket(conn, cfg.SocketBuffer, e.log)
 	media := &webrtc.MediaEngine{}
 	if err := registerAudioCodecs(media); err != nil {
-		conn.Close()
-		return nil, err
+		return err
 	}
 	var se webrtc.SettingEngine
 	se.LoggerFactory = quietLoggerFactory()
 	mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("ice"), conn)
+	e.muxes = append(e.muxes, mux)
 	se.SetICEUDPMux(mux)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetLite(cfg.ICELite)
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
-	if bindAddr.IsLoopback() || public.IsLoopback() {
+	if addr.Addr().IsLoopback() || public.Addr().IsLoopback() {
 		se.SetIncludeLoopbackCandidate(true)
 	}
-	if public.IsValid() {
+	if public.Addr().IsValid() {
 		err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
-			External:        []string{public.String()},
+			External:        []string{public.Addr().String()},
 			AsCandidateType: webrtc.ICECandidateTypeHost,
 			Mode:            webrtc.ICEAddressRewriteReplace,
 		})
 		if err != nil {
-			mux.Close()
-			return nil, fmt.Errorf("%w: public IP rule: %v", ErrBadEngineSetting, err)
+			return fmt.Errorf("%w: public IP rule: %v", ErrBadEngineSetting, err)
 		}
 	}
-	api := webrtc.NewAPI(
+	e.apis = append(e.apis, webrtc.NewAPI(
 		webrtc.WithMediaEngine(media),
 		webrtc.WithSettingEngine(se),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
-	)
-	return &Engine{
-		api:      api,
-		conn:     conn,
-		mux:      mux,
-		log:      log,
-		closed:   make(chan struct{}),
-		sessions: map[string]*Session{},
-		ended:    map[string]time.Time{},
-	}, nil
+	))
+	return nil
 }
 
-// MediaPort is the bound UDP media port.
-func (e *Engine) MediaPort() int {
-	return e.conn.LocalAddr().(*net.UDPAddr).Port
+// nextAPI spreads sessions over the ports in turn.
+func (e *Engine) nextAPI() *webrtc.API {
+	return e.apis[(e.next.Add(1)-1)%uint64(len(e.apis))]
+}
+
+// MediaPort is the first bound UDP media port.
+func (e *Engine) MediaPort() int { return e.MediaPorts()[0] }
+
+// MediaPorts are the bound UDP media ports.
+func (e *Engine) MediaPorts() []int {
+	ports := make([]int, len(e.conns))
+	for i, c := range e.conns {
+		ports[i] = c.LocalAddr().(*net.UDPAddr).Port
+	}
+	return ports
 }
 
 // Session returns the live session with this id, or nil.
@@ -194,7 +241,21 @@ func (e *Engine) Close() error {
 	for _, s := range live {
 		s.Close()
 	}
-	return e.mux.Close()
+	return e.closePorts()
+}
+
+// closePorts closes the muxes (and with them their sockets), and any socket
+// opened before its mux.
+func (e *Engine) closePorts() error {
+	var errs []error
+	for i, c := range e.conns {
+		if i < len(e.muxes) {
+			errs = append(errs, e.muxes[i].Close())
+		} else {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // registerAudioCodecs offers Opus (with in-band FEC) and G.711 for phone legs.

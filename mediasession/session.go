@@ -69,7 +69,7 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = cfg.AnswerTimeout
 	}
-	pc, err := e.api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := e.nextAPI().NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}

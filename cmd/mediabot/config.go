@@ -10,7 +10,6 @@ import (
 // unsupported are contract settings this version does not implement yet:
 // setting one is refused at start rather than silently ignored.
 type unsupported struct {
-	mediaPorts          int
 	participantCapacity int
 	redirectTargets     []string
 	adminToken          string
@@ -18,8 +17,6 @@ type unsupported struct {
 
 func (u unsupported) check() error {
 	switch {
-	case u.mediaPorts > 1:
-		return fmt.Errorf("--media-ports %d: several media ports are not supported in this version; use one", u.mediaPorts)
 	case u.participantCapacity != 0:
 		return fmt.Errorf("--participant-capacity: policy-based recording is not supported in this version")
 	case len(u.redirectTargets) > 0:
@@ -47,7 +44,7 @@ func botFlags(f *cli.Flags, c *mediabot.Config, u *unsupported, tls *[2]string) 
 	f.List(&c.InboundIssuers, "inbound-issuers", d.InboundIssuers, "accepted issuers of notification JWTs")
 	f.Bool(&c.InsecureSkipInboundAuth, "insecure-skip-inbound-auth", false, "accept unsigned notifications (loopback listeners only)")
 	f.Int(&c.MediaPort, "media-port", 0, "UDP port that carries all media (0 = any free)")
-	f.Int(&u.mediaPorts, "media-ports", 1, "consecutive media ports from --media-port")
+	f.Int(&c.MediaPorts, "media-ports", 1, "consecutive media ports from --media-port")
 	f.String(&c.MediaBindIP, "media-bind-ip", "", "local address of the media socket (default all)")
 	f.String(&c.MediaPublicIP, "media-public-ip", "", "public IP advertised in host candidates (1:1 NAT); 127.0.0.1 on loopback")
 	f.Bool(&c.ICELite, "ice-lite", false, "answer as an ICE-lite agent (hosts with a public address)")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -63,7 +64,11 @@ func serve(args []string) error {
 			served <- srv.Serve(ln)
 		}
 	}()
-	log.Info("ready", "http_addr", ln.Addr().String(), "media_port", bot.MediaPort(), "public_url", cfg.PublicURL)
+	attrs := []any{"http_addr", ln.Addr().String(), "media_port", bot.MediaPort()}
+	if ports := bot.MediaPorts(); len(ports) > 1 {
+		attrs = append(attrs, "media_ports", fmt.Sprint(ports))
+	}
+	log.Info("ready", append(attrs, "public_url", cfg.PublicURL)...)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

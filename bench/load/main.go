@@ -1,0 +1,159 @@
+// Command load is the bot's end-to-end load benchmark: for each rung of a
+// ladder of concurrent calls it starts `mediabot serve` and `graphsim
+// --concurrent N` as two processes on loopback (real HTTP signalling,
+// DTLS-SRTP per packet, audio encoded once and replayed at real-time pace),
+// measures the bot from outside (/proc and /metrics) and prints a Markdown
+// table:
+//
+//	go run -tags nolibopusfile ./bench/load --ladder 25,50,100,150 --participants 4 --duration 20s
+//
+// Bot CPU per packet is set against the libopus decode floor measured in
+// this process before each rung, on the same voices.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	f := flag.NewFlagSet("load", flag.ContinueOnError)
+	ladder := f.String("ladder", "25,50,100,150", "concurrent calls per rung, comma-separated, ascending")
+	participants := f.Int("participants", 4, "speakers per call (1 to 4: the bot offers 4 audio sections)")
+	duration := f.Duration("duration", 20*time.Second, "how long each call lasts once its media flows")
+	stagger := f.Duration("stagger", 2*time.Second, "spread of the calls' starts")
+	redial := f.Duration("redial", 10*time.Second, "graphsim rings a call rejected busy again for this long (the bot refuses calls while the machine is under 10 % idle)")
+	priority := f.Int("nice", -10, "nice value of the bot and graphsim (negative: ahead of other processes on a shared machine; 0 leaves it)")
+	sink := f.String("sink", "file", `the bot's consumer: "file" (WAVs on tmpfs, the delay histogram times the file sink) or "none" (--out-dir "": no consumer, no delay histogram)`)
+	stopAt := f.Float64("stop-at", 1, "stop climbing once frames lost or late exceed this percentage")
+	botBin := f.String("bot-bin", "", "a prebuilt mediabot binary (default: go build ./cmd/mediabot)")
+	simBin := f.String("graphsim-bin", "", "a prebuilt graphsim binary (default: go build ./cmd/graphsim)")
+	workDir := f.String("work-dir", "", "logs (and recordings while a rung runs); default a new temp folder")
+	out := f.String("out", "", "also write the table to this file")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	rungs, err := parseLadder(*ladder)
+	if err != nil {
+		return err
+	}
+	if *participants < 1 || *participants > 4 {
+		return errors.New("--participants: want 1 to 4")
+	}
+	if *sink != "file" && *sink != "none" {
+		return errors.New(`--sink: want "file" or "none"`)
+	}
+	if *workDir == "" {
+		base := ""
+		if *sink == "file" {
+			if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+				base = "/dev/shm" // the WAVs cost memory, not disk bandwidth
+			}
+		}
+		if *workDir, err = os.MkdirTemp(base, "mediabot-load-"); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(*workDir, 0o755); err != nil {
+		return err
+	}
+	if *botBin == "" || *simBin == "" {
+		fmt.Fprintln(os.Stderr, "load: building mediabot and graphsim")
+	}
+	if *botBin == "" {
+		if *botBin, err = build(*workDir, "mediabot", "./cmd/mediabot"); err != nil {
+			return err
+		}
+	}
+	if *simBin == "" {
+		if *simBin, err = build(*workDir, "graphsim", "./cmd/graphsim"); err != nil {
+			return err
+		}
+	}
+	floor, err := newOpusFloor(*participants, 16000)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rc := rungConfig{botBin: *botBin, simBin: *simBin, participants: *participants, duration: *duration,
+		stagger: *stagger, redial: *redial, priority: *priority, sink: *sink, workDir: *workDir, floor: floor}
+	fmt.Fprintf(os.Stderr, "load: logs in %s\n", *workDir)
+
+	var results []*rungResult
+	for _, calls := range rungs {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(os.Stderr, "load: %d calls x %d participants ...\n", calls, *participants)
+		r, err := runRung(ctx, rc, calls)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "load: %d calls: %v\n", calls, err)
+			if r == nil {
+				return err
+			}
+			r.broke = true
+			r.notes = append(r.notes, err.Error())
+		}
+		results = append(results, r)
+		fmt.Fprintln(os.Stderr, "load:", summary(r))
+		if r.broke || r.badPct() > *stopAt {
+			fmt.Fprintf(os.Stderr, "load: stopping the ladder at %d calls\n", calls)
+			break
+		}
+	}
+	cmdline := "go run -tags nolibopusfile ./bench/load " + strings.Join(args, " ")
+	var w io.Writer = os.Stdout
+	if *out != "" {
+		file, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		w = io.MultiWriter(os.Stdout, file)
+	}
+	printTable(w, cmdline, rc, results)
+	return nil
+}
+
+func parseLadder(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--ladder: %q is not a number of calls", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// build compiles pkg (run from the module root) into dir, with the go
+// command's own flags (GOFLAGS, e.g. -tags=nolibopusfile).
+func build(dir, name, pkg string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build %s (run from the module root): %w", pkg, err)
+	}
+	return bin, nil
+}

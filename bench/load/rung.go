@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Credentials graphsim and the bot share; graphsim signs the bot's
+// notifications, the bot checks them against graphsim's JWKS.
+const (
+	tenantID     = "10ad10ad-0000-4000-8000-00000000aaaa"
+	clientID     = "10ad10ad-0000-4000-8000-00000000b0b0"
+	clientSecret = "load-secret"
+)
+
+// rungResult is what one rung measured.
+type rungResult struct {
+	calls, expected int
+	streams         float64 // mean of mediabot_streams_active over the window
+	window          time.Duration
+	botCores        float64 // bot CPU seconds per second of the window
+	simCores        float64 // graphsim's, for context: they share the cores
+	otherCores      float64 // the rest of the machine's busy time: other processes
+	redials         int
+	udpDrops        float64 // kernel receive-buffer drops of UDP datagrams during the rung
+	cpuPerPacket    time.Duration
+	floor           time.Duration
+	rssPerCall      float64 // bytes
+	goroutinesCall  float64
+	sent, received  float64
+	lost, late      float64 // lost: max(sequence gaps, sent - received) + ring overflows; late: arrived after their slot
+	over60          float64 // frames delivered more than 60 ms after their packet arrived
+	frames          float64 // frames timed by the delay histogram
+	p50, p99        time.Duration
+	failedCalls     int
+	notes           []string
+	broke           bool // the bot died, or the calls did not all come up
+}
+
+// badPct is frames lost or late as a percentage of the packets sent.
+func (r *rungResult) badPct() float64 {
+	if r.sent == 0 {
+		return math.NaN()
+	}
+	return 100 * (r.lost + r.late + r.over60) / r.sent
+}
+
+// rungConfig is what every rung shares.
+type rungConfig struct {
+	botBin, simBin string
+	participants   int
+	duration       time.Duration
+	stagger        time.Duration
+	redial         time.Duration
+	priority       int    // nice value of both children
+	sink           string // "file" or "none"
+	workDir        string // logs and recordings
+	floor          *opusFloor
+}
+
+var (
+	totalsRE  = regexp.MustCompile(`^totals calls=(\d+) ok=(\d+) rejected=(\d+) failed=(\d+) packets_sent=(\d+)`)
+	redialsRE = regexp.MustCompile(`redials=(\d+)`)
+)
+
+// runRung plays calls concurrent calls against a fresh bot and measures it.
+func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error) {
+	r := &rungResult{calls: calls, expected: calls * rc.participants}
+	var err error
+	if r.floor, err = rc.floor.measure(15); err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	simPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	simURL := fmt.Sprintf("http://127.0.0.1:%d", simPort)
+	outDir := ""
+	if rc.sink == "file" {
+		outDir = filepath.Join(rc.workDir, fmt.Sprintf("recordings-%d", calls))
+		defer os.RemoveAll(outDir)
+	}
+	bot, err := start("mediabot", rc.botBin, []string{"serve",
+		"--listen", "127.0.0.1:0", "--media-bind-ip", "127.0.0.1", "--media-public-ip", "127.0.0.1",
+		"--graph-url", simURL + "/v1.0", "--token-url", simURL + "/" + tenantID + "/oauth2/v2.0/token",
+		"--inbound-jwks-url", simURL + "/keys",
+		"--tenant-id", tenantID, "--client-id", clientID, "--client-secret", clientSecret,
+		"--out-dir", outDir, "--drain-timeout", "5s",
+	}, filepath.Join(rc.workDir, fmt.Sprintf("mediabot-%d.log", calls)))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if bot.stop(10 * time.Second) {
+			r.notes = append(r.notes, "bot needed SIGKILL")
+		}
+	}()
+	setPriority(bot, rc.priority)
+	ready, err := bot.waitLine("msg=ready", 15*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	addr := field(ready, "http_addr")
+	if addr == "" {
+		return nil, fmt.Errorf("no http_addr in %q", ready)
+	}
+	metricsURL := "http://" + addr + "/metrics"
+	client := &http.Client{Timeout: 5 * time.Second}
+
+	time.Sleep(time.Second)
+	idle, err := scrape(ctx, client, metricsURL)
+	if err != nil {
+		return nil, err
+	}
+	idleRSS, err := rssBytes(bot.pid())
+	if err != nil {
+		return nil, err
+	}
+
+	sim, err := start("graphsim", rc.simBin, []string{
+		"--listen", fmt.Sprintf("127.0.0.1:%d", simPort), "--bot-url", "http://" + addr + "/api/calls",
+		"--tenant-id", tenantID, "--client-id", clientID, "--client-secret", clientSecret,
+		"--concurrent", strconv.Itoa(calls), "--participants", strconv.Itoa(rc.participants),
+		"--duration", rc.duration.String(), "--stagger", rc.stagger.String(), "--redial", rc.redial.String(),
+	}, filepath.Join(rc.workDir, fmt.Sprintf("graphsim-%d.log", calls)))
+	if err != nil {
+		return nil, err
+	}
+	simStart := time.Now()
+	drops0, _ := udpRcvbufErrors()
+	setPriority(sim, rc.priority)
+	defer sim.stop(5 * time.Second)
+
+	// Ramp: wait until every stream is up, or its count stops growing.
+	rampEnd := time.Now().Add(rc.stagger + rc.redial + 20*time.Second)
+	best, bestAt := 0.0, time.Now()
+	for {
+		if !bot.alive() {
+			r.broke = true
+			return r, fmt.Errorf("the bot exited during the ramp: %v", bot.err)
+		}
+		s, err := scrape(ctx, client, metricsURL)
+		if err == nil {
+			if a := s["mediabot_streams_active"]; a > best {
+				best, bestAt = a, time.Now()
+			}
+		}
+		if best >= float64(r.expected) {
+			break
+		}
+		if time.Now().After(rampEnd) || (best > 0 && time.Since(bestAt) > rc.stagger+rc.redial+5*time.Second) || !sim.alive() {
+			r.broke = true
+			r.notes = append(r.notes, fmt.Sprintf("only %.0f of %d streams came up", best, r.expected))
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	// Steady window: every call is playing, until a second before the
+	// first call can end; CPU, RSS and goroutines.
+	time.Sleep(time.Second)
+	window := max(time.Until(simStart.Add(rc.duration))-time.Second, 2*time.Second)
+	if !r.broke && window < 5*time.Second {
+		r.notes = append(r.notes, fmt.Sprintf("steady window only %s: lengthen --duration", window.Round(time.Second)))
+	}
+	cpu0, _ := cpuSeconds(bot.pid())
+	simCPU0, _ := cpuSeconds(sim.pid())
+	busy0, _ := machineBusySeconds()
+	t0 := time.Now()
+	var streamSum, rssSum, gorSum float64
+	var n int
+	for time.Since(t0) < window {
+		time.Sleep(time.Second)
+		s, err := scrape(ctx, client, metricsURL)
+		rss, err2 := rssBytes(bot.pid())
+		if err != nil || err2 != nil {
+			if !bot.alive() {
+				r.broke = true
+				return r, fmt.Errorf("the bot exited during the window: %v", bot.err)
+			}
+			continue
+		}
+		streamSum += s["mediabot_streams_active"]
+		rssSum += rss
+		gorSum += s["go_goroutines"]
+		n++
+	}
+	cpu1, _ := cpuSeconds(bot.pid())
+	simCPU1, err := cpuSeconds(sim.pid())
+	if err != nil {
+		simCPU1 = math.NaN() // graphsim ended inside the window
+	}
+	busy1, _ := machineBusySeconds()
+	r.window = time.Since(t0)
+	if n == 0 {
+		return r, fmt.Errorf("no metrics during the window")
+	}
+	r.streams = streamSum / float64(n)
+	r.botCores = (cpu1 - cpu0) / r.window.Seconds()
+	r.simCores = (simCPU1 - simCPU0) / r.window.Seconds()
+	r.otherCores = (busy1-busy0)/r.window.Seconds() - r.botCores - r.simCores
+	packets := r.streams * float64(r.window/(20*time.Millisecond))
+	r.cpuPerPacket = time.Duration((cpu1 - cpu0) / packets * float64(time.Second))
+	r.rssPerCall = (rssSum/float64(n) - idleRSS) / float64(calls)
+	r.goroutinesCall = (gorSum/float64(n) - idle["go_goroutines"]) / float64(calls)
+
+	// The calls end; the stream counters reach Prometheus as streams end.
+	select {
+	case <-sim.exited:
+	case <-time.After(rc.duration + rc.stagger + 60*time.Second):
+		r.notes = append(r.notes, "graphsim overran; stopped")
+		sim.stop(5 * time.Second)
+	}
+	r.sent = -1
+	for done := false; !done; {
+		select {
+		case l := <-sim.lines:
+			if m := totalsRE.FindStringSubmatch(l); m != nil {
+				r.sent, _ = strconv.ParseFloat(m[5], 64)
+				rejected, _ := strconv.Atoi(m[3])
+				failed, _ := strconv.Atoi(m[4])
+				r.failedCalls = rejected + failed
+			}
+			if m := redialsRE.FindStringSubmatch(l); m != nil && strings.HasPrefix(l, "totals ") {
+				r.redials, _ = strconv.Atoi(m[1])
+			}
+		default:
+			done = true
+		}
+	}
+	if r.redials > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%d redials after busy rejections", r.redials))
+	}
+	if r.failedCalls > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%d calls failed or rejected (see graphsim log)", r.failedCalls))
+	}
+	var final sample
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		final, err = scrape(ctx, client, metricsURL)
+		if err == nil && final["mediabot_streams_active"] == 0 && final["mediabot_calls_live"] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return r, fmt.Errorf("final metrics: %w", err)
+			}
+			r.notes = append(r.notes, fmt.Sprintf("%.0f streams still active after the calls ended", final["mediabot_streams_active"]))
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	drops1, _ := udpRcvbufErrors()
+	r.udpDrops = drops1 - drops0
+	r.received = final.rtp("packets") - idle.rtp("packets")
+	gaps := final.rtp("lost") - idle.rtp("lost")
+	overflows := final.sum("mediabot_ring_overflows_total") - idle.sum("mediabot_ring_overflows_total")
+	if r.sent < 0 {
+		r.notes = append(r.notes, "no totals from graphsim: sent taken as received + lost")
+		r.sent = r.received + gaps
+	}
+	r.lost = max(gaps, r.sent-r.received) + overflows
+	r.late = final.rtp("late") - idle.rtp("late")
+	h := final.hist("mediabot_frame_delay_seconds").minus(idle.hist("mediabot_frame_delay_seconds"))
+	r.frames = h.count
+	r.over60 = h.above(0.06)
+	if math.IsNaN(r.over60) {
+		r.over60 = 0
+		r.notes = append(r.notes, "no 60 ms bucket in mediabot_frame_delay_seconds")
+	}
+	r.p50, r.p99 = h.quantile(0.50), h.quantile(0.99)
+	if !bot.alive() {
+		r.broke = true
+		r.notes = append(r.notes, fmt.Sprintf("the bot exited: %v", bot.err))
+	}
+	return r, nil
+}
+
+// field returns key's value in a logfmt line.
+func field(line, key string) string {
+	for _, kv := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
+
+// freePort asks the kernel for a free loopback TCP port.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
