@@ -76,7 +76,9 @@ func TestFileSinkReportsAFullDiskOnceAndKeepsOtherCallsGoing(t *testing.T) {
 		t.Errorf("sink.error = %+v, want one of call full saying %q", e, syscall.ENOSPC.Error())
 	}
 	checkTrack(t, filepath.Join(dir, "ok", "p.wav"), wantTrack([2]int{0, 50}))
-	// The full call's file stays readable with the frames that fit; the torn
-	// frame is after the data chunk the header declares.
-	checkTrack(t, filepath.Join(dir, "full", "p.wav"), wantTrack([2]int{0, fits}))
+	// The full call's file stays readable and its header declares the whole
+	// samples that reached the disk: the frames that fit and the part of
+	// the sixth the disk took.
+	want := wantTrack([2]int{0, fits + 1})[:(fits*2*frameLen+100)/2]
+	checkTrack(t, filepath.Join(dir, "full", "p.wav"), want)
 }

@@ -60,11 +60,13 @@ type WAVWriter struct {
 	base       string // path of the first file, "{base}.wav"
 	seg        int    // number of the file being written, from 1
 	rate       int
-	segBytes   int64 // PCM bytes in the current file
+	segBytes   int64 // PCM bytes in the current file, pending ones included
+	diskBytes  int64 // PCM bytes of the current file written to it
 	hdrBytes   int64 // PCM bytes the current file's header counts
 	total      int64 // samples written across all files
 	lastHeader time.Time
 	buf        []byte  // reusable s16le conversion buffer
+	pending    []byte  // PCM not yet written to the file; cap pendingBytes
 	sizes      [4]byte // reusable header size field
 	err        error   // first write error; sticky
 }
@@ -75,7 +77,7 @@ func CreateWAV(path string, sampleRate int) (*WAVWriter, error) {
 	if sampleRate <= 0 {
 		return nil, fmt.Errorf("create wav %s: %w: %d", path, ErrSampleRate, sampleRate)
 	}
-	w := &WAVWriter{base: path, seg: 1, rate: sampleRate}
+	w := &WAVWriter{base: path, seg: 1, rate: sampleRate, pending: make([]byte, 0, pendingBytes(sampleRate))}
 	if err := w.open(); err != nil {
 		return nil, err
 	}
@@ -114,7 +116,7 @@ func (w *WAVWriter) open() error {
 		f.Close()
 		return fmt.Errorf("write wav header %s: %w", path, err)
 	}
-	w.f, w.segBytes, w.hdrBytes, w.lastHeader = f, 0, 0, now()
+	w.f, w.segBytes, w.diskBytes, w.hdrBytes, w.lastHeader = f, 0, 0, 0, now()
 	return nil
 }
 
@@ -165,10 +167,14 @@ func (w *WAVWriter) writeBytes(p []byte) error {
 			}
 			continue
 		}
-		n := min(int64(len(p)), room)
-		if _, err := w.f.Write(p[:n]); err != nil {
-			return w.fail(fmt.Errorf("write wav %s: %w", w.Path(), err))
+		n := min(int64(len(p)), room, int64(cap(w.pending)-len(w.pending)))
+		if n == 0 {
+			if err := w.flush(); err != nil {
+				return w.fail(err)
+			}
+			continue
 		}
+		w.pending = append(w.pending, p[:n]...)
 		w.segBytes += n
 		w.total += n / 2
 		p = p[n:]
@@ -200,13 +206,37 @@ func (w *WAVWriter) fail(err error) error {
 	return err
 }
 
-// writeSizes rewrites the RIFF and data sizes of the current file in place.
+// pendingBytes is half a second of PCM: the writer makes two writes a second
+// per file instead of fifty, and a crash loses no more than the header's
+// one-second lag already allows.
+func pendingBytes(rate int) int { return rate }
+
+// flush writes the pending PCM to the file.
+func (w *WAVWriter) flush() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	n, err := w.f.Write(w.pending)
+	w.diskBytes += int64(n &^ 1) // whole samples only
+	w.pending = w.pending[:0]
+	if err != nil {
+		return fmt.Errorf("write wav %s: %w", w.Path(), err)
+	}
+	return nil
+}
+
+// writeSizes flushes the pending PCM, then rewrites the RIFF and data sizes
+// of the current file in place: a header never counts bytes not written.
 func (w *WAVWriter) writeSizes() error {
-	binary.LittleEndian.PutUint32(w.sizes[:], uint32(w.segBytes+wavHeaderSize-8))
+	if err := w.flush(); err != nil {
+		return err
+	}
+	// After a failed write the header counts what reached the file.
+	binary.LittleEndian.PutUint32(w.sizes[:], uint32(w.diskBytes+wavHeaderSize-8))
 	if _, err := w.f.WriteAt(w.sizes[:], 4); err != nil {
 		return fmt.Errorf("update wav header %s: %w", w.Path(), err)
 	}
-	binary.LittleEndian.PutUint32(w.sizes[:], uint32(w.segBytes))
+	binary.LittleEndian.PutUint32(w.sizes[:], uint32(w.diskBytes))
 	if _, err := w.f.WriteAt(w.sizes[:], 40); err != nil {
 		return fmt.Errorf("update wav header %s: %w", w.Path(), err)
 	}
