@@ -48,6 +48,7 @@ func run(args []string) error {
 	simBin := f.String("graphsim-bin", "", "a prebuilt graphsim binary (default: go build ./cmd/graphsim)")
 	workDir := f.String("work-dir", "", "logs (and recordings while a rung runs); default a new temp folder")
 	out := f.String("out", "", "also write the table to this file")
+	botArgs := f.String("bot-args", "", `more flags for mediabot serve, space-separated (e.g. "--media-port 45000 --media-ports 2")`)
 	if err := f.Parse(args); err != nil {
 		return err
 	}
@@ -95,7 +96,8 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rc := rungConfig{botBin: *botBin, simBin: *simBin, participants: *participants, duration: *duration,
-		stagger: *stagger, redial: *redial, priority: *priority, sink: *sink, workDir: *workDir, floor: floor}
+		stagger: *stagger, redial: *redial, priority: *priority, sink: *sink, workDir: *workDir, floor: floor,
+		botArgs: strings.Fields(*botArgs)}
 	fmt.Fprintf(os.Stderr, "load: logs in %s\n", *workDir)
 
 	var results []*rungResult

@@ -61,9 +61,10 @@ type rungConfig struct {
 	duration       time.Duration
 	stagger        time.Duration
 	redial         time.Duration
-	priority       int    // nice value of both children
-	sink           string // "file" or "none"
-	workDir        string // logs and recordings
+	priority       int      // nice value of both children
+	sink           string   // "file" or "none"
+	botArgs        []string // more flags for mediabot serve
+	workDir        string   // logs and recordings
 	floor          *opusFloor
 }
 
@@ -89,13 +90,13 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 		outDir = filepath.Join(rc.workDir, fmt.Sprintf("recordings-%d", calls))
 		defer os.RemoveAll(outDir)
 	}
-	bot, err := start("mediabot", rc.botBin, []string{"serve",
+	bot, err := start("mediabot", rc.botBin, append([]string{"serve",
 		"--listen", "127.0.0.1:0", "--media-bind-ip", "127.0.0.1", "--media-public-ip", "127.0.0.1",
 		"--graph-url", simURL + "/v1.0", "--token-url", simURL + "/" + tenantID + "/oauth2/v2.0/token",
 		"--inbound-jwks-url", simURL + "/keys",
 		"--tenant-id", tenantID, "--client-id", clientID, "--client-secret", clientSecret,
 		"--out-dir", outDir, "--drain-timeout", "5s",
-	}, filepath.Join(rc.workDir, fmt.Sprintf("mediabot-%d.log", calls)))
+	}, rc.botArgs...), filepath.Join(rc.workDir, fmt.Sprintf("mediabot-%d.log", calls)))
 	if err != nil {
 		return nil, err
 	}
