@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
-
-	"github.com/pion/rtp"
 
 	"github.com/mediabot-dev/mediabot/mediasession"
 	"github.com/mediabot-dev/mediabot/signaling"
@@ -33,6 +32,7 @@ type simCall struct {
 	byBot    chan struct{}
 	queue    chan []signaling.CommsNotification
 	queued   sync.WaitGroup
+	rotating bool // more participants than sections: speakers rotate (CSRC)
 
 	mu       sync.Mutex
 	state    string
@@ -148,9 +148,10 @@ func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 	if !sc.EstablishedFirst {
 		c.post(callNotification("updated", sc.CallID, signaling.Call{State: "establishing"}))
 	}
-	codecs := make([]sendCodec, len(sc.Participants))
-	for i := range sc.Participants {
-		codecs[i] = sc.Participants[i].codec()
+	codecs, err := c.sectionCodecs(strings.Count(blob.Offer, "m=audio"))
+	if err != nil {
+		c.terminate(500, 0, err.Error())
+		return res, err
 	}
 	peer, err := connectMedia(ctx, s.media, blob, codecs, s.client)
 	if err == nil {
@@ -170,7 +171,11 @@ func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 		c.post(callNotification("updated", sc.CallID, signaling.Call{State: "established"}))
 	}
 	for i, p := range sc.Participants {
-		res.SSRCs[p.ID] = peer.ssrcs[i]
+		if c.rotating {
+			res.SSRCs[p.ID] = rand.Uint32() // the CSRC that names the speaker, random like an SSRC
+		} else {
+			res.SSRCs[p.ID] = peer.ssrcs[i]
+		}
 	}
 	c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
 	c.runUntilEnd(ctx, res, peer)
@@ -329,7 +334,10 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 		sharing = nil // Graph sends sharing sessions only to bots that asked
 	}
 	shares := make([]SentShare, len(sharing))
-	pkt := &rtp.Packet{Header: rtp.Header{Version: 2}}
+	send := ownSections{}
+	if c.rotating && peer != nil {
+		send.rotation = newRotation(len(peer.tracks))
+	}
 	t0 := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -360,24 +368,10 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 				c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
 			}
 		}
-		for i := range sending {
-			p, m := &sc.Participants[i], &sending[i]
-			k := n - int(p.JoinAt/frameDur)
-			if k < 0 || k >= len(m.payloads) {
-				continue
-			}
-			talking := p.talking(elapsed)
-			if talking {
-				pkt.SequenceNumber, pkt.Timestamp = m.seq, m.ts
-				pkt.Marker = !m.talked
-				pkt.Payload = m.payloads[k]
-				if err := peer.send(i, pkt); err == nil {
-					res.PacketsSent[p.ID]++
-				}
-				m.seq++
-			}
-			m.talked = talking
-			m.ts += m.tsStep
+		if send.rotation != nil {
+			send.rotation.tick(c, n, elapsed, sending, peer, res)
+		} else {
+			send.tick(c, n, elapsed, sending, peer, res)
 		}
 	}
 	c.finishShares(res, shares, sharing)

@@ -89,7 +89,9 @@ type CallResult struct {
 	Rejected string
 	// Participants are the ids used, in Scenario order.
 	Participants []string
-	// SSRCs maps participant id to the SSRC (= audio sourceId) it sent on.
+	// SSRCs maps participant id to its audio sourceId: the SSRC of its own
+	// section, or, when there are more participants than sections and
+	// speakers rotate through them, the CSRC its packets carry.
 	SSRCs map[string]uint32
 	// PacketsSent counts the RTP packets sent per participant id.
 	PacketsSent map[string]int

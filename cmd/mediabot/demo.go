@@ -29,6 +29,9 @@ func runDemo(args []string) error {
 		level = slog.LevelInfo
 	}
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if o.Participants < 1 || o.Participants > demo.MaxParticipants {
+		return fmt.Errorf("--participants: want 1 to %d, got %d", demo.MaxParticipants, o.Participants)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	fmt.Printf("mediabot demo: graphsim rings the bot on loopback; %d participants speak for %s\n\n", o.Participants, o.Duration)
