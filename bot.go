@@ -228,6 +228,7 @@ func (b *Bot) currentLoad() LoadState {
 func (b *Bot) setLoad(st LoadState) {
 	prev := b.load.Swap(&st)
 	b.metrics.loadLevel.Set(float64(st.Level))
+	b.metrics.cpuPerStream.Set(st.CPUPerStream.Seconds())
 	if prev != nil && prev.Level == st.Level {
 		return
 	}
@@ -418,6 +419,9 @@ func (b *Bot) closeSinks() error {
 func (b *Bot) Event(e event.Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
+	}
+	if e.Type == event.SinkError {
+		b.metrics.sinkErrors.WithLabelValues(e.Sink).Inc()
 	}
 	for _, s := range b.sinks {
 		s.Event(e)

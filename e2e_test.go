@@ -276,3 +276,25 @@ func TestMaxCallsRejectsBusy(t *testing.T) {
 	}
 	waitIdle(t, bot)
 }
+
+// /metrics lists the live calls by Graph state while a call is up.
+func TestMetricsCountCallsByState(t *testing.T) {
+	sim := startSim(t)
+	var base string
+	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { base = c.PublicURL })
+	done := playInBackground(t, sim, graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second,
+		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
+	waitLive(t, bot)
+	deadline := time.Now().Add(5 * time.Second)
+	for scrapeGauge(base+"/metrics", `mediabot_calls{state="established"}`) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal(`mediabot_calls{state="established"} never 1 during the call`)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	<-done
+	waitIdle(t, bot)
+	if v := scrapeGauge(base+"/metrics", `mediabot_calls{state="established"}`); v != -1 {
+		t.Errorf("after the call: %v established calls", v)
+	}
+}

@@ -21,6 +21,8 @@ type metrics struct {
 	streamsActive        prometheus.Gauge
 	frameDelay           prometheus.Histogram
 	loadLevel            prometheus.Gauge
+	cpuPerStream         prometheus.Gauge
+	sinkErrors           *prometheus.CounterVec // by sink
 	rtp                  *prometheus.CounterVec // by counter: packets, lost, late, ...
 	concealed            *prometheus.CounterVec // by method: fec, plc
 	ringOverflows        *prometheus.CounterVec // by consumer
@@ -74,12 +76,18 @@ func newMetrics(b *Bot) *metrics {
 	})
 	m.loadLevel = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "mediabot_load_state", Help: "Load level: 0 normal, 1 heavy, 2 overloaded (the reason is on /readyz and in load.state events)."})
+	m.cpuPerStream = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "mediabot_cpu_per_stream_seconds", Help: "This process's CPU seconds per second per active stream, over the last second."})
+	m.sinkErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mediabot_sink_errors_total", Help: "sink.error events: a sink failed for a call (full disk, unwritable folder, NATS backlog overflow)."},
+		[]string{"sink"})
 	m.reg.MustRegister(
-		m.streamsActive, m.frameDelay, m.loadLevel, m.rtp, m.concealed, m.ringOverflows,
+		m.streamsActive, m.frameDelay, m.loadLevel, m.cpuPerStream, m.sinkErrors, m.rtp, m.concealed, m.ringOverflows,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.answerSeconds,
 		m.notificationsIgnored,
+		callsByState{b},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "mediabot_calls_live",
 			Help: "Calls this instance holds (answered or being answered, not yet ended).",
@@ -108,4 +116,21 @@ func (t timedConsumer) Frame(f *audio.Frame) {
 		t.delay.Observe(time.Since(f.Arrival).Seconds())
 	}
 	t.next.Frame(f)
+}
+
+// callsByState reports the live calls by Graph call state.
+type callsByState struct{ b *Bot }
+
+var callsDesc = prometheus.NewDesc("mediabot_calls", "Calls this instance holds, by Graph call state.", []string{"state"}, nil)
+
+func (c callsByState) Describe(ch chan<- *prometheus.Desc) { ch <- callsDesc }
+
+func (c callsByState) Collect(ch chan<- prometheus.Metric) {
+	count := map[string]int{}
+	for _, ci := range c.b.Calls() {
+		count[ci.State]++
+	}
+	for state, n := range count {
+		ch <- prometheus.MustNewConstMetric(callsDesc, prometheus.GaugeValue, float64(n), state)
+	}
 }
