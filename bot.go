@@ -248,7 +248,7 @@ const mixRingFrames = 1024
 func (b *Bot) setupMixer() {
 	outs := make([]*audio.Ring, len(b.drainers))
 	for i, d := range b.drainers {
-		outs[i] = audio.NewRing(mixRingFrames)
+		outs[i] = audio.NewRingOf(mixRingFrames, b.cfg.SampleRate*audio.FrameMs/1000)
 		d.Add(outs[i])
 	}
 	b.mixer = audio.NewMixer(b.cfg.SampleRate, 0, outs)

@@ -27,15 +27,20 @@ type Ring struct {
 	slots      []Frame
 }
 
-// NewRing makes a ring of at least size slots (rounded up to a power of two).
-func NewRing(size int) *Ring {
+// NewRing makes a ring of at least size slots (rounded up to a power of
+// two) whose slots hold frames of up to MaxFrameSamples.
+func NewRing(size int) *Ring { return NewRingOf(size, MaxFrameSamples) }
+
+// NewRingOf is NewRing with slots of maxSamples: a stream's rings need hold
+// only its own frames (320 samples at 16 kHz), a sixth of the memory.
+func NewRingOf(size, maxSamples int) *Ring {
 	n := 1
 	for n < size {
 		n <<= 1
 	}
 	r := &Ring{mask: uint64(n - 1), slots: make([]Frame, n)}
 	for i := range r.slots {
-		r.slots[i].PCM = make([]int16, 0, MaxFrameSamples)
+		r.slots[i].PCM = make([]int16, 0, maxSamples)
 	}
 	return r
 }
@@ -54,6 +59,10 @@ func (r *Ring) Put(f *Frame) bool {
 		}
 	}
 	slot := &r.slots[tail&r.mask]
+	if len(f.PCM) > cap(slot.PCM) { // a frame larger than the ring was made for
+		r.overflows.Add(1)
+		return false
+	}
 	pcm := slot.PCM[:len(f.PCM)]
 	copy(pcm, f.PCM)
 	*slot = *f

@@ -202,3 +202,15 @@ func TestRingConcurrentProducerAndConsumer(t *testing.T) {
 	}
 	t.Logf("%d delivered, %d overflowed", delivered, r.Overflows())
 }
+
+// A ring made for 16 kHz frames refuses (and counts) a larger frame rather
+// than write past its slots.
+func TestRingOfRefusesFramesLargerThanItsSlots(t *testing.T) {
+	r := NewRingOf(4, 320)
+	if !r.Put(&Frame{PCM: make([]int16, 320)}) {
+		t.Fatal("a 320-sample frame was refused")
+	}
+	if r.Put(&Frame{PCM: make([]int16, 960)}) || r.Overflows() != 1 {
+		t.Errorf("a 960-sample frame: overflows %d, want refused and counted", r.Overflows())
+	}
+}
