@@ -44,6 +44,7 @@ type rungResult struct {
 	failedCalls     int
 	notes           []string
 	broke           bool // the bot died, or the calls did not all come up
+	maxLoad         float64 // highest mediabot_load_state seen: 0 normal, 1 heavy, 2 overloaded
 }
 
 // badPct is frames lost or late as a percentage of the packets sent.
@@ -151,6 +152,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 		}
 		s, err := scrape(ctx, client, metricsURL)
 		if err == nil {
+			r.maxLoad = max(r.maxLoad, s["mediabot_load_state"])
 			if a := s["mediabot_streams_active"]; a > best {
 				best, bestAt = a, time.Now()
 			}
@@ -191,6 +193,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 			continue
 		}
 		streamSum += s["mediabot_streams_active"]
+		r.maxLoad = max(r.maxLoad, s["mediabot_load_state"])
 		rssSum += rss
 		gorSum += s["go_goroutines"]
 		n++
