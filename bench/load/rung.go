@@ -43,7 +43,7 @@ type rungResult struct {
 	p50, p99        time.Duration
 	failedCalls     int
 	notes           []string
-	broke           bool // the bot died, or the calls did not all come up
+	broke           bool    // the bot died, or the calls did not all come up
 	maxLoad         float64 // highest mediabot_load_state seen: 0 normal, 1 heavy, 2 overloaded
 }
 
