@@ -50,13 +50,15 @@ type LoadState struct {
 }
 
 // Load thresholds: below these idle shares, or above these scheduling
-// delays, the instance is heavy or overloaded. A decoding goroutine that
-// waits 30 ms for a core is already late for the 60 ms reorder window.
+// delays, the instance is heavy or overloaded. Measured on the load ladder
+// (bench/load): frames start arriving late (> 60 ms) when the machine is
+// about 20 % idle, so overloaded sets in there, before they do; a decoding
+// goroutine that waits 20 ms for a core has used a third of the window.
 const (
-	heavyIdle       = 0.25
-	overloadedIdle  = 0.10
+	heavyIdle       = 0.35
+	overloadedIdle  = 0.20
 	heavyDelay      = 10 * time.Millisecond
-	overloadedDelay = 30 * time.Millisecond
+	overloadedDelay = 20 * time.Millisecond
 	loadInterval    = time.Second
 	probeInterval   = 5 * time.Millisecond
 	// sustained is how many intervals in a row a level must be measured

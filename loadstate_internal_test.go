@@ -14,10 +14,10 @@ func TestJudgeNamesTheResource(t *testing.T) {
 		says  string
 	}{
 		{LoadState{MachineIdle: 0.6, SchedDelay: time.Millisecond}, LoadNormal, "60% idle"},
-		{LoadState{MachineIdle: 0.2, SchedDelay: time.Millisecond}, LoadHeavy, "cpu: machine 20% idle (below 25%)"},
-		{LoadState{MachineIdle: 0.05, Streams: 400, CPUPerStream: 2 * time.Millisecond}, LoadOverloaded, "cpu: machine 5% idle (below 10%); 400 streams at 2ms CPU/s each"},
+		{LoadState{MachineIdle: 0.3, SchedDelay: time.Millisecond}, LoadHeavy, "cpu: machine 30% idle (below 35%)"},
+		{LoadState{MachineIdle: 0.05, Streams: 400, CPUPerStream: 2 * time.Millisecond}, LoadOverloaded, "cpu: machine 5% idle (below 20%); 400 streams at 2ms CPU/s each"},
 		{LoadState{MachineIdle: 0.5, SchedDelay: 15 * time.Millisecond}, LoadHeavy, "scheduling: goroutines waited up to 15ms"},
-		{LoadState{MachineIdle: 0.5, SchedDelay: 45 * time.Millisecond}, LoadOverloaded, "scheduling: goroutines waited up to 45ms for a core (over 30ms)"},
+		{LoadState{MachineIdle: 0.5, SchedDelay: 45 * time.Millisecond}, LoadOverloaded, "scheduling: goroutines waited up to 45ms for a core (over 20ms)"},
 	}
 	for _, tc := range cases {
 		level, reason := judge(tc.st)
