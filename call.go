@@ -3,6 +3,7 @@ package mediabot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,7 @@ type call struct {
 
 	mediaStart atomic.Int64 // unix ns when media connected; 0 before
 	ended      atomic.Bool
+	packets    atomic.Uint64 // RTP packets read on all streams, for the media watchdog
 	streams    sync.WaitGroup
 	dropped    atomic.Uint64
 }
@@ -89,8 +91,23 @@ func (c *call) enqueue(w work) {
 // work runs the call's items in order until the call ends.
 func (c *call) work() {
 	defer c.bot.workers.Done()
+	watch := time.NewTicker(c.bot.cfg.MediaIdleTimeout / 4)
+	defer watch.Stop()
+	var lastPackets uint64
+	lastChange := time.Now()
 	for {
 		select {
+		case <-watch.C:
+			// No packet on any stream for the bound while established: the
+			// media leg is dead even if ICE has not noticed.
+			if n := c.packets.Load(); n != lastPackets {
+				lastPackets, lastChange = n, time.Now()
+			} else if c.currentState() == "established" && c.mediaStart.Load() != 0 && time.Since(lastChange) >= c.bot.cfg.MediaIdleTimeout {
+				c.mediaFailed(fmt.Sprintf("no media packets for %s", c.bot.cfg.MediaIdleTimeout))
+			}
+			if c.ended.Load() {
+				return
+			}
 		case w := <-c.queue:
 			if w.fn != nil {
 				w.fn()
@@ -275,6 +292,21 @@ func (c *call) onConnected(at time.Time) {
 	c.log.Info("media connected")
 }
 
+// countingReader counts the packets a stream reads, for the call's media
+// watchdog. hot path: one atomic add, no alloc.
+type countingReader struct {
+	r audio.PacketReader
+	n *atomic.Uint64
+}
+
+func (cr countingReader) Read(b []byte) (int, error) {
+	n, err := cr.r.Read(b)
+	if err == nil {
+		cr.n.Add(1)
+	}
+	return n, err
+}
+
 // ringFrames is each consumer's buffer per stream: 64 frames, 1.28 s.
 const ringFrames = 64
 
@@ -313,7 +345,7 @@ func (c *call) onTrack(tr *mediasession.Track) {
 	c.streams.Add(1)
 	go func() {
 		defer c.streams.Done()
-		_ = st.Run(tr)
+		_ = st.Run(countingReader{tr, &c.packets})
 		for i, d := range c.bot.drainers {
 			d.Remove(rings[i]) // returns once the last frames were delivered
 		}

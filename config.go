@@ -91,6 +91,9 @@ type Config struct {
 	AnswerWindow time.Duration
 	// MediaConnectTimeout bounds answer-to-media-connected.
 	MediaConnectTimeout time.Duration
+	// MediaIdleTimeout ends an established call whose media has carried no
+	// packet for this long (Teams sends DTX refreshes even in silence).
+	MediaIdleTimeout time.Duration
 	// KeepAliveInterval is how often live calls are kept alive.
 	KeepAliveInterval time.Duration
 	// DrainTimeout is how long Run waits for live calls after its context
@@ -113,6 +116,7 @@ func DefaultConfig() Config {
 		NATSStream:           "MEDIABOT",
 		AnswerWindow:         15 * time.Second,
 		MediaConnectTimeout:  15 * time.Second,
+		MediaIdleTimeout:     2 * time.Minute,
 		KeepAliveInterval:    15 * time.Minute,
 		DrainTimeout:         30 * time.Second,
 	}
@@ -151,6 +155,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MediaConnectTimeout == 0 {
 		c.MediaConnectTimeout = d.MediaConnectTimeout
+	}
+	if c.MediaIdleTimeout == 0 {
+		c.MediaIdleTimeout = d.MediaIdleTimeout
 	}
 	if c.KeepAliveInterval == 0 {
 		c.KeepAliveInterval = d.KeepAliveInterval
