@@ -217,11 +217,17 @@ func (c *call) onIncoming(gc signaling.Call) {
 		return
 	}
 	d := c.bot.policy(IncomingCall{Call: gc, TenantID: c.tenant, LiveCalls: c.bot.liveCount() - 1, Load: c.bot.currentLoad()})
-	if d.Action == Reject {
+	var err error
+	switch d.Action {
+	case Reject:
 		c.reject(ctx, d.Reason)
 		return
+	case AnswerServiceHosted:
+		err = c.postAnswer(ctx, signaling.MediaConfig{ODataType: signaling.ODataServiceHostedMediaConfig, PreFetchMedia: d.PreFetchMedia})
+	default:
+		err = c.answer(ctx)
 	}
-	if err := c.answer(ctx); err != nil {
+	if err != nil {
 		c.log.Error("answer failed", "err", err)
 		c.end()
 		return
@@ -236,8 +242,11 @@ func (c *call) emitIncoming(gc signaling.Call) {
 		MeetingInfo: gc.MeetingInfo, Direction: gc.Direction}
 	if gc.Source != nil {
 		if raw, err := gc.Source.MarshalJSON(); err == nil {
-			e.Source = raw
+			e.Source = raw // kept as Graph sent it, encrypted or not
 		}
+		// Without one of the permissions that decrypt it, Graph sends the
+		// caller encrypted: the call goes on, flagged.
+		e.SourceEncrypted = gc.Source.Encrypted != ""
 	}
 	c.emit(e)
 }
@@ -276,14 +285,19 @@ func (c *call) answer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return c.postAnswer(ctx, signaling.MediaConfig{ODataType: signaling.ODataAppHostedMediaConfig, Blob: blob})
+}
+
+// postAnswer POSTs the answer with this instance's callbackUri and options.
+func (c *call) postAnswer(ctx context.Context, media signaling.MediaConfig) error {
 	return c.bot.graph.Answer(ctx, c.tenant, c.id, signaling.AnswerRequest{
 		CallbackURI:        c.bot.CallbackURI(),
 		AcceptedModalities: []string{"audio"},
 		CallOptions: &signaling.IncomingCallOptions{
 			ODataType:                           signaling.ODataIncomingCallOptions,
-			IsContentSharingNotificationEnabled: cfg.SharingNotifications,
+			IsContentSharingNotificationEnabled: c.bot.cfg.SharingNotifications,
 		},
-		MediaConfig: signaling.MediaConfig{ODataType: signaling.ODataAppHostedMediaConfig, Blob: blob},
+		MediaConfig: media,
 	})
 }
 

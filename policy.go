@@ -13,6 +13,10 @@ const (
 	Answer Action = iota
 	// Reject declines it with Decision.Reason (busy, forbidden or none).
 	Reject
+	// AnswerServiceHosted takes the call with Graph's own media
+	// (serviceHostedMediaConfig): no audio reaches this bot, only the
+	// call's notifications. Decision.PreFetchMedia lists prompts to fetch.
+	AnswerServiceHosted
 )
 
 // IncomingCall is what a policy decides on.
@@ -32,6 +36,8 @@ type Decision struct {
 	Action Action
 	// Reason is the reject reason: busy, forbidden or none.
 	Reason string
+	// PreFetchMedia are the prompts Graph fetches for a service-hosted answer.
+	PreFetchMedia []signaling.MediaInfo
 }
 
 // AnswerPolicy decides, inside the answer window, what to do with an

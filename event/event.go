@@ -40,8 +40,11 @@ type Event struct {
 	TenantID    string          `json:"tenantId,omitempty"`
 	CallChainID string          `json:"callChainId,omitempty"`
 	Source      json.RawMessage `json:"source,omitempty"`
-	MeetingInfo json.RawMessage `json:"meetingInfo,omitempty"`
-	Direction   string          `json:"direction,omitempty"`
+	// SourceEncrypted: Graph sent the caller encrypted (the app lacks the
+	// permission to read it); Source holds it as sent.
+	SourceEncrypted bool            `json:"sourceEncrypted,omitempty"`
+	MeetingInfo     json.RawMessage `json:"meetingInfo,omitempty"`
+	Direction       string          `json:"direction,omitempty"`
 
 	// call.state, load.state
 	State      string      `json:"state,omitempty"`
