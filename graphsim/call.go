@@ -29,16 +29,21 @@ type simCall struct {
 	sc       Scenario
 	answerCh chan signaling.AnswerRequest
 	rejectCh chan string
-	byBot    chan struct{}
-	queue    chan []signaling.CommsNotification
-	queued   sync.WaitGroup
-	rotating bool // more participants than sections: speakers rotate (CSRC)
+	// redirectCh carries the targets of the bot's redirect to ring.
+	redirectCh chan []signaling.InvitationParticipantInfo
+	byBot      chan struct{}
+	queue      chan []signaling.CommsNotification
+	queued     sync.WaitGroup
+	rotating   bool // more participants than sections: speakers rotate (CSRC)
 
 	mu       sync.Mutex
 	state    string
 	callback string
 	peer     *mediaPeer
 	hungUp   sync.Once
+	// rosterSSRCs are the sourceIds the roster notifications gave, for GET
+	// participants; nil until the first roster is posted.
+	rosterSSRCs map[string]uint32
 }
 
 func (c *simCall) answer(req signaling.AnswerRequest) error {
@@ -105,10 +110,11 @@ func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 	sc.defaults()
 	c := &simCall{
 		sim: s, sc: sc, state: "incoming",
-		answerCh: make(chan signaling.AnswerRequest, 1),
-		rejectCh: make(chan string, 1),
-		byBot:    make(chan struct{}),
-		queue:    make(chan []signaling.CommsNotification, 64),
+		answerCh:   make(chan signaling.AnswerRequest, 1),
+		rejectCh:   make(chan string, 1),
+		redirectCh: make(chan []signaling.InvitationParticipantInfo, 1),
+		byBot:      make(chan struct{}),
+		queue:      make(chan []signaling.CommsNotification, 64),
 	}
 	s.mu.Lock()
 	if _, dup := s.calls[sc.CallID]; dup {
@@ -177,6 +183,7 @@ func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 			res.SSRCs[p.ID] = peer.ssrcs[i]
 		}
 	}
+	c.rosterPosted(res)
 	c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
 	c.runUntilEnd(ctx, res, peer)
 	return res, nil
@@ -184,7 +191,7 @@ func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 
 // ring sends the incoming-call notification and waits for the bot's answer
 // or rejection inside the window. A nil request with a nil error means the
-// call was rejected.
+// call was rejected or redirected.
 func (c *simCall) ring(ctx context.Context, res *CallResult) (*signaling.AnswerRequest, error) {
 	sc := c.sc
 	incoming := signaling.Call{
@@ -217,6 +224,10 @@ func (c *simCall) ring(ctx context.Context, res *CallResult) (*signaling.AnswerR
 		c.callback = sc.BotURL
 		c.mu.Unlock()
 		c.terminate(603, 0, "Call rejected by the bot: "+reason)
+		return nil, nil
+	case targets := <-c.redirectCh:
+		res.Redirected = targets
+		c.endRedirected()
 		return nil, nil
 	case <-window.C:
 		c.mu.Lock()

@@ -87,6 +87,8 @@ type CallResult struct {
 	Answer signaling.AnswerRequest
 	// Rejected is the reject reason when the bot rejected the call.
 	Rejected string
+	// Redirected are the targets when the bot redirected the call.
+	Redirected []signaling.InvitationParticipantInfo
 	// Participants are the ids used, in Scenario order.
 	Participants []string
 	// SSRCs maps participant id to its audio sourceId: the SSRC of its own

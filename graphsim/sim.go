@@ -46,6 +46,7 @@ type Sim struct {
 	mu     sync.Mutex
 	tokens map[string]time.Time // access token -> expiry
 	calls  map[string]*simCall
+	faults []*fault // injected failures, see FailNext
 }
 
 // Start listens and serves until Close.
@@ -128,9 +129,14 @@ func (s *Sim) routes() http.Handler {
 	r.Get("/keys", s.handleJWKS)
 	r.Get("/.well-known/openid-configuration", s.handleOpenID)
 	r.Route("/v1.0/communications/calls/{callId}", func(r chi.Router) {
-		r.Use(s.requireToken)
+		r.Use(s.injectFaults, s.requireToken)
 		r.Post("/answer", s.handleAnswer)
 		r.Post("/reject", s.handleReject)
+		r.Post("/redirect", s.handleRedirect)
+		r.Post("/transfer", s.handleTransfer)
+		r.Post("/participants/invite", s.handleInvite)
+		r.Get("/participants", s.handleListParticipants)
+		r.Post("/updateRecordingStatus", s.handleUpdateRecordingStatus)
 		r.Post("/keepAlive", s.handleKeepAlive)
 		r.Delete("/", s.handleDelete)
 	})

@@ -26,3 +26,14 @@ var ErrGraph = errors.New("signaling: graph refused the request")
 
 // ErrCallGone is wrapped when Graph answers 404 for a call: it has ended.
 var ErrCallGone = errors.New("signaling: call no longer exists")
+
+// ErrInvalidRequest is wrapped when the client refuses to send a request
+// Graph would refuse anyway (no targets, an unknown recording status, a
+// clientContext over 256 characters, ...): a caller's mistake, found before
+// any network I/O.
+var ErrInvalidRequest = errors.New("signaling: invalid Graph request")
+
+// ErrBadReply is wrapped when Graph's 2xx reply cannot be used: a body that
+// is not the documented JSON, or a participants nextLink that leaves Graph
+// or never ends.
+var ErrBadReply = errors.New("signaling: unusable reply from graph")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,17 +29,23 @@ type ClientConfig struct {
 	ClientSecret string
 	// DefaultTenant is used when a call names no tenant.
 	DefaultTenant string
-	// HTTPClient; nil is a client with a 10 s timeout.
+	// HTTPClient; nil is a client with a 10 s timeout (per attempt).
 	HTTPClient *http.Client
+	// Retry says how throttled and failed requests are retried; the zero
+	// value is the default policy (see RetryPolicy).
+	Retry RetryPolicy
 }
 
 // Client makes the bot's requests to Graph with client-credentials tokens,
-// cached per tenant and refreshed shortly before they expire. It is safe for
-// concurrent use.
+// cached per tenant and refreshed shortly before they expire. Each logical
+// request carries a client-request-id GUID of its own and is retried on
+// 429, 5xx and transport errors as ClientConfig.Retry says, never waiting
+// past the context's deadline. It is safe for concurrent use.
 type Client struct {
 	cfg   ClientConfig
 	http  *http.Client
 	scope string
+	retry RetryPolicy
 
 	mu     sync.Mutex
 	tokens map[string]oauth2.TokenSource
@@ -62,6 +69,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		cfg:    cfg,
 		http:   hc,
 		scope:  base.Scheme + "://" + base.Host + "/.default",
+		retry:  cfg.Retry.withDefaults(),
 		tokens: map[string]oauth2.TokenSource{},
 	}, nil
 }
@@ -89,44 +97,147 @@ func (c *Client) KeepAlive(ctx context.Context, tenant, callID string) error {
 	return c.do(ctx, tenant, http.MethodPost, "/communications/calls/"+url.PathEscape(callID)+"/keepAlive", nil, nil)
 }
 
-// do sends one request and decodes a JSON reply into out (when non-nil).
-// A non-2xx reply becomes an *APIError carrying Graph's error body.
+// graphRequest is one logical request to Graph. The body is kept as bytes
+// so that every attempt sends it again unchanged.
+type graphRequest struct {
+	method string
+	url    string // absolute
+	path   string // below the Graph base, for errors
+	body   []byte // nil: no body
+}
+
+// reply is Graph's 2xx answer to a request.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends one logical request (retried as the client's RetryPolicy says)
+// and decodes a JSON reply into out (when non-nil). A non-2xx reply becomes
+// an *APIError carrying Graph's error body.
 func (c *Client) do(ctx context.Context, tenant, method, path string, body, out any) error {
-	var rd io.Reader
+	rep, err := c.call(ctx, tenant, method, path, body)
+	if err != nil {
+		return err
+	}
+	if out != nil && len(rep.body) > 0 {
+		if err := json.Unmarshal(rep.body, out); err != nil {
+			return fmt.Errorf("%s %s: %w: %w", method, path, ErrBadReply, err)
+		}
+	}
+	return nil
+}
+
+// call marshals body and sends the request to {graph}{path}.
+func (c *Client) call(ctx context.Context, tenant, method, path string, body any) (*reply, error) {
+	r := graphRequest{method: method, url: c.cfg.GraphURL + path, path: path}
 	if body != nil {
 		raw, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", method, path, err)
+			return nil, fmt.Errorf("%s %s: %w", method, path, err)
 		}
-		rd = bytes.NewReader(raw)
+		r.body = raw
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.cfg.GraphURL+path, rd)
+	return c.send(ctx, tenant, r)
+}
+
+// send makes the attempts of one logical request: all carry the same
+// client-request-id, so Graph's logs tie them together. Throttling (429),
+// Graph-side failures (5xx) and transport errors are retried with full
+// jitter backoff, or after Retry-After when Graph sets it; a wait that
+// would cross ctx's deadline is not started, and the last error is
+// returned instead. Token failures and other refusals are final.
+func (c *Client) send(ctx context.Context, tenant string, r graphRequest) (*reply, error) {
+	clientRequestID := newClientRequestID()
+	for attempt := 1; ; attempt++ {
+		rep, err := c.attempt(ctx, tenant, r, clientRequestID, attempt)
+		if err == nil {
+			return rep, nil
+		}
+		wait, again := c.retryWait(err, attempt)
+		if !again || ctx.Err() != nil {
+			return nil, err
+		}
+		if sleepWithin(ctx, wait) != nil {
+			return nil, err
+		}
+	}
+}
+
+// retryWait says whether attempt's failure err is worth another attempt,
+// and how long to wait before it.
+func (c *Client) retryWait(err error, attempt int) (time.Duration, bool) {
+	if attempt >= c.retry.Attempts {
+		return 0, false
+	}
+	var apiErr *APIError
+	var tErr *transportError
+	switch {
+	case errors.As(err, &apiErr):
+		if !retryable(apiErr.Status) {
+			return 0, false
+		}
+		if apiErr.RetryAfter > 0 {
+			return apiErr.RetryAfter, apiErr.RetryAfter <= c.retry.MaxRetryAfter
+		}
+	case errors.As(err, &tErr):
+	default:
+		return 0, false
+	}
+	return c.retry.backoff(attempt), true
+}
+
+// transportError is a request that got no HTTP reply at all.
+type transportError struct {
+	method, path string
+	attempt      int
+	err          error
+}
+
+func (e *transportError) Error() string {
+	if e.attempt > 1 {
+		return fmt.Sprintf("%s %s (attempt %d): %v", e.method, e.path, e.attempt, e.err)
+	}
+	return fmt.Sprintf("%s %s: %v", e.method, e.path, e.err)
+}
+
+func (e *transportError) Unwrap() error { return e.err }
+
+// attempt sends r once; n counts the attempts of this request, from 1.
+func (c *Client) attempt(ctx context.Context, tenant string, r graphRequest, clientRequestID string, n int) (*reply, error) {
+	var rd io.Reader
+	if r.body != nil {
+		rd = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, rd)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 	}
 	tok, err := c.token(ctx, tenant)
 	if err != nil {
-		return fmt.Errorf("%s %s: token: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: token: %w", r.method, r.path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
-	if body != nil {
+	req.Header.Set("client-request-id", clientRequestID)
+	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, &transportError{method: r.method, path: r.path, attempt: n, err: err}
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode/100 != 2 {
-		return newAPIError(method, path, resp, raw)
-	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: reply: %w", method, path, err)
+		e := newAPIError(r.method, r.path, resp, raw)
+		e.Attempts = n
+		if e.ClientRequestID == "" {
+			e.ClientRequestID = clientRequestID
 		}
+		return nil, e
 	}
-	return nil
+	return &reply{status: resp.StatusCode, header: resp.Header, body: raw}, nil
 }
 
 // token returns a valid access token for tenant, from the cache when it can.

@@ -28,6 +28,9 @@ const (
 	ODataServiceHostedMediaConfig  = "#microsoft.graph.serviceHostedMediaConfig"
 	ODataIncomingCallOptions       = "#microsoft.graph.incomingCallOptions"
 	ODataCommsOperation            = "#microsoft.graph.commsOperation"
+
+	ODataInviteParticipantsOperation    = "#microsoft.graph.inviteParticipantsOperation"
+	ODataUpdateRecordingStatusOperation = "#microsoft.graph.updateRecordingStatusOperation"
 )
 
 // CommsNotifications is the body of every callback POST Graph makes to the
@@ -122,14 +125,16 @@ func (p ParticipantInfo) MarshalJSON() ([]byte, error) {
 }
 
 // InvitationParticipantInfo is a call target. Graph sends "region":null and
-// "languageId":null for bots; they decode as empty strings.
+// "languageId":null for bots; they decode as empty strings. ReplacesCallID
+// names the call a consultative transfer replaces.
 type InvitationParticipantInfo struct {
-	ODataType    string       `json:"@odata.type,omitempty"`
-	ID           string       `json:"id,omitempty"`
-	Identity     *IdentitySet `json:"identity,omitempty"`
-	EndpointType string       `json:"endpointType,omitempty"`
-	Region       string       `json:"region,omitempty"`
-	LanguageID   string       `json:"languageId,omitempty"`
+	ODataType      string       `json:"@odata.type,omitempty"`
+	ID             string       `json:"id,omitempty"`
+	Identity       *IdentitySet `json:"identity,omitempty"`
+	EndpointType   string       `json:"endpointType,omitempty"`
+	Region         string       `json:"region,omitempty"`
+	LanguageID     string       `json:"languageId,omitempty"`
+	ReplacesCallID string       `json:"replacesCallId,omitempty"`
 }
 
 // IdentitySet names who a party is; usually exactly one member is set.
@@ -313,6 +318,49 @@ type MediaInfo struct {
 type RejectRequest struct {
 	Reason      string `json:"reason"`
 	CallbackURI string `json:"callbackUri,omitempty"`
+}
+
+// RedirectRequest is the body of POST /communications/calls/{id}/redirect,
+// which hands an incoming call to other targets instead of answering it.
+// More than one target rings them all at once (up to 25). Timeout is in
+// seconds, 15 to 90; 0 leaves Graph's default (55 s for one target, 60 s
+// for several).
+type RedirectRequest struct {
+	Targets     []InvitationParticipantInfo `json:"targets"`
+	Timeout     int                         `json:"timeout,omitempty"`
+	CallbackURI string                      `json:"callbackUri,omitempty"`
+}
+
+// TransferRequest is the body of POST /communications/calls/{id}/transfer.
+// Transferee, when set, is the participant being transferred (in a group
+// call); nil transfers the caller of a peer-to-peer call.
+type TransferRequest struct {
+	TransferTarget InvitationParticipantInfo `json:"transferTarget"`
+	Transferee     *ParticipantInfo          `json:"transferee,omitempty"`
+}
+
+// InviteParticipantsRequest is the body of POST
+// /communications/calls/{id}/participants/invite. ClientContext comes back
+// on the inviteParticipantsOperation and its notifications.
+type InviteParticipantsRequest struct {
+	Participants  []InvitationParticipantInfo `json:"participants"`
+	ClientContext string                      `json:"clientContext,omitempty"`
+}
+
+// UpdateRecordingStatusRequest is the body of POST
+// /communications/calls/{id}/updateRecordingStatus. Status is
+// notRecording, recording or failed; ClientContext is at most 256
+// characters.
+type UpdateRecordingStatusRequest struct {
+	ClientContext string `json:"clientContext"`
+	Status        string `json:"status"`
+}
+
+// ParticipantsPage is one page of GET /communications/calls/{id}/participants;
+// NextLink, when set, is the absolute URL of the next page.
+type ParticipantsPage struct {
+	Value    []Participant `json:"value"`
+	NextLink string        `json:"@odata.nextLink,omitempty"`
 }
 
 // GraphError is the body of a Graph error response.
