@@ -85,7 +85,7 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 		b.httpClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	if b.policy == nil {
-		b.policy = DefaultPolicy(cfg.MaxCalls)
+		b.policy = DefaultPolicy(cfg.MaxCalls, ParseTargets(cfg.RedirectTargets, cfg.TenantID)...)
 	}
 	if err := b.setupGraph(); err != nil {
 		return nil, err

@@ -222,6 +222,9 @@ func (c *call) onIncoming(gc signaling.Call) {
 	case Reject:
 		c.reject(ctx, d.Reason)
 		return
+	case Redirect:
+		c.redirect(ctx, d.Targets)
+		return
 	case AnswerServiceHosted:
 		err = c.postAnswer(ctx, signaling.MediaConfig{ODataType: signaling.ODataServiceHostedMediaConfig, PreFetchMedia: d.PreFetchMedia})
 	default:
@@ -249,6 +252,16 @@ func (c *call) emitIncoming(gc signaling.Call) {
 		e.SourceEncrypted = gc.Source.Encrypted != ""
 	}
 	c.emit(e)
+}
+
+// redirect sends the call on; Graph ends it for this bot.
+func (c *call) redirect(ctx context.Context, targets []signaling.InvitationParticipantInfo) {
+	if err := c.bot.graph.Redirect(ctx, c.tenant, c.id, signaling.RedirectRequest{Targets: targets, CallbackURI: c.bot.CallbackURI()}); err != nil {
+		c.log.Error("redirect failed", "err", err)
+	} else {
+		c.log.Info("redirected", "targets", len(targets))
+	}
+	c.end()
 }
 
 func (c *call) reject(ctx context.Context, reason string) {

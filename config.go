@@ -83,6 +83,10 @@ type Config struct {
 	// MaxCalls is the number of live calls above which incoming calls are
 	// rejected busy (0 = no limit).
 	MaxCalls int
+	// RedirectTargets, when set, receive the calls the default policy does
+	// not answer (full or overloaded) instead of a busy rejection: "+E164"
+	// phone numbers or Teams user object ids.
+	RedirectTargets []string
 	// HandoffURL, when set, is where incoming calls are sent (307) while
 	// this instance is full, overloaded or draining, instead of busy.
 	HandoffURL string

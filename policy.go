@@ -1,6 +1,8 @@
 package mediabot
 
 import (
+	"strings"
+
 	"github.com/mediabot-dev/mediabot/signaling"
 )
 
@@ -17,6 +19,9 @@ const (
 	// (serviceHostedMediaConfig): no audio reaches this bot, only the
 	// call's notifications. Decision.PreFetchMedia lists prompts to fetch.
 	AnswerServiceHosted
+	// Redirect sends the call on to Decision.Targets (more than one rings
+	// them at once); Graph then ends it for this bot.
+	Redirect
 )
 
 // IncomingCall is what a policy decides on.
@@ -38,6 +43,8 @@ type Decision struct {
 	Reason string
 	// PreFetchMedia are the prompts Graph fetches for a service-hosted answer.
 	PreFetchMedia []signaling.MediaInfo
+	// Targets are where a Redirect sends the call.
+	Targets []signaling.InvitationParticipantInfo
 }
 
 // AnswerPolicy decides, inside the answer window, what to do with an
@@ -45,12 +52,31 @@ type Decision struct {
 type AnswerPolicy func(IncomingCall) Decision
 
 // DefaultPolicy answers every call while fewer than maxCalls are live (0 =
-// no limit) and the instance is not overloaded, and rejects the rest as busy.
-func DefaultPolicy(maxCalls int) AnswerPolicy {
+// no limit) and the instance is not overloaded; the rest are redirected to
+// redirectTargets when there are some, else rejected busy.
+func DefaultPolicy(maxCalls int, redirectTargets ...signaling.InvitationParticipantInfo) AnswerPolicy {
 	return func(in IncomingCall) Decision {
 		if maxCalls > 0 && in.LiveCalls >= maxCalls || in.Load.Level == LoadOverloaded {
+			if len(redirectTargets) > 0 {
+				return Decision{Action: Redirect, Targets: redirectTargets}
+			}
 			return Decision{Action: Reject, Reason: "busy"}
 		}
 		return Decision{Action: Answer}
 	}
+}
+
+// ParseTargets turns --redirect-targets entries into Graph call targets: an
+// entry starting with "+" is a phone number (E.164), anything else a Teams
+// user's object id in tenant.
+func ParseTargets(entries []string, tenant string) []signaling.InvitationParticipantInfo {
+	var out []signaling.InvitationParticipantInfo
+	for _, e := range entries {
+		if strings.HasPrefix(e, "+") {
+			out = append(out, signaling.PhoneTarget(e))
+		} else {
+			out = append(out, signaling.UserTarget(e, tenant))
+		}
+	}
+	return out
 }

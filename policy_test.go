@@ -66,3 +66,27 @@ func TestEncryptedSourceIsFlaggedAndTheCallGoesOn(t *testing.T) {
 		t.Errorf("source %s, want the encrypted string as sent", incoming[0].Source)
 	}
 }
+
+// With --redirect-targets, a call the default policy does not take (the
+// instance is full) is redirected there rather than rejected.
+func TestFullInstanceRedirectsToTheConfiguredTargets(t *testing.T) {
+	sim := startSim(t)
+	_, webhook := startBot(t, sim, func(c *mediabot.Config) {
+		c.MaxCalls = 1
+		c.RedirectTargets = []string{"+14255550100", "11111111-0000-4000-8000-000000000002"}
+	}, mediabot.WithLoadFunc(func() mediabot.LoadState { return overloaded }))
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: time.Second,
+		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rejected != "" || len(res.Redirected) != 2 {
+		t.Fatalf("rejected %q, redirected to %d targets; want redirected to 2", res.Rejected, len(res.Redirected))
+	}
+	if id := res.Redirected[0].Identity; id == nil || id.Phone == nil || id.Phone.ID != "+14255550100" {
+		t.Errorf("first target %+v, want the phone number", res.Redirected[0].Identity)
+	}
+	if id := res.Redirected[1].Identity; id == nil || id.User == nil || id.User.ID != "11111111-0000-4000-8000-000000000002" || id.User.TenantID != testTenant {
+		t.Errorf("second target %+v, want the Teams user in the tenant", res.Redirected[1].Identity)
+	}
+}

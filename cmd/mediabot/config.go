@@ -11,7 +11,6 @@ import (
 // setting one is refused at start rather than silently ignored.
 type unsupported struct {
 	participantCapacity int
-	redirectTargets     []string
 	adminToken          string
 }
 
@@ -19,8 +18,6 @@ func (u unsupported) check() error {
 	switch {
 	case u.participantCapacity != 0:
 		return fmt.Errorf("--participant-capacity: policy-based recording is not supported in this version")
-	case len(u.redirectTargets) > 0:
-		return fmt.Errorf("--redirect-targets: redirecting calls is not supported in this version")
 	}
 	return nil
 }
@@ -58,7 +55,7 @@ func botFlags(f *cli.Flags, c *mediabot.Config, u *unsupported, tls *[2]string) 
 	f.String(&c.NATSStream, "nats-stream", d.NATSStream, "JetStream stream for audio and events, created when missing")
 	f.Int(&c.MaxCalls, "max-calls", 0, "live calls above which incoming calls are rejected busy (0 = no limit)")
 	f.Int(&u.participantCapacity, "participant-capacity", 0, "participantCapacity for policy-based recording answers")
-	f.List(&u.redirectTargets, "redirect-targets", nil, "redirect calls the policy does not answer there")
+	f.List(&c.RedirectTargets, "redirect-targets", nil, "redirect calls the policy does not answer there")
 	f.String(&c.HandoffURL, "handoff-url", "", "307 incoming calls there when full or draining")
 	f.Duration(&c.KeepAliveInterval, "keepalive-interval", d.KeepAliveInterval, "how often live calls are kept alive")
 	f.Duration(&c.DrainTimeout, "drain-timeout", d.DrainTimeout, "how long SIGTERM waits for live calls")
