@@ -41,7 +41,9 @@ type call struct {
 	state   atomic.Pointer[string] // written by the worker only
 	session *mediasession.Session
 	roster  *roster
-	sharing *sharing.Tracker
+	// rosterSeq is the last delta roster sequenceNumber applied (worker only).
+	rosterSeq int64
+	sharing   *sharing.Tracker
 
 	mediaStart atomic.Int64 // unix ns when media connected; 0 before
 	ended      atomic.Bool
@@ -168,11 +170,19 @@ func (c *call) handle(w work) {
 		}
 		full := delta == nil && w.target.Kind == signaling.ResourceParticipants
 		if delta != nil {
+			switch seq := delta.SequenceNumber; {
+			case c.rosterSeq != 0 && seq <= c.rosterSeq:
+				return // stale or repeated
+			case c.rosterSeq != 0 && seq != c.rosterSeq+1:
+				c.rosterSeq = seq
+				c.rebuildRoster(seq)
+				return
+			default:
+				c.rosterSeq = seq
+			}
 			parts = delta.Participants
 		}
-		for _, e := range c.roster.apply(parts, full, c.id, c.mediaNow()) {
-			c.emit(e)
-		}
+		c.applyRoster(parts, full)
 	case signaling.ResourceContentSharingSession:
 		switch n.ChangeType {
 		case "created":
@@ -187,6 +197,26 @@ func (c *call) handle(w work) {
 	default:
 		c.bot.metrics.notificationsIgnored.Inc()
 	}
+}
+
+func (c *call) applyRoster(parts []signaling.Participant, full bool) {
+	for _, e := range c.roster.apply(parts, full, c.id, c.mediaNow()) {
+		c.emit(e)
+	}
+}
+
+// rebuildRoster replaces the roster with Graph's current one after a delta
+// roster notification was missed.
+func (c *call) rebuildRoster(seq int64) {
+	c.log.Info("delta roster gap: rebuilding the roster", "sequenceNumber", seq)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	parts, err := c.bot.graph.ListParticipants(ctx, c.tenant, c.id)
+	if err != nil {
+		c.log.Warn("roster rebuild failed", "err", err)
+		return
+	}
+	c.applyRoster(parts, true)
 }
 
 // setState moves the call to a later state; a stale or repeated one is not
@@ -309,6 +339,7 @@ func (c *call) postAnswer(ctx context.Context, media signaling.MediaConfig) erro
 		CallOptions: &signaling.IncomingCallOptions{
 			ODataType:                           signaling.ODataIncomingCallOptions,
 			IsContentSharingNotificationEnabled: c.bot.cfg.SharingNotifications,
+			IsDeltaRosterEnabled:                c.bot.cfg.DeltaRoster,
 		},
 		MediaConfig: media,
 	})

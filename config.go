@@ -62,6 +62,10 @@ type Config struct {
 	AudioSections int
 	// SampleRate is the PCM rate delivered: 16000 or 48000.
 	SampleRate int
+	// DeltaRoster asks Graph for delta rosters (isDeltaRosterEnabled): only
+	// the participants that changed; a gap in their sequence numbers
+	// rebuilds the roster from GET .../participants.
+	DeltaRoster bool
 	// Mix also delivers a mixed track per call (participant id "mixed").
 	Mix bool
 	// SharingNotifications asks Graph for content-sharing notifications.
