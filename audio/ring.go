@@ -82,6 +82,15 @@ func (r *Ring) Drain(fn func(*Frame)) int {
 	return int(tail - head)
 }
 
+// dropOldest discards the oldest frame. Only for a ring whose producer and
+// consumer are the same goroutine (a stream's hold).
+func (r *Ring) dropOldest() {
+	if head := r.head.Load(); head < r.tail.Load() {
+		r.head.Store(head + 1)
+		r.overflows.Add(1)
+	}
+}
+
 // Len is the number of frames waiting.
 func (r *Ring) Len() int { return int(r.tail.Load() - r.head.Load()) }
 

@@ -45,6 +45,13 @@ type StreamConfig struct {
 	Consumer FrameConsumer
 	// OnOverflow is called once, the first time a ring is full.
 	OnOverflow func()
+	// Hold, when set, keeps frames from the rings until it reports true
+	// (a compliance recorder may persist nothing before Graph confirmed
+	// recording). Held frames wait, at most HoldFrames of them (the oldest
+	// are dropped past that), and go out in order once it opens; frames
+	// still held when the stream ends are dropped. Both drops are counted.
+	Hold       func() bool
+	HoldFrames int
 	// MaxWait is how long a gap may hold later packets back before it is
 	// concealed (DefaultMaxWait if zero).
 	MaxWait time.Duration
@@ -84,6 +91,8 @@ type Stream struct {
 	lastCSRC    uint32
 	lostRun     int
 	overflowed  bool
+	held        *Ring  // frames kept back while Hold is closed
+	holdDropped uint64 // frames dropped from the hold (full, or never released)
 
 	jitStarted  bool
 	jitLastTS   uint32
@@ -121,6 +130,9 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 		lastDur:  int64(cfg.ClockRate * FrameMs / 1000),
 	}
 	s.win.maxWait = cfg.MaxWait
+	if cfg.Hold != nil {
+		s.held = NewRingOf(max(cfg.HoldFrames, 1), s.frameLen)
+	}
 	return s, nil
 }
 
@@ -186,10 +198,14 @@ func (s *Stream) Push(b []byte, arrival time.Time) {
 }
 
 // Flush delivers everything still held: gaps are given up on at once.
+// Frames still kept back by a closed Hold are dropped and counted.
 func (s *Stream) Flush() {
 	s.release(s.cfg.Now(), true, -1)
 	if len(s.pend) > 0 {
 		s.flushPending()
+	}
+	if s.held != nil && !s.cfg.Hold() {
+		s.holdDropped += uint64(s.held.Drain(func(*Frame) {}))
 	}
 }
 
@@ -338,6 +354,26 @@ func (s *Stream) flushPending() {
 func (s *Stream) deliver(ts uint32, ms int64, pcm []int16) {
 	f := &s.frame
 	f.RTPTimestamp, f.MediaTimeMs, f.PCM = ts, ms, pcm
+	if s.held != nil {
+		if !s.cfg.Hold() {
+			if !s.held.Put(f) { // full: drop the oldest, keep the newest
+				s.held.dropOldest()
+				s.holdDropped++
+				s.held.Put(f)
+			}
+			return
+		}
+		if s.held.Len() > 0 {
+			s.held.Drain(s.output)
+		}
+	}
+	s.output(f)
+}
+
+// output hands one frame to the consumer and the rings.
+//
+// hot path: no alloc.
+func (s *Stream) output(f *Frame) {
 	if s.cfg.Consumer != nil {
 		s.cfg.Consumer.Frame(f)
 	}
@@ -374,6 +410,7 @@ func (s *Stream) updateJitter(now int64, ts uint32) {
 func (s *Stream) Stats() event.StreamCounters {
 	c := s.counters
 	c.JitterMs = s.jitter * 1000 / float64(s.cfg.ClockRate)
+	c.HoldDropped = s.holdDropped
 	for _, r := range s.cfg.Rings {
 		c.RingOverflows += r.Overflows()
 	}

@@ -84,16 +84,19 @@ type ResultInfo struct {
 // StreamCounters are one remote audio stream's receive statistics, with the
 // JSON keys of CONTRACT §5. JitterMs is the RFC 3550 interarrival jitter.
 type StreamCounters struct {
-	Packets       uint64  `json:"packets"`
-	Lost          uint64  `json:"lost"`
-	Late          uint64  `json:"late"`
-	Duplicates    uint64  `json:"duplicates"`
-	Reordered     uint64  `json:"reordered"`
-	ConcealedFEC  uint64  `json:"concealedFec"`
-	ConcealedPLC  uint64  `json:"concealedPlc"`
-	DecodeErrors  uint64  `json:"decodeErrors"`
-	RingOverflows uint64  `json:"ringOverflows"`
-	JitterMs      float64 `json:"jitterMs"`
+	Packets       uint64 `json:"packets"`
+	Lost          uint64 `json:"lost"`
+	Late          uint64 `json:"late"`
+	Duplicates    uint64 `json:"duplicates"`
+	Reordered     uint64 `json:"reordered"`
+	ConcealedFEC  uint64 `json:"concealedFec"`
+	ConcealedPLC  uint64 `json:"concealedPlc"`
+	DecodeErrors  uint64 `json:"decodeErrors"`
+	RingOverflows uint64 `json:"ringOverflows"`
+	// HoldDropped are frames a compliance recorder dropped because Graph
+	// never confirmed recording (or the hold was full).
+	HoldDropped uint64  `json:"holdDropped,omitempty"`
+	JitterMs    float64 `json:"jitterMs"`
 }
 
 // Consumer receives events. Implementations must be safe for concurrent use
