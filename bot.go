@@ -426,6 +426,14 @@ func (b *Bot) Event(e event.Event) {
 	for _, s := range b.sinks {
 		s.Event(e)
 	}
+	b.eventToConsumers(e)
+}
+
+// eventToConsumers hands e to the in-process event consumers only.
+func (b *Bot) eventToConsumers(e event.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
 	for _, c := range b.eventConsumers {
 		c.Event(e)
 	}

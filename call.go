@@ -43,7 +43,11 @@ type call struct {
 	roster  *roster
 	// rosterSeq is the last delta roster sequenceNumber applied (worker only).
 	rosterSeq int64
-	sharing   *sharing.Tracker
+	// gate is set for policy-recording calls: nothing is kept before Graph
+	// confirms recording. recordingOp is the operation awaited (worker only).
+	gate        *recordingGate
+	recordingOp string
+	sharing     *sharing.Tracker
 
 	mediaStart atomic.Int64 // unix ns when media connected; 0 before
 	ended      atomic.Bool
@@ -139,6 +143,9 @@ func (c *call) emit(e event.Event) {
 	if e.MediaTimeMs == 0 {
 		e.MediaTimeMs = c.mediaNow()
 	}
+	if c.gate != nil && c.gate.keep(e) {
+		return
+	}
 	c.bot.Event(e)
 }
 
@@ -193,6 +200,7 @@ func (c *call) handle(w work) {
 	case signaling.ResourceOperation:
 		if op, err := n.Operation(); err == nil && op != nil {
 			c.log.Info("operation", "id", op.ID, "status", op.Status)
+			c.operationDone(op)
 		}
 	default:
 		c.bot.metrics.notificationsIgnored.Inc()
@@ -239,8 +247,13 @@ func (c *call) setState(state string, ri *signaling.ResultInfo) {
 // onIncoming decides on the call and answers or rejects it inside the
 // window, measured from the notification's arrival.
 func (c *call) onIncoming(gc signaling.Call) {
+	window := c.bot.cfg.AnswerWindow
+	if isPolicyRecording(gc) {
+		c.gate = newRecordingGate()
+		window = c.bot.cfg.PolicyRecordingWindow
+	}
 	c.emitIncoming(gc)
-	ctx, cancel := context.WithDeadline(context.Background(), c.arrived.Add(c.bot.cfg.AnswerWindow))
+	ctx, cancel := context.WithDeadline(context.Background(), c.arrived.Add(window))
 	defer cancel()
 	if c.bot.draining.Load() {
 		c.reject(ctx, "busy")
@@ -333,9 +346,14 @@ func (c *call) answer(ctx context.Context) error {
 
 // postAnswer POSTs the answer with this instance's callbackUri and options.
 func (c *call) postAnswer(ctx context.Context, media signaling.MediaConfig) error {
+	capacity := 0
+	if c.gate != nil {
+		capacity = c.bot.cfg.ParticipantCapacity
+	}
 	return c.bot.graph.Answer(ctx, c.tenant, c.id, signaling.AnswerRequest{
-		CallbackURI:        c.bot.CallbackURI(),
-		AcceptedModalities: []string{"audio"},
+		ParticipantCapacity: capacity,
+		CallbackURI:         c.bot.CallbackURI(),
+		AcceptedModalities:  []string{"audio"},
 		CallOptions: &signaling.IncomingCallOptions{
 			ODataType:                           signaling.ODataIncomingCallOptions,
 			IsContentSharingNotificationEnabled: c.bot.cfg.SharingNotifications,
@@ -348,6 +366,18 @@ func (c *call) postAnswer(ctx context.Context, media signaling.MediaConfig) erro
 func (c *call) onConnected(at time.Time) {
 	c.mediaStart.CompareAndSwap(0, at.UnixNano())
 	c.log.Info("media connected")
+	if c.gate != nil {
+		c.enqueue(work{fn: c.startRecording})
+	}
+}
+
+// holdFunc is the streams' gate: nil (no hold) unless this is a
+// policy-recording call.
+func (c *call) holdFunc() func() bool {
+	if c.gate == nil {
+		return nil
+	}
+	return c.gate.isOpen
 }
 
 // countingReader counts the packets a stream reads, for the call's media
@@ -386,6 +416,8 @@ func (c *call) onTrack(tr *mediasession.Track) {
 		MediaStart:  time.Unix(0, c.mediaStart.Load()),
 		Participant: c.roster.participant,
 		Rings:       rings,
+		Hold:        c.holdFunc(),
+		HoldFrames:  holdSeconds * 1000 / audio.FrameMs,
 		OnOverflow: func() {
 			log.Warn("a frame consumer is slower than real time: frames dropped (counted in ringOverflows)")
 		},
@@ -466,6 +498,9 @@ func (c *call) end() {
 		_ = c.session.Close()
 	}
 	c.streams.Wait()
+	if c.gate != nil && !c.gate.isOpen() {
+		c.log.Warn("call ended before Graph confirmed recording: its audio and events were not kept", "events_dropped", c.gate.discard())
+	}
 	c.bot.endMix(c.id)
 	for _, s := range c.bot.sinks {
 		s.EndCall(c.id)

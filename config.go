@@ -71,6 +71,9 @@ type Config struct {
 	// SharingNotifications asks Graph for content-sharing notifications.
 	SharingNotifications bool
 
+	// AdminToken guards the operator API (/v1/calls), which this version
+	// does not serve yet.
+	AdminToken string
 	// OutDir is the file sink's folder; "" turns the file sink off.
 	OutDir string
 	// NATSURL, when set, also publishes every frame and event to NATS
@@ -97,6 +100,12 @@ type Config struct {
 	// AnswerWindow is Graph's time limit to answer an incoming call,
 	// measured from the notification's arrival.
 	AnswerWindow time.Duration
+	// PolicyRecordingWindow is Graph's shorter answer window for
+	// policy-based recording invitations.
+	PolicyRecordingWindow time.Duration
+	// ParticipantCapacity is sent as participantCapacity when answering a
+	// policy-based recording invitation (0 = not sent).
+	ParticipantCapacity int
 	// MediaConnectTimeout bounds answer-to-media-connected.
 	MediaConnectTimeout time.Duration
 	// MediaIdleTimeout ends an established call whose media has carried no
@@ -113,20 +122,21 @@ type Config struct {
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
-		Listen:               "127.0.0.1:9440",
-		InstanceID:           host,
-		Cloud:                "global",
-		InboundIssuers:       signaling.GraphIssuers(),
-		AudioSections:        4,
-		SampleRate:           16000,
-		SharingNotifications: true,
-		OutDir:               "./recordings",
-		NATSStream:           "MEDIABOT",
-		AnswerWindow:         15 * time.Second,
-		MediaConnectTimeout:  15 * time.Second,
-		MediaIdleTimeout:     2 * time.Minute,
-		KeepAliveInterval:    15 * time.Minute,
-		DrainTimeout:         30 * time.Second,
+		Listen:                "127.0.0.1:9440",
+		InstanceID:            host,
+		Cloud:                 "global",
+		InboundIssuers:        signaling.GraphIssuers(),
+		AudioSections:         4,
+		SampleRate:            16000,
+		SharingNotifications:  true,
+		OutDir:                "./recordings",
+		NATSStream:            "MEDIABOT",
+		AnswerWindow:          15 * time.Second,
+		PolicyRecordingWindow: 5 * time.Second,
+		MediaConnectTimeout:   15 * time.Second,
+		MediaIdleTimeout:      2 * time.Minute,
+		KeepAliveInterval:     15 * time.Minute,
+		DrainTimeout:          30 * time.Second,
 	}
 }
 
@@ -163,6 +173,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MediaConnectTimeout == 0 {
 		c.MediaConnectTimeout = d.MediaConnectTimeout
+	}
+	if c.PolicyRecordingWindow == 0 {
+		c.PolicyRecordingWindow = d.PolicyRecordingWindow
 	}
 	if c.MediaIdleTimeout == 0 {
 		c.MediaIdleTimeout = d.MediaIdleTimeout

@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -167,6 +168,13 @@ func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 		err = peer.waitConnected(10 * time.Second)
 	}
 	if err != nil {
+		select {
+		case <-c.byBot: // the bot hung up while media was coming up
+			res.EndedByBot = true
+			c.terminate(200, 5001, "Call ended by the bot.")
+			return res, nil
+		default:
+		}
 		c.terminate(410, 301005, "Media connectivity failure: "+err.Error())
 		return res, err
 	}
@@ -202,6 +210,13 @@ func (c *simCall) ring(ctx context.Context, res *CallResult) (*signaling.AnswerR
 		TenantID:            c.sim.cfg.TenantID,
 		CallChainID:         newGUID(),
 		MyParticipantID:     newGUID(),
+	}
+	if sc.PolicyRecording {
+		observed := newGUID()
+		incoming.IncomingContext = &signaling.IncomingContext{ODataType: signaling.ODataIncomingContext,
+			SourceParticipantID: observed, ObservedParticipantID: observed}
+		incoming.MeetingInfo = json.RawMessage(`{"@odata.type":"#microsoft.graph.tokenMeetingInfo","token":"join token"}`)
+		incoming.ApplicationMetadata = json.RawMessage(`{"botData":{"mediaHostedRegion":"USEA","inviteReasons":["PolicyBasedRecording"],"policyIdentifier":"graphsim policy"}}`)
 	}
 	start := time.Now()
 	status, err := c.sim.notify(ctx, sc.BotURL, callNotification("created", sc.CallID, incoming))

@@ -28,6 +28,11 @@ type Scenario struct {
 	// AnswerWindow is how long graphsim waits for an answer before it ends
 	// the call as Graph does; 0 is 15 s.
 	AnswerWindow time.Duration
+	// PolicyRecording makes the call a policy-based recording invitation,
+	// shaped like Graph's (incomingContext, meetingInfo with a join token,
+	// applicationMetadata.botData), with Graph's 5 s answer window unless
+	// AnswerWindow says otherwise.
+	PolicyRecording bool
 	// Source is the caller; nil is the first participant as a Teams user.
 	Source *signaling.ParticipantInfo
 }
@@ -122,6 +127,9 @@ func (sc *Scenario) defaults() {
 	}
 	if sc.AnswerWindow == 0 {
 		sc.AnswerWindow = 15 * time.Second
+		if sc.PolicyRecording {
+			sc.AnswerWindow = 5 * time.Second
+		}
 	}
 	// The caller's slice may be shared by concurrent calls: fill in a copy.
 	sc.Participants = append([]Participant(nil), sc.Participants...)

@@ -1,29 +1,12 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/internal/cli"
 )
 
-// unsupported are contract settings this version does not implement yet:
-// setting one is refused at start rather than silently ignored.
-type unsupported struct {
-	participantCapacity int
-	adminToken          string
-}
-
-func (u unsupported) check() error {
-	switch {
-	case u.participantCapacity != 0:
-		return fmt.Errorf("--participant-capacity: policy-based recording is not supported in this version")
-	}
-	return nil
-}
-
 // botFlags defines the flags of CONTRACT §1 that fill a mediabot.Config.
-func botFlags(f *cli.Flags, c *mediabot.Config, u *unsupported, tls *[2]string) {
+func botFlags(f *cli.Flags, c *mediabot.Config, tls *[2]string) {
 	d := mediabot.DefaultConfig()
 	f.String(&c.Listen, "listen", d.Listen, "HTTP(S) listen address: webhook, media answer endpoint, health")
 	f.String(&c.PublicURL, "public-url", "", "base URL by which Graph and the media processor reach this instance (default http://<listen>)")
@@ -55,10 +38,10 @@ func botFlags(f *cli.Flags, c *mediabot.Config, u *unsupported, tls *[2]string) 
 	f.String(&c.NATSURL, "nats-url", "", "also publish audio and events to NATS JetStream (e.g. nats://127.0.0.1:4222)")
 	f.String(&c.NATSStream, "nats-stream", d.NATSStream, "JetStream stream for audio and events, created when missing")
 	f.Int(&c.MaxCalls, "max-calls", 0, "live calls above which incoming calls are rejected busy (0 = no limit)")
-	f.Int(&u.participantCapacity, "participant-capacity", 0, "participantCapacity for policy-based recording answers")
+	f.Int(&c.ParticipantCapacity, "participant-capacity", 0, "participantCapacity for policy-based recording answers")
 	f.List(&c.RedirectTargets, "redirect-targets", nil, "redirect calls the policy does not answer there")
 	f.String(&c.HandoffURL, "handoff-url", "", "307 incoming calls there when full or draining")
 	f.Duration(&c.KeepAliveInterval, "keepalive-interval", d.KeepAliveInterval, "how often live calls are kept alive")
 	f.Duration(&c.DrainTimeout, "drain-timeout", d.DrainTimeout, "how long SIGTERM waits for live calls")
-	f.String(&u.adminToken, "admin-token", "", "bearer token of the operator API")
+	f.String(&c.AdminToken, "admin-token", "", "bearer token of the operator API (/v1/calls, not served in this version)")
 }

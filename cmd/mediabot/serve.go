@@ -19,13 +19,9 @@ import (
 func serve(args []string) error {
 	f := cli.NewFlags("mediabot serve", "MEDIABOT")
 	var cfg mediabot.Config
-	var u unsupported
 	var tls [2]string
-	botFlags(f, &cfg, &u, &tls)
+	botFlags(f, &cfg, &tls)
 	if err := f.Parse(args); err != nil {
-		return err
-	}
-	if err := u.check(); err != nil {
 		return err
 	}
 	if (tls[0] == "") != (tls[1] == "") {

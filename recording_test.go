@@ -1,0 +1,75 @@
+package mediabot_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mediabot-dev/mediabot"
+	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/wavtest"
+)
+
+// A policy-based recording invitation is answered inside Graph's 5 s window
+// with participantCapacity; the bot tells Graph it records once media
+// flows, and frames held until Graph confirmed are kept, in order: the
+// recording is whole.
+func TestPolicyRecordingCallIsRecordedOnceConfirmed(t *testing.T) {
+	sim := startSim(t)
+	log := &eventLog{}
+	var dir string
+	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir, c.ParticipantCapacity = c.OutDir, 20 }, mediabot.WithEventConsumer(log))
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second, PolicyRecording: true,
+		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, bot)
+	if res.Answer.ParticipantCapacity != 20 || res.AnswerLatency > 5*time.Second {
+		t.Errorf("answer: participantCapacity %d after %s; want 20 within 5 s", res.Answer.ParticipantCapacity, res.AnswerLatency)
+	}
+	status := log.of(res.CallID, event.RecordingStatus)
+	if len(status) != 1 || status[0].Status != "recording" {
+		t.Fatalf("recording.status events %+v, want one: recording", status)
+	}
+	pcm, rate := wavtest.Read(t, filepath.Join(dir, res.CallID, res.Participants[0]+".wav"))
+	if got := float64(len(pcm)-leadingSilence(pcm)) / float64(rate); got < 1.9 {
+		t.Errorf("%.2f s recorded of a 2 s call: frames held before the confirmation were lost", got)
+	}
+	if n := len(log.of(res.CallID, event.CallIncoming)); n != 1 {
+		t.Errorf("%d call.incoming events (held until the confirmation, then released)", n)
+	}
+}
+
+// When Graph refuses the recording status, nothing of the call is kept by
+// any sink, the operator hears why, and the bot leaves the call.
+func TestPolicyRecordingRefusedKeepsNothing(t *testing.T) {
+	sim := startSim(t)
+	log := &eventLog{}
+	var dir string
+	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir }, mediabot.WithEventConsumer(log))
+	sim.FailNext(http.MethodPost, "/updateRecordingStatus", http.StatusForbidden, 0, 10)
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: 3 * time.Second, PolicyRecording: true,
+		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, bot)
+	if !res.EndedByBot {
+		t.Error("the bot stayed in a call it may not record")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, res.CallID)); len(entries) != 0 {
+		t.Errorf("files kept of an unconfirmed recording: %v", entries)
+	}
+	status := log.of(res.CallID, event.RecordingStatus)
+	if len(status) != 1 || status[0].Status != "failed" {
+		t.Errorf("recording.status events %+v, want one: failed", status)
+	}
+	if n := len(log.of(res.CallID, event.CallIncoming, event.CallState, event.ParticipantJoined)); n != 0 {
+		t.Errorf("%d events of an unconfirmed recording reached the consumers", n)
+	}
+}
