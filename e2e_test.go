@@ -298,3 +298,31 @@ func TestMetricsCountCallsByState(t *testing.T) {
 		t.Errorf("after the call: %v established calls", v)
 	}
 }
+
+// Every notification delivered twice changes nothing: each state, roster
+// change and sharing session is one event, and the audio is whole.
+func TestDuplicateNotificationsAreNoOps(t *testing.T) {
+	sim := startSim(t)
+	log := &eventLog{}
+	bot, webhook := startBot(t, sim, nil, mediabot.WithEventConsumer(log))
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second, Duplicate: true,
+		Shares:       []graphsim.Share{{Start: 500 * time.Millisecond, End: time.Second}},
+		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}, {Voice: graphsim.Voice{FundamentalHz: 500}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, bot)
+	var states []string
+	for _, e := range log.of(res.CallID, event.CallState) {
+		states = append(states, e.State)
+	}
+	if got := strings.Join(states, ","); got != "establishing,established,terminating,terminated" {
+		t.Errorf("states %s", got)
+	}
+	if n := len(log.of(res.CallID, event.ParticipantJoined)); n != 3 {
+		t.Errorf("%d participant.joined events, want 3 (the bot and two participants)", n)
+	}
+	if s, e := len(log.of(res.CallID, event.SharingStarted)), len(log.of(res.CallID, event.SharingEnded)); s != 1 || e != 1 {
+		t.Errorf("sharing: %d started, %d ended; want 1 and 1", s, e)
+	}
+}

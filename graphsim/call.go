@@ -86,8 +86,14 @@ func (c *simCall) end(_ error) {
 // post queues notifications for the call's callback; they are sent in order
 // by one goroutine so that pacing the media never waits on HTTP.
 func (c *simCall) post(n ...signaling.CommsNotification) {
-	c.queued.Add(1)
-	c.queue <- n
+	times := 1
+	if c.sc.Duplicate {
+		times = 2 // Graph documents no exactly-once delivery
+	}
+	for range times {
+		c.queued.Add(1)
+		c.queue <- n
+	}
 }
 
 func (c *simCall) sender(ctx context.Context) {

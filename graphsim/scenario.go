@@ -28,6 +28,8 @@ type Scenario struct {
 	// AnswerWindow is how long graphsim waits for an answer before it ends
 	// the call as Graph does; 0 is 15 s.
 	AnswerWindow time.Duration
+	// Duplicate sends every notification after the incoming call twice.
+	Duplicate bool
 	// PolicyRecording makes the call a policy-based recording invitation,
 	// shaped like Graph's (incomingContext, meetingInfo with a join token,
 	// applicationMetadata.botData), with Graph's 5 s answer window unless
