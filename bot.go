@@ -190,7 +190,7 @@ func (b *Bot) Handler() http.Handler { return b.handler }
 
 func (b *Bot) routes() http.Handler {
 	r := chi.NewRouter()
-	webhook := signaling.NewWebhook(signaling.WebhookConfig{Auth: b.auth, Handle: b.dispatch, Redirect: b.handoff, Logger: b.log})
+	webhook := signaling.NewWebhook(signaling.WebhookConfig{Auth: b.auth, Handle: b.dispatch, Respond: b.joiningResponse, Redirect: b.handoff, Logger: b.log})
 	r.Method(http.MethodPost, "/api/calls", webhook)
 	r.Method(http.MethodPost, "/api/calls/*", webhook)
 	r.Method(http.MethodPost, "/media/sessions/{sessionId}/answer", b.engine.AnswerHandler())

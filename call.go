@@ -47,7 +47,10 @@ type call struct {
 	// confirms recording. recordingOp is the operation awaited (worker only).
 	gate        *recordingGate
 	recordingOp string
-	sharing     *sharing.Tracker
+	// members is how many participants of the policy group this call
+	// records: the invitation's, plus each join accepted, less each leave.
+	members atomic.Int64
+	sharing *sharing.Tracker
 
 	mediaStart atomic.Int64 // unix ns when media connected; 0 before
 	ended      atomic.Bool
@@ -56,7 +59,9 @@ type call struct {
 	dropped    atomic.Uint64
 }
 
-func newCall(b *Bot, id, tenant string, arrived time.Time) *call {
+// newCall makes the call's record; policy marks a policy-based recording
+// invitation, whose gate is fixed before any goroutine reads it.
+func newCall(b *Bot, id, tenant string, arrived time.Time, policy bool) *call {
 	c := &call{
 		bot: b, id: id, tenant: tenant, arrived: arrived,
 		log:    b.log.With("call", id),
@@ -67,6 +72,10 @@ func newCall(b *Bot, id, tenant string, arrived time.Time) *call {
 	incoming := "incoming"
 	c.state.Store(&incoming)
 	c.sharing = sharing.NewTracker(id, b.Event)
+	if policy {
+		c.gate = newRecordingGate()
+		c.members.Store(1) // the participant whose invitation this is
+	}
 	return c
 }
 
@@ -248,8 +257,7 @@ func (c *call) setState(state string, ri *signaling.ResultInfo) {
 // window, measured from the notification's arrival.
 func (c *call) onIncoming(gc signaling.Call) {
 	window := c.bot.cfg.AnswerWindow
-	if isPolicyRecording(gc) {
-		c.gate = newRecordingGate()
+	if c.gate != nil {
 		window = c.bot.cfg.PolicyRecordingWindow
 	}
 	c.emitIncoming(gc)

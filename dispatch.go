@@ -19,6 +19,9 @@ func (b *Bot) dispatch(claims signaling.Claims, batch *signaling.CommsNotificati
 			b.log.Warn("notification ignored", "err", err)
 			continue
 		}
+		if b.joinFlow(n, target) {
+			continue
+		}
 		c := b.callFor(target, n, claims, arrived)
 		if c == nil {
 			b.metrics.notificationsIgnored.Inc()
@@ -71,11 +74,14 @@ func (b *Bot) callFor(target signaling.Resource, n *signaling.CommsNotification,
 	}
 	// The call's tenant: the one the call names, else the token's. It is
 	// fixed here, before the call's goroutines read it.
-	tenant := claims.TenantID
-	if calls, err := n.Calls(); err == nil && len(calls) > 0 && calls[0].TenantID != "" {
-		tenant = calls[0].TenantID
+	tenant, policy := claims.TenantID, false
+	if calls, err := n.Calls(); err == nil && len(calls) > 0 {
+		if calls[0].TenantID != "" {
+			tenant = calls[0].TenantID
+		}
+		policy = isPolicyRecording(calls[0])
 	}
-	c := newCall(b, target.CallID, tenant, arrived)
+	c := newCall(b, target.CallID, tenant, arrived, policy)
 	b.calls[c.id] = c
 	b.workers.Add(1)
 	go c.work()

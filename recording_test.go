@@ -2,6 +2,7 @@ package mediabot_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -72,4 +73,58 @@ func TestPolicyRecordingRefusedKeepsNothing(t *testing.T) {
 	if n := len(log.of(res.CallID, event.CallIncoming, event.CallState, event.ParticipantJoined)); n != 0 {
 		t.Errorf("%d events of an unconfirmed recording reached the consumers", n)
 	}
+}
+
+// joining is a participantJoiningNotification for a policy-recording call.
+func joining(callID string) []byte {
+	return []byte(`{"@odata.type":"#microsoft.graph.commsNotifications","value":[{"@odata.type":"#microsoft.graph.commsNotification",
+		"changeType":"created","resourceUrl":"/communications/calls/` + callID + `",
+		"resourceData":{"@odata.type":"#microsoft.graph.participantJoiningNotification","call":{"@odata.type":"#microsoft.graph.call","id":"` + callID + `"}}}]}`)
+}
+
+func left(callID string) []byte {
+	return []byte(`{"@odata.type":"#microsoft.graph.commsNotifications","value":[{"@odata.type":"#microsoft.graph.commsNotification",
+		"changeType":"created","resourceUrl":"/communications/calls/` + callID + `",
+		"resourceData":{"@odata.type":"#microsoft.graph.participantLeftNotification","participantId":"p-2"}}]}`)
+}
+
+// With participantCapacity 2, the policy group's joins are answered in the
+// HTTP response: accepted while the call records fewer than 2, rejected busy
+// past that, accepted again once one left.
+func TestParticipantJoiningAnsweredInTheResponse(t *testing.T) {
+	sim := startSim(t)
+	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { c.ParticipantCapacity = 2 })
+	done := playInBackground(t, sim, graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second, PolicyRecording: true,
+		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
+	callID := waitLive(t, bot)
+	ask := func(body []byte) string {
+		status, reply, err := sim.NotifyReply(context.Background(), webhook, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status == http.StatusAccepted {
+			return "202"
+		}
+		var r struct {
+			Type   string `json:"@odata.type"`
+			Reason string `json:"reason"`
+		}
+		if err := json.Unmarshal(reply, &r); err != nil || status != http.StatusOK {
+			t.Fatalf("reply %d %q", status, reply)
+		}
+		return r.Type + " " + r.Reason
+	}
+	got := []string{ask(joining(callID)), ask(joining(callID)), ask(left(callID)), ask(joining(callID))}
+	want := []string{
+		"#microsoft.graph.acceptJoinResponse ",
+		"#microsoft.graph.rejectJoinResponse busy",
+		"202",
+		"#microsoft.graph.acceptJoinResponse ",
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("reply %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+	<-done
 }

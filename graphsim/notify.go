@@ -34,23 +34,42 @@ func (s *Sim) Notify(ctx context.Context, url string, body []byte) (int, error) 
 // with: a bot hands an incoming call to another deployment with 307 and a
 // Location (graphsim does not follow it by itself).
 func (s *Sim) NotifyLocation(ctx context.Context, url string, body []byte) (status int, location string, err error) {
-	tok, err := s.signer.token(s.cfg.Issuer, s.cfg.ClientID, s.cfg.TenantID)
+	resp, _, err := s.post(ctx, url, body)
 	if err != nil {
 		return 0, "", err
 	}
+	return resp.StatusCode, resp.Header.Get("Location"), nil
+}
+
+// NotifyReply is Notify that also returns the reply's body: the bot answers
+// a participantJoiningNotification with a participantJoiningResponse.
+func (s *Sim) NotifyReply(ctx context.Context, url string, body []byte) (status int, reply []byte, err error) {
+	resp, reply, err := s.post(ctx, url, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode, reply, nil
+}
+
+// post sends a signed notification body and reads the reply (1 MiB at most).
+func (s *Sim) post(ctx context.Context, url string, body []byte) (*http.Response, []byte, error) {
+	tok, err := s.signer.token(s.cfg.Issuer, s.cfg.ClientID, s.cfg.TenantID)
+	if err != nil {
+		return nil, nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, "", err
+		return nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, "", fmt.Errorf("graphsim: notify %s: %w", url, err)
+		return nil, nil, fmt.Errorf("graphsim: notify %s: %w", url, err)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("Location"), nil
+	defer resp.Body.Close()
+	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp, reply, nil
 }
 
 // callNotification is a notification about the call resource itself.

@@ -24,6 +24,10 @@ type WebhookConfig struct {
 	Auth *Authenticator
 	// Handle receives every accepted batch.
 	Handle NotificationHandler
+	// Respond, when set, may answer a batch in the response body itself
+	// (policy recording's participantJoiningResponse): a non-nil body is
+	// sent as JSON with 200 after Handle has queued the batch.
+	Respond func(batch *CommsNotifications) any
 	// Redirect, when set, may hand a batch to another deployment: a
 	// non-empty URL is answered 307 with that Location (Graph then offers
 	// the incoming call there) and the batch is not handled here.
@@ -72,6 +76,14 @@ func NewWebhook(cfg WebhookConfig) http.Handler {
 			}
 		}
 		cfg.Handle(claims, batch)
+		if cfg.Respond != nil {
+			if body := cfg.Respond(batch); body != nil {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusOK)
+				_ = json.NewEncoder(w).Encode(body)
+				return
+			}
+		}
 		w.WriteHeader(http.StatusAccepted)
 	})
 }
