@@ -41,6 +41,7 @@ type call struct {
 	state   atomic.Pointer[string] // written by the worker only
 	session *mediasession.Session
 	roster  *roster
+	ops     *operations
 	// rosterSeq is the last delta roster sequenceNumber applied (worker only).
 	rosterSeq int64
 	// gate is set for policy-recording calls: nothing is kept before Graph
@@ -67,7 +68,7 @@ func newCall(b *Bot, id, tenant string, arrived time.Time, policy bool) *call {
 		log:    b.log.With("call", id),
 		queue:  make(chan work, callQueue),
 		done:   make(chan struct{}),
-		roster: newRoster(),
+		roster: newRoster(), ops: newOperations(),
 	}
 	incoming := "incoming"
 	c.state.Store(&incoming)
@@ -210,6 +211,7 @@ func (c *call) handle(w work) {
 		if op, err := n.Operation(); err == nil && op != nil {
 			c.log.Info("operation", "id", op.ID, "status", op.Status)
 			c.operationDone(op)
+			c.ops.finished(op)
 		}
 	default:
 		c.bot.metrics.notificationsIgnored.Inc()

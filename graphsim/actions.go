@@ -218,8 +218,13 @@ func (s *Sim) handleInvite(w http.ResponseWriter, r *http.Request) {
 		writeGraphError(w, http.StatusConflict, "8502", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, signaling.CommsOperation{ODataType: signaling.ODataInviteParticipantsOperation,
-		ID: newGUID(), Status: "running", ClientContext: req.ClientContext})
+	op := signaling.CommsOperation{ODataType: signaling.ODataInviteParticipantsOperation,
+		ID: newGUID(), Status: "running", ClientContext: req.ClientContext}
+	writeJSON(w, http.StatusOK, op)
+	// The invitees answer; Graph reports the operation's end on the
+	// callback, as a deleted operation resource.
+	op.Status = "completed"
+	c.post(operationNotification(c.sc.CallID, op))
 }
 
 func (s *Sim) handleUpdateRecordingStatus(w http.ResponseWriter, r *http.Request) {

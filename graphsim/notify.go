@@ -107,3 +107,15 @@ func sharingNotification(changeType, callID, sessionID string) signaling.CommsNo
 		ResourceURL: "/communications/calls/" + callID + "/contentsharingsessions/" + sessionID,
 	}
 }
+
+// operationNotification reports a commsOperation's end, as Graph does: a
+// "deleted" notification of the operation resource.
+func operationNotification(callID string, op signaling.CommsOperation) signaling.CommsNotification {
+	raw, _ := json.Marshal(op)
+	return signaling.CommsNotification{
+		ODataType:    signaling.ODataCommsNotification,
+		ChangeType:   "deleted",
+		ResourceURL:  "/communications/calls/" + callID + "/operations/" + op.ID,
+		ResourceData: raw,
+	}
+}
