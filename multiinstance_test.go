@@ -7,29 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/natstest"
 )
-
-// startNATS runs a real JetStream server in-process on loopback.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return srv.ClientURL()
-}
 
 // Two instances share the work as behind a load balancer: graphsim offers 10
 // calls to them in turn, each call's later notifications go to the
@@ -37,7 +21,7 @@ func startNATS(t *testing.T) string {
 // receives every call's audio, each frame once.
 func TestTwoInstancesOneNATSConsumer(t *testing.T) {
 	sim := startSim(t)
-	natsURL := startNATS(t)
+	natsURL := natstest.Start(t, -1, t.TempDir()).ClientURL()
 	var bots [2]*mediabot.Bot
 	var webhooks [2]string
 	for i := range bots {

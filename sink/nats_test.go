@@ -22,28 +22,11 @@ import (
 
 	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/internal/natstest"
 )
 
-// natsServer runs a real NATS server with JetStream in-process, on
-// 127.0.0.1:port (-1: any free port) storing under dir. It is shut down when
-// the test ends.
 func natsServer(t *testing.T, port int, dir string) *server.Server {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	return srv
+	return natstest.Start(t, port, dir)
 }
 
 func serverPort(srv *server.Server) int { return srv.Addr().(*net.TCPAddr).Port }

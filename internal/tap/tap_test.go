@@ -20,30 +20,12 @@ import (
 
 	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/internal/natstest"
 	"github.com/mediabot-dev/mediabot/internal/wavtest"
 	"github.com/mediabot-dev/mediabot/sink"
 )
 
-// natsServer runs a real NATS server with JetStream in-process, shut down
-// when the test ends.
-func natsServer(t *testing.T) *server.Server {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	return srv
-}
+func natsServer(t *testing.T) *server.Server { return natstest.Start(t, -1, t.TempDir()) }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 

@@ -1,0 +1,32 @@
+// Package natstest runs a real NATS server with JetStream in-process for
+// the project's tests: no mock, the server the nats-server module ships.
+package natstest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Start runs a server on 127.0.0.1:port (-1: any free port) storing under
+// dir; it is shut down when the test ends. Starting a new one on the same
+// port and dir is a restart.
+func Start(t testing.TB, port int, dir string) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	return srv
+}
