@@ -155,10 +155,18 @@ func (b *Bot) setupGraph() error {
 			tokenURL = cloud.LoginURL + "/{tenant}/oauth2/v2.0/token"
 		}
 	}
-	client, err := signaling.NewClient(signaling.ClientConfig{
+	ccfg := signaling.ClientConfig{
 		GraphURL: graphURL, TokenURL: tokenURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 		DefaultTenant: cfg.TenantID, HTTPClient: b.httpClient,
-	})
+	}
+	if cfg.ClientCertificateFile != "" || cfg.ClientKeyFile != "" {
+		cert, key, err := signaling.LoadCertificate(cfg.ClientCertificateFile, cfg.ClientKeyFile)
+		if err != nil {
+			return fmt.Errorf("mediabot: certificate credential (--client-certificate, --client-key): %w", err)
+		}
+		ccfg.Certificate, ccfg.PrivateKey = cert, key
+	}
+	client, err := signaling.NewClient(ccfg)
 	if err != nil {
 		return fmt.Errorf("mediabot: %w", err)
 	}

@@ -37,6 +37,13 @@ type Config struct {
 	// TenantID, ClientID and ClientSecret are the app registration. ClientID
 	// is also the audience inbound notification tokens must carry.
 	TenantID, ClientID, ClientSecret string
+	// ClientCertificateFile and ClientKeyFile are a certificate credential
+	// of the app registration, used instead of ClientSecret when set: a PEM
+	// certificate (the one uploaded to the app) and its PEM private key
+	// (RSA, PKCS#1 or PKCS#8; may be the same file). Tokens are then
+	// requested with a client assertion signed by that key. Set both or
+	// neither; they are read once, when the bot is made.
+	ClientCertificateFile, ClientKeyFile string
 
 	// InboundJWKSURL is where the keys of inbound notification tokens are;
 	// InboundOpenIDURL discovers them instead.
@@ -195,6 +202,9 @@ func (c Config) validate() error {
 	var errs []error
 	if c.ClientID == "" {
 		errs = append(errs, errors.New("client id is required (--client-id): it is the bot's app id and the audience of Graph's tokens"))
+	}
+	if (c.ClientCertificateFile == "") != (c.ClientKeyFile == "") {
+		errs = append(errs, errors.New("client certificate and client key go together (--client-certificate, --client-key): set both or neither"))
 	}
 	if c.SampleRate != 16000 && c.SampleRate != 48000 {
 		errs = append(errs, fmt.Errorf("sample rate %d: want 16000 or 48000", c.SampleRate))

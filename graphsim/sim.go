@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,10 @@ type Config struct {
 	// the token endpoint only grants tokens to these credentials, and
 	// notifications are signed for ClientID as audience.
 	TenantID, ClientID, ClientSecret string
+	// ClientCertificate, when set, is a certificate credential of the app:
+	// the token endpoint also grants tokens for a client assertion signed
+	// with its key (RS256, x5t its thumbprint), as Entra ID does.
+	ClientCertificate *x509.Certificate
 	// Issuer is the iss of notification tokens; "" is https://graph.microsoft.com.
 	Issuer string
 	// Logger; nil discards.
@@ -148,20 +153,28 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, "invalid_request", err.Error())
 		return
 	}
-	switch {
-	case r.PostForm.Get("grant_type") != "client_credentials":
+	if r.PostForm.Get("grant_type") != "client_credentials" {
 		writeOAuthError(w, "unsupported_grant_type", "grant_type must be client_credentials")
-	case r.PostForm.Get("client_id") != s.cfg.ClientID || r.PostForm.Get("client_secret") != s.cfg.ClientSecret:
-		writeOAuthError(w, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
-	case r.PostForm.Get("scope") == "":
-		writeOAuthError(w, "invalid_scope", "scope is required")
-	default:
-		tok := randomID(24)
-		s.mu.Lock()
-		s.tokens[tok] = time.Now().Add(time.Hour)
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": 3599, "access_token": tok})
+		return
 	}
+	if code, desc := s.authenticateClient(r); code != "" {
+		writeOAuthError(w, code, desc)
+		return
+	}
+	if r.PostForm.Get("scope") == "" {
+		writeOAuthError(w, "invalid_scope", "scope is required")
+		return
+	}
+	s.grantToken(w)
+}
+
+// grantToken issues an hour's access token to an authenticated client.
+func (s *Sim) grantToken(w http.ResponseWriter) {
+	tok := randomID(24)
+	s.mu.Lock()
+	s.tokens[tok] = time.Now().Add(time.Hour)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": 3599, "access_token": tok})
 }
 
 func (s *Sim) handleJWKS(w http.ResponseWriter, _ *http.Request) {

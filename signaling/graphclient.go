@@ -3,6 +3,8 @@ package signaling
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -27,6 +30,12 @@ type ClientConfig struct {
 	TokenURL     string
 	ClientID     string
 	ClientSecret string
+	// Certificate and PrivateKey are a certificate credential (RSA), used
+	// instead of ClientSecret when set: each token request carries a client
+	// assertion signed with PrivateKey and naming Certificate by its
+	// thumbprint (see LoadCertificate). Set both or neither.
+	Certificate *x509.Certificate
+	PrivateKey  crypto.Signer
 	// DefaultTenant is used when a call names no tenant.
 	DefaultTenant string
 	// HTTPClient; nil is a client with a 10 s timeout (per attempt).
@@ -47,6 +56,9 @@ type Client struct {
 	scope string
 	retry RetryPolicy
 
+	// assertionSigner signs client assertions; nil with a client secret.
+	assertionSigner jose.Signer
+
 	mu     sync.Mutex
 	tokens map[string]oauth2.TokenSource
 }
@@ -60,17 +72,28 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.TokenURL == "" || cfg.ClientID == "" {
 		return nil, fmt.Errorf("signaling: the Graph client needs a token URL and a client id")
 	}
+	if (cfg.Certificate == nil) != (cfg.PrivateKey == nil) {
+		return nil, fmt.Errorf("signaling: a certificate credential needs both the certificate and its private key")
+	}
+	var sig jose.Signer
+	if cfg.Certificate != nil {
+		var err error
+		if sig, err = newAssertionSigner(cfg.Certificate, cfg.PrivateKey); err != nil {
+			return nil, err
+		}
+	}
 	cfg.GraphURL = strings.TrimRight(cfg.GraphURL, "/")
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
 	return &Client{
-		cfg:    cfg,
-		http:   hc,
-		scope:  base.Scheme + "://" + base.Host + "/.default",
-		retry:  cfg.Retry.withDefaults(),
-		tokens: map[string]oauth2.TokenSource{},
+		cfg:             cfg,
+		http:            hc,
+		scope:           base.Scheme + "://" + base.Host + "/.default",
+		retry:           cfg.Retry.withDefaults(),
+		assertionSigner: sig,
+		tokens:          map[string]oauth2.TokenSource{},
 	}, nil
 }
 
@@ -248,16 +271,7 @@ func (c *Client) token(ctx context.Context, tenant string) (string, error) {
 	c.mu.Lock()
 	src, ok := c.tokens[tenant]
 	if !ok {
-		cc := clientcredentials.Config{
-			ClientID:     c.cfg.ClientID,
-			ClientSecret: c.cfg.ClientSecret,
-			TokenURL:     strings.ReplaceAll(c.cfg.TokenURL, "{tenant}", url.PathEscape(orCommon(tenant))),
-			Scopes:       []string{c.scope},
-			AuthStyle:    oauth2.AuthStyleInParams,
-		}
-		// The source outlives this request: give it a context of its own
-		// that carries only the HTTP client.
-		src = cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, c.http))
+		src = c.newTokenSource(strings.ReplaceAll(c.cfg.TokenURL, "{tenant}", url.PathEscape(orCommon(tenant))))
 		c.tokens[tenant] = src
 	}
 	c.mu.Unlock()
@@ -266,6 +280,27 @@ func (c *Client) token(ctx context.Context, tenant string) (string, error) {
 		return "", err
 	}
 	return t.AccessToken, nil
+}
+
+// newTokenSource returns the caching token source of one tenant's token
+// endpoint: with a client assertion when the client has a certificate,
+// with the client secret otherwise.
+func (c *Client) newTokenSource(tokenURL string) oauth2.TokenSource {
+	if c.assertionSigner != nil {
+		return oauth2.ReuseTokenSource(nil, &assertionTokenSource{
+			http: c.http, tokenURL: tokenURL, clientID: c.cfg.ClientID, scope: c.scope, signer: c.assertionSigner,
+		})
+	}
+	cc := clientcredentials.Config{
+		ClientID:     c.cfg.ClientID,
+		ClientSecret: c.cfg.ClientSecret,
+		TokenURL:     tokenURL,
+		Scopes:       []string{c.scope},
+		AuthStyle:    oauth2.AuthStyleInParams,
+	}
+	// The source outlives this request: give it a context of its own
+	// that carries only the HTTP client.
+	return cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, c.http))
 }
 
 func orCommon(tenant string) string {

@@ -19,6 +19,8 @@ func botFlags(f *cli.Flags, c *mediabot.Config, tls *[2]string) {
 	f.String(&c.TenantID, "tenant-id", "", "tenant of the app registration (default tenant for tokens)")
 	f.String(&c.ClientID, "client-id", "", "app (client) id: client credentials, and the audience of Graph's tokens")
 	f.String(&c.ClientSecret, "client-secret", "", "client secret")
+	f.String(&c.ClientCertificateFile, "client-certificate", "", "PEM certificate of the app, used instead of --client-secret (needs --client-key)")
+	f.String(&c.ClientKeyFile, "client-key", "", "PEM RSA private key of --client-certificate (PKCS#1 or PKCS#8)")
 	f.String(&c.InboundJWKSURL, "inbound-jwks-url", "", "keys of inbound notification JWTs")
 	f.String(&c.InboundOpenIDURL, "inbound-openid-url", "", "OpenID configuration to discover those keys (default Microsoft's)")
 	f.List(&c.InboundIssuers, "inbound-issuers", d.InboundIssuers, "accepted issuers of notification JWTs")
