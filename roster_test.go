@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/wavtest"
 )
 
 // deltaRoster is a deltaParticipants notification adding one participant.
@@ -70,5 +72,30 @@ func TestDeltaRosterGapRebuildsTheRoster(t *testing.T) {
 	}
 	if o := res.Answer.CallOptions; o == nil || !o.IsDeltaRosterEnabled {
 		t.Error("the answer did not ask for delta rosters")
+	}
+}
+
+// Audio that arrives before the roster names its speaker is kept under
+// ssrc-{n} and renamed once the roster comes: nothing is lost, and no
+// ssrc-*.wav is left behind.
+func TestRosterAfterMediaLosesNothing(t *testing.T) {
+	sim := startSim(t)
+	var dir string
+	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second, RosterAfter: time.Second,
+		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}, {Voice: graphsim.Voice{FundamentalHz: 600}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, bot)
+	files, _ := filepath.Glob(filepath.Join(dir, res.CallID, "*.wav"))
+	if len(files) != 2 {
+		t.Fatalf("files %v, want one WAV per participant", files)
+	}
+	for i, pid := range res.Participants {
+		pcm, rate := wavtest.Read(t, filepath.Join(dir, res.CallID, pid+".wav"))
+		if got := float64(len(pcm)-leadingSilence(pcm)) / float64(rate); got < 1.9 {
+			t.Errorf("participant %d: %.2f s kept of 2 s", i, got)
+		}
 	}
 }

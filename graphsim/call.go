@@ -198,7 +198,9 @@ func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 		}
 	}
 	c.rosterPosted(res)
-	c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
+	if sc.RosterAfter == 0 {
+		c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
+	}
 	c.runUntilEnd(ctx, res, peer)
 	return res, nil
 }
@@ -387,6 +389,9 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 			c.finishShares(res, shares, sharing)
 			c.terminate(500, 0, "graphsim stopped")
 			return
+		}
+		if sc.RosterAfter > 0 && elapsed == sc.RosterAfter.Truncate(frameDur) {
+			c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
 		}
 		for k, sh := range sharing {
 			if shares[k].ID == "" && elapsed >= sh.Start {

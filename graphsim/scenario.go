@@ -28,6 +28,9 @@ type Scenario struct {
 	// AnswerWindow is how long graphsim waits for an answer before it ends
 	// the call as Graph does; 0 is 15 s.
 	AnswerWindow time.Duration
+	// RosterAfter delays the roster until this long after media flows
+	// (0: at once), so that audio arrives before anyone names it.
+	RosterAfter time.Duration
 	// Duplicate sends every notification after the incoming call twice.
 	Duplicate bool
 	// PolicyRecording makes the call a policy-based recording invitation,
