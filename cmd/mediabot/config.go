@@ -43,6 +43,7 @@ func botFlags(f *cli.Flags, c *mediabot.Config, tls *[2]string) {
 	f.Int(&c.ParticipantCapacity, "participant-capacity", 0, "participantCapacity for policy-based recording answers")
 	f.List(&c.RedirectTargets, "redirect-targets", nil, "redirect calls the policy does not answer there")
 	f.String(&c.HandoffURL, "handoff-url", "", "307 incoming calls there when full or draining")
+	f.Duration(&c.MediaIdleTimeout, "media-idle-timeout", d.MediaIdleTimeout, "hang up an established call whose media carried no packet for this long")
 	f.Duration(&c.KeepAliveInterval, "keepalive-interval", d.KeepAliveInterval, "how often live calls are kept alive")
 	f.Duration(&c.DrainTimeout, "drain-timeout", d.DrainTimeout, "how long SIGTERM waits for live calls")
 	f.String(&c.AdminToken, "admin-token", "", "bearer token of the operator API (/v1/calls, not served in this version)")
