@@ -61,6 +61,7 @@ type Bot struct {
 	metrics *metrics
 
 	streams  atomic.Int64 // audio streams being decoded
+	delays   frameDelays  // frames delivered, and the slow ones
 	load     atomic.Pointer[LoadState]
 	loadFunc func() LoadState // replaces the measurement (WithLoadFunc)
 	stopLoad chan struct{}
@@ -267,7 +268,7 @@ func (b *Bot) setupMixer() {
 // also timed: the delay from a packet's arrival to its frame's delivery.
 func (b *Bot) addDrainer(c audio.FrameConsumer, name string) {
 	if len(b.drainers) == 0 {
-		c = timedConsumer{c, b.metrics.frameDelay}
+		c = timedConsumer{c, b.metrics.frameDelay, &b.delays}
 	}
 	b.drainers = append(b.drainers, audio.NewDrainer(c, 0))
 	b.drainerNames = append(b.drainerNames, name)

@@ -47,6 +47,10 @@ type LoadState struct {
 	// SchedDelay is the worst lateness of a 5 ms timer over the interval:
 	// how long a ready goroutine waited for a core.
 	SchedDelay time.Duration
+	// SlowFrames is the share of frames delivered more than 40 ms after
+	// their packet arrived, over the interval: not yet late (60 ms), but
+	// the first sign of it.
+	SlowFrames float64
 }
 
 // Load thresholds: below these idle shares, or above these scheduling
@@ -59,6 +63,9 @@ const (
 	overloadedIdle  = 0.20
 	heavyDelay      = 10 * time.Millisecond
 	overloadedDelay = 20 * time.Millisecond
+	heavySlow       = 0.001
+	overloadedSlow  = 0.005
+	slowFrame       = 40 * time.Millisecond
 	loadInterval    = time.Second
 	probeInterval   = 5 * time.Millisecond
 	// sustained is how many intervals in a row a level must be measured
@@ -70,12 +77,13 @@ const (
 
 // loadMonitor measures the load once per interval.
 type loadMonitor struct {
-	bot                 *Bot
-	maxDelay            atomic.Int64 // ns, worst probe lateness in this interval
-	lastCPU             time.Duration
-	lastIdle, lastTotal uint64
-	lastAt              time.Time
-	recent              [sustained]LoadLevel // the last measured levels, newest first
+	bot                  *Bot
+	maxDelay             atomic.Int64 // ns, worst probe lateness in this interval
+	lastCPU              time.Duration
+	lastIdle, lastTotal  uint64
+	lastAt               time.Time
+	lastFrames, lastSlow uint64
+	recent               [sustained]LoadLevel // the last measured levels, newest first
 }
 
 // run measures until stop is closed, reporting each sample to set.
@@ -124,7 +132,12 @@ func (m *loadMonitor) sample() LoadState {
 	if wall := now.Sub(m.lastAt); st.Streams > 0 && wall > 0 {
 		st.CPUPerStream = time.Duration(float64(cpu-m.lastCPU) / wall.Seconds() / float64(st.Streams))
 	}
+	frames, slow := m.bot.delays.frames.Load(), m.bot.delays.slow.Load()
+	if frames > m.lastFrames {
+		st.SlowFrames = float64(slow-m.lastSlow) / float64(frames-m.lastFrames)
+	}
 	m.lastCPU, m.lastAt, m.lastIdle, m.lastTotal = cpu, now, idle, total
+	m.lastFrames, m.lastSlow = frames, slow
 	st.Level, st.Reason = judge(st)
 	st.Level = m.settle(st.Level)
 	return st
@@ -144,11 +157,18 @@ func judge(st LoadState) (LoadLevel, string) {
 	if st.Streams > 0 {
 		cost = fmt.Sprintf("; %d streams at %s CPU/s each", st.Streams, st.CPUPerStream.Round(10*time.Microsecond))
 	}
+	slow := func(level string, limit float64) string {
+		return fmt.Sprintf("delivery: %.2f%% of frames over %s after arrival (%s above %.1f%%)%s", st.SlowFrames*100, slowFrame, level, limit*100, cost)
+	}
 	switch {
+	case st.SlowFrames > overloadedSlow:
+		return LoadOverloaded, slow("overloaded", overloadedSlow)
 	case st.MachineIdle < overloadedIdle:
 		return LoadOverloaded, fmt.Sprintf("cpu: machine %.0f%% idle (below %.0f%%)%s", st.MachineIdle*100, overloadedIdle*100, cost)
 	case st.SchedDelay > overloadedDelay:
 		return LoadOverloaded, fmt.Sprintf("scheduling: goroutines waited up to %s for a core (over %s)%s", st.SchedDelay.Round(time.Millisecond), overloadedDelay, cost)
+	case st.SlowFrames > heavySlow:
+		return LoadHeavy, slow("heavy", heavySlow)
 	case st.MachineIdle < heavyIdle:
 		return LoadHeavy, fmt.Sprintf("cpu: machine %.0f%% idle (below %.0f%%)%s", st.MachineIdle*100, heavyIdle*100, cost)
 	case st.SchedDelay > heavyDelay:

@@ -18,6 +18,8 @@ func TestJudgeNamesTheResource(t *testing.T) {
 		{LoadState{MachineIdle: 0.05, Streams: 400, CPUPerStream: 2 * time.Millisecond}, LoadOverloaded, "cpu: machine 5% idle (below 20%); 400 streams at 2ms CPU/s each"},
 		{LoadState{MachineIdle: 0.5, SchedDelay: 15 * time.Millisecond}, LoadHeavy, "scheduling: goroutines waited up to 15ms"},
 		{LoadState{MachineIdle: 0.5, SchedDelay: 45 * time.Millisecond}, LoadOverloaded, "scheduling: goroutines waited up to 45ms for a core (over 20ms)"},
+		{LoadState{MachineIdle: 0.5, SlowFrames: 0.003}, LoadHeavy, "delivery: 0.30% of frames over 40ms after arrival (heavy above 0.1%)"},
+		{LoadState{MachineIdle: 0.5, SlowFrames: 0.02}, LoadOverloaded, "delivery: 2.00% of frames over 40ms after arrival (overloaded above 0.5%)"},
 	}
 	for _, tc := range cases {
 		level, reason := judge(tc.st)

@@ -2,6 +2,7 @@ package mediabot
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/mediabot-dev/mediabot/audio"
@@ -108,12 +109,21 @@ func (m *metrics) handler() http.Handler {
 type timedConsumer struct {
 	next  audio.FrameConsumer
 	delay prometheus.Histogram
+	count *frameDelays
 }
+
+// frameDelays counts timed frames and the slow ones, for the load state.
+type frameDelays struct{ frames, slow atomic.Uint64 }
 
 // Frame observes and forwards f. hot path (drainer): no alloc.
 func (t timedConsumer) Frame(f *audio.Frame) {
 	if !f.Concealed {
-		t.delay.Observe(time.Since(f.Arrival).Seconds())
+		d := time.Since(f.Arrival)
+		t.delay.Observe(d.Seconds())
+		t.count.frames.Add(1)
+		if d > slowFrame {
+			t.count.slow.Add(1)
+		}
 	}
 	t.next.Frame(f)
 }
