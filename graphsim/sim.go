@@ -213,9 +213,8 @@ func (s *Sim) call(id string) *simCall {
 }
 
 func (s *Sim) handleAnswer(w http.ResponseWriter, r *http.Request) {
-	c := s.call(chi.URLParam(r, "callId"))
+	c := s.liveCall(w, r)
 	if c == nil {
-		writeGraphError(w, http.StatusNotFound, "8522", "Call not found.")
 		return
 	}
 	var req signaling.AnswerRequest
@@ -235,9 +234,8 @@ func (s *Sim) handleAnswer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) handleReject(w http.ResponseWriter, r *http.Request) {
-	c := s.call(chi.URLParam(r, "callId"))
+	c := s.liveCall(w, r)
 	if c == nil {
-		writeGraphError(w, http.StatusNotFound, "8522", "Call not found.")
 		return
 	}
 	var req signaling.RejectRequest
@@ -259,17 +257,15 @@ func (s *Sim) handleReject(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) handleKeepAlive(w http.ResponseWriter, r *http.Request) {
-	if s.call(chi.URLParam(r, "callId")) == nil {
-		writeGraphError(w, http.StatusNotFound, "8522", "Call not found.")
+	if s.liveCall(w, r) == nil {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
 func (s *Sim) handleDelete(w http.ResponseWriter, r *http.Request) {
-	c := s.call(chi.URLParam(r, "callId"))
+	c := s.liveCall(w, r)
 	if c == nil {
-		writeGraphError(w, http.StatusNotFound, "8522", "Call not found.")
 		return
 	}
 	c.hangupByBot()
