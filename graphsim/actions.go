@@ -219,7 +219,7 @@ func (s *Sim) handleInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := signaling.CommsOperation{ODataType: signaling.ODataInviteParticipantsOperation,
-		ID: newGUID(), Status: "running", ClientContext: req.ClientContext}
+		ID: signaling.NewGUID(), Status: "running", ClientContext: req.ClientContext}
 	writeJSON(w, http.StatusOK, op)
 	// The invitees answer; Graph reports the operation's end on the
 	// callback, as a deleted operation resource.
@@ -251,7 +251,7 @@ func (s *Sim) handleUpdateRecordingStatus(w http.ResponseWriter, r *http.Request
 		writeGraphError(w, http.StatusConflict, "8502", err.Error())
 		return
 	}
-	id := newGUID()
+	id := signaling.NewGUID()
 	w.Header().Set("Location", s.GraphURL()+"/communications/calls/"+c.sc.CallID+"/operations/"+id)
 	writeJSON(w, http.StatusOK, signaling.CommsOperation{ODataType: signaling.ODataUpdateRecordingStatusOperation,
 		ID: id, Status: "completed", ClientContext: req.ClientContext})

@@ -216,11 +216,11 @@ func (c *simCall) ring(ctx context.Context, res *CallResult) (*signaling.AnswerR
 		Targets:             []signaling.InvitationParticipantInfo{{ODataType: signaling.ODataInvitationParticipantInfo, Identity: &signaling.IdentitySet{Application: &signaling.Identity{ID: c.sim.cfg.ClientID, DisplayName: "Bot"}}}},
 		RequestedModalities: []string{"audio"},
 		TenantID:            c.sim.cfg.TenantID,
-		CallChainID:         newGUID(),
-		MyParticipantID:     newGUID(),
+		CallChainID:         signaling.NewGUID(),
+		MyParticipantID:     signaling.NewGUID(),
 	}
 	if sc.PolicyRecording {
-		observed := newGUID()
+		observed := signaling.NewGUID()
 		incoming.IncomingContext = &signaling.IncomingContext{ODataType: signaling.ODataIncomingContext,
 			SourceParticipantID: observed, ObservedParticipantID: observed}
 		incoming.MeetingInfo = json.RawMessage(`{"@odata.type":"#microsoft.graph.tokenMeetingInfo","token":"join token"}`)
@@ -395,7 +395,7 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 		}
 		for k, sh := range sharing {
 			if shares[k].ID == "" && elapsed >= sh.Start {
-				shares[k] = SentShare{ID: newGUID(), Start: time.Now(), Presenter: sc.Participants[sh.Presenter].ID}
+				shares[k] = SentShare{ID: signaling.NewGUID(), Start: time.Now(), Presenter: sc.Participants[sh.Presenter].ID}
 				c.post(rosterNotification(sc.CallID, c.roster(res, sh.Presenter)))
 				c.post(sharingNotification("created", sc.CallID, shares[k].ID))
 			}

@@ -125,7 +125,7 @@ type SentShare struct {
 
 func (sc *Scenario) defaults() {
 	if sc.CallID == "" {
-		sc.CallID = newGUID()
+		sc.CallID = signaling.NewGUID()
 	}
 	if sc.Duration == 0 {
 		sc.Duration = 10 * time.Second
@@ -141,10 +141,10 @@ func (sc *Scenario) defaults() {
 	for i := range sc.Participants {
 		p := &sc.Participants[i]
 		if p.ID == "" {
-			p.ID = newGUID()
+			p.ID = signaling.NewGUID()
 		}
 		if p.UserID == "" && p.Phone == "" {
-			p.UserID = newGUID()
+			p.UserID = signaling.NewGUID()
 		}
 	}
 }

@@ -318,7 +318,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeGraphError(w http.ResponseWriter, status int, code, msg string) {
-	reqID := newGUID()
+	reqID := signaling.NewGUID()
 	w.Header().Set("request-id", reqID)
 	writeJSON(w, status, signaling.GraphError{Error: signaling.GraphErrorBody{Code: code, Message: msg,
 		InnerError: &signaling.GraphInnerError{RequestID: reqID, Date: time.Now().UTC().Format(time.RFC3339)}}})

@@ -185,7 +185,7 @@ func (s *assertionTokenSource) assertion(now time.Time) (string, error) {
 		Issuer:    s.clientID,
 		Subject:   s.clientID,
 		Audience:  jwt.Audience{s.tokenURL},
-		ID:        newClientRequestID(), // a GUID, as Entra ID's samples use
+		ID:        NewGUID(), // a GUID, as Entra ID's samples use
 		NotBefore: jwt.NewNumericDate(now),
 		Expiry:    jwt.NewNumericDate(now.Add(assertionLifetime)),
 	}

@@ -172,7 +172,7 @@ func (c *Client) call(ctx context.Context, tenant, method, path string, body any
 // would cross ctx's deadline is not started, and the last error is
 // returned instead. Token failures and other refusals are final.
 func (c *Client) send(ctx context.Context, tenant string, r graphRequest) (*reply, error) {
-	clientRequestID := newClientRequestID()
+	clientRequestID := NewGUID()
 	for attempt := 1; ; attempt++ {
 		rep, err := c.attempt(ctx, tenant, r, clientRequestID, attempt)
 		if err == nil {

@@ -108,9 +108,9 @@ func sleepWithin(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// newClientRequestID is a random RFC 4122 version 4 GUID, the form Graph
-// expects in client-request-id.
-func newClientRequestID() string {
+// NewGUID is a random RFC 4122 version 4 GUID, the form of Graph's ids and
+// of the client-request-id it expects.
+func NewGUID() string {
 	var b [16]byte
 	_, _ = cryptorand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
