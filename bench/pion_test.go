@@ -1,12 +1,12 @@
 package bench
 
 import (
-	"net"
 	"testing"
 	"time"
 
+	"github.com/mediabot-dev/mediabot/internal/loopback"
+
 	"github.com/pion/interceptor"
-	"github.com/pion/logging"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -60,13 +60,7 @@ func connectPair(b *testing.B, defaults bool) (*webrtc.TrackLocalStaticRTP, *web
 				b.Fatal(err)
 			}
 		}
-		var se webrtc.SettingEngine
-		lf := logging.NewDefaultLoggerFactory()
-		lf.DefaultLogLevel = logging.LogLevelError
-		se.LoggerFactory = lf
-		se.SetIncludeLoopbackCandidate(true)
-		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		se := loopback.SettingEngine()
 		return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(reg))
 	}
 	rx, err := api().NewPeerConnection(webrtc.Configuration{})

@@ -4,15 +4,15 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/mediabot-dev/mediabot/internal/loopback"
+
 	"github.com/go-chi/chi/v5"
 	"github.com/pion/interceptor"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -40,13 +40,7 @@ func newAnsweringPeer(t testing.TB, offer string, speakers int) *answeringPeer {
 	if err := m.RegisterCodec(opusCodec, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
 	}
-	var se webrtc.SettingEngine
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelError
-	se.LoggerFactory = lf
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se := loopback.SettingEngine()
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 
