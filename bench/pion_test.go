@@ -4,11 +4,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediabot-dev/mediabot/internal/loopback"
-
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/mediabot-dev/mediabot/internal/loopback"
 )
 
 // BenchmarkPionReceive measures what pion costs per received audio packet

@@ -8,12 +8,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/mediabot-dev/mediabot/internal/loopback"
-
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/mediabot-dev/mediabot/internal/loopback"
 	"github.com/mediabot-dev/mediabot/mediasession"
 )
 

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediabot-dev/mediabot/internal/loopback"
-
 	"github.com/go-chi/chi/v5"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/mediabot-dev/mediabot/internal/loopback"
 )
 
 // answeringPeer plays the media processor in these tests: a pion peer on
