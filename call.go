@@ -364,7 +364,7 @@ func (c *call) postAnswer(ctx context.Context, media signaling.MediaConfig) erro
 		ParticipantCapacity: capacity,
 		CallbackURI:         c.bot.CallbackURI(),
 		AcceptedModalities:  []string{"audio"},
-		CallOptions: &signaling.IncomingCallOptions{
+		CallOptions: &signaling.CallOptions{
 			ODataType:                           signaling.ODataIncomingCallOptions,
 			IsContentSharingNotificationEnabled: c.bot.cfg.SharingNotifications,
 			IsDeltaRosterEnabled:                c.bot.cfg.DeltaRoster,

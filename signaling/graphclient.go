@@ -127,6 +127,9 @@ type graphRequest struct {
 	url    string // absolute
 	path   string // below the Graph base, for errors
 	body   []byte // nil: no body
+	// notIdempotent requests (creating a call) are retried only when
+	// throttled: a 5xx or a lost reply may hide a request Graph acted on.
+	notIdempotent bool
 }
 
 // reply is Graph's 2xx answer to a request.
@@ -178,7 +181,7 @@ func (c *Client) send(ctx context.Context, tenant string, r graphRequest) (*repl
 		if err == nil {
 			return rep, nil
 		}
-		wait, again := c.retryWait(err, attempt)
+		wait, again := c.retryWait(err, attempt, r.notIdempotent)
 		if !again || ctx.Err() != nil {
 			return nil, err
 		}
@@ -190,7 +193,7 @@ func (c *Client) send(ctx context.Context, tenant string, r graphRequest) (*repl
 
 // retryWait says whether attempt's failure err is worth another attempt,
 // and how long to wait before it.
-func (c *Client) retryWait(err error, attempt int) (time.Duration, bool) {
+func (c *Client) retryWait(err error, attempt int, notIdempotent bool) (time.Duration, bool) {
 	if attempt >= c.retry.Attempts {
 		return 0, false
 	}
@@ -198,13 +201,13 @@ func (c *Client) retryWait(err error, attempt int) (time.Duration, bool) {
 	var tErr *transportError
 	switch {
 	case errors.As(err, &apiErr):
-		if !retryable(apiErr.Status) {
+		if !retryable(apiErr.Status) || (notIdempotent && apiErr.Status != http.StatusTooManyRequests) {
 			return 0, false
 		}
 		if apiErr.RetryAfter > 0 {
 			return apiErr.RetryAfter, apiErr.RetryAfter <= c.retry.MaxRetryAfter
 		}
-	case errors.As(err, &tErr):
+	case errors.As(err, &tErr) && !notIdempotent:
 	default:
 		return 0, false
 	}

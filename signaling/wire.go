@@ -27,6 +27,10 @@ const (
 	ODataAppHostedMediaConfig      = "#microsoft.graph.appHostedMediaConfig"
 	ODataServiceHostedMediaConfig  = "#microsoft.graph.serviceHostedMediaConfig"
 	ODataIncomingCallOptions       = "#microsoft.graph.incomingCallOptions"
+	ODataOutgoingCallOptions       = "#microsoft.graph.outgoingCallOptions"
+	ODataChatInfo                  = "#microsoft.graph.chatInfo"
+	ODataOrganizerMeetingInfo      = "#microsoft.graph.organizerMeetingInfo"
+	ODataJoinMeetingIDMeetingInfo  = "#microsoft.graph.joinMeetingIdMeetingInfo"
 	ODataCommsOperation            = "#microsoft.graph.commsOperation"
 
 	ODataInviteParticipantsOperation    = "#microsoft.graph.inviteParticipantsOperation"
@@ -168,6 +172,7 @@ type CallRoute struct {
 
 // ChatInfo locates a meeting's chat thread; Graph sends it for group calls.
 type ChatInfo struct {
+	ODataType           string `json:"@odata.type,omitempty"`
 	ThreadID            string `json:"threadId,omitempty"`
 	MessageID           string `json:"messageId,omitempty"`
 	ReplyChainMessageID string `json:"replyChainMessageId,omitempty"`
@@ -281,16 +286,17 @@ type CommsOperation struct {
 // AcceptedModalities and MediaConfig are required by Graph, so they are
 // always encoded.
 type AnswerRequest struct {
-	CallbackURI         string               `json:"callbackUri,omitempty"`
-	AcceptedModalities  []string             `json:"acceptedModalities"`
-	CallOptions         *IncomingCallOptions `json:"callOptions,omitempty"`
-	MediaConfig         MediaConfig          `json:"mediaConfig"`
-	ParticipantCapacity int                  `json:"participantCapacity,omitempty"`
+	CallbackURI         string       `json:"callbackUri,omitempty"`
+	AcceptedModalities  []string     `json:"acceptedModalities"`
+	CallOptions         *CallOptions `json:"callOptions,omitempty"`
+	MediaConfig         MediaConfig  `json:"mediaConfig"`
+	ParticipantCapacity int          `json:"participantCapacity,omitempty"`
 }
 
-// IncomingCallOptions turns on optional notifications when answering.
-// ODataType should be ODataIncomingCallOptions.
-type IncomingCallOptions struct {
+// CallOptions turns on optional notifications: ODataType is
+// ODataIncomingCallOptions in an answer, ODataOutgoingCallOptions when the
+// bot places the call.
+type CallOptions struct {
 	ODataType                           string `json:"@odata.type,omitempty"`
 	IsContentSharingNotificationEnabled bool   `json:"isContentSharingNotificationEnabled,omitempty"`
 	IsDeltaRosterEnabled                bool   `json:"isDeltaRosterEnabled,omitempty"`

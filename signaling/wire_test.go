@@ -111,7 +111,7 @@ func TestAnswerRequestMarshalsODataTypes(t *testing.T) {
 	req := AnswerRequest{
 		CallbackURI:        "https://bot.example/api/calls",
 		AcceptedModalities: []string{"audio"},
-		CallOptions: &IncomingCallOptions{
+		CallOptions: &CallOptions{
 			ODataType:                           ODataIncomingCallOptions,
 			IsContentSharingNotificationEnabled: true,
 			IsDeltaRosterEnabled:                true,
