@@ -52,7 +52,8 @@ type Bot struct {
 
 	mu       sync.Mutex
 	calls    map[string]*call
-	ended    map[string]time.Time
+	ended    map[string]endedCall
+	early    earlyNotifications // for calls being placed, not yet created
 	draining atomic.Bool
 	stopping atomic.Bool // shutdown has begun
 	closed   atomic.Bool // no call is created any more (set under mu)
@@ -75,7 +76,7 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("mediabot: configuration: %w", err)
 	}
-	b := &Bot{cfg: cfg, calls: map[string]*call{}, ended: map[string]time.Time{}}
+	b := &Bot{cfg: cfg, calls: map[string]*call{}, ended: map[string]endedCall{}}
 	for _, o := range opts {
 		o(b)
 	}
@@ -208,6 +209,7 @@ func (b *Bot) routes() http.Handler {
 	r.Method(http.MethodGet, "/metrics", b.metrics.handler())
 	r.Get("/status", b.serveStatus)
 	r.Get("/status.json", b.serveStatusJSON)
+	r.Route("/v1/calls", b.operatorRoutes)
 	return r
 }
 
@@ -319,14 +321,20 @@ func (b *Bot) LiveCalls() []string {
 	return ids
 }
 
-// CallInfo describes a live call.
+// CallInfo describes a call.
 type CallInfo struct {
 	ID       string `json:"id"`
 	TenantID string `json:"tenantId"`
 	State    string `json:"state"`
+	// Direction is "incoming" (answered) or "outgoing" (placed by Join).
+	Direction string `json:"direction"`
+	// InLobby: a meeting's lobby holds the bot, waiting to be admitted.
+	InLobby bool `json:"inLobby,omitempty"`
 	// MediaStart is when the call's media connected (zero before): the
 	// origin of its media clock.
 	MediaStart time.Time `json:"mediaStart,omitzero"`
+	// ResultInfo is how Graph said the call ended, once it has.
+	ResultInfo *event.ResultInfo `json:"resultInfo,omitempty"`
 }
 
 // Calls describes the calls this instance holds.
@@ -340,6 +348,20 @@ func (b *Bot) Calls() []CallInfo {
 	return out
 }
 
+// Call describes a live call, or one that ended in the last ten minutes.
+func (b *Bot) Call(callID string) (CallInfo, bool) {
+	b.mu.Lock()
+	c, gone := b.calls[callID], b.ended[callID]
+	b.mu.Unlock()
+	switch {
+	case c != nil:
+		return c.info(), true
+	case gone.info.ID != "":
+		return gone.info, true
+	}
+	return CallInfo{}, false
+}
+
 // Hangup ends a live call: Graph is asked to drop the bot's leg and the
 // call ends here at once.
 func (b *Bot) Hangup(ctx context.Context, callID string) error {
@@ -349,7 +371,12 @@ func (b *Bot) Hangup(ctx context.Context, callID string) error {
 	if c == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownCall, callID)
 	}
-	c.enqueue(work{fn: func() { c.hangup(ctx, "hung up by the operator") }})
+	// The worker hangs up later: ctx's values go with it, not its end.
+	c.enqueue(work{fn: func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		c.hangup(ctx, "hung up by the operator")
+	}})
 	return nil
 }
 

@@ -39,6 +39,14 @@ type call struct {
 	done    chan struct{}
 
 	state   atomic.Pointer[string] // written by the worker only
+	// result is how Graph said the call ended (nil until it does).
+	result atomic.Pointer[event.ResultInfo]
+	// direction is "incoming", or "outgoing" for a call the bot placed.
+	direction string
+	// myParticipantID is the bot's own participant in the roster, when
+	// Graph named it (placed calls): it shows whether a lobby holds the bot.
+	myParticipantID string
+	lobby           lobby
 	session *mediasession.Session
 	roster  *roster
 	ops     *operations
@@ -68,7 +76,7 @@ func newCall(b *Bot, id, tenant string, arrived time.Time, policy bool) *call {
 		log:    b.log.With("call", id),
 		queue:  make(chan work, callQueue),
 		done:   make(chan struct{}),
-		roster: newRoster(), ops: newOperations(),
+		roster: newRoster(), ops: newOperations(), direction: "incoming",
 	}
 	incoming := "incoming"
 	c.state.Store(&incoming)
@@ -85,7 +93,8 @@ func (c *call) currentState() string { return *c.state.Load() }
 
 // info describes the call for Bot.Calls.
 func (c *call) info() CallInfo {
-	ci := CallInfo{ID: c.id, TenantID: c.tenant, State: c.currentState()}
+	ci := CallInfo{ID: c.id, TenantID: c.tenant, State: c.currentState(), Direction: c.direction,
+		InLobby: c.lobby.waiting.Load(), ResultInfo: c.result.Load()}
 	if start := c.mediaStart.Load(); start != 0 {
 		ci.MediaStart = time.Unix(0, start).UTC()
 	}
@@ -219,6 +228,7 @@ func (c *call) handle(w work) {
 }
 
 func (c *call) applyRoster(parts []signaling.Participant, full bool) {
+	c.checkLobby(parts)
 	for _, e := range c.roster.apply(parts, full, c.id, c.mediaNow()) {
 		c.emit(e)
 	}
@@ -248,6 +258,7 @@ func (c *call) setState(state string, ri *signaling.ResultInfo) {
 	e := event.Event{Type: event.CallState, State: state}
 	if ri != nil {
 		e.ResultInfo = &event.ResultInfo{Code: int(ri.Code), Subcode: int(ri.Subcode), Message: ri.Message}
+		c.result.Store(e.ResultInfo)
 		c.log.Info("call state", "state", state, "code", ri.Code, "subcode", ri.Subcode, "message", ri.Message)
 	} else {
 		c.log.Info("call state", "state", state)
@@ -331,18 +342,7 @@ func (c *call) reject(ctx context.Context, reason string) {
 
 func (c *call) answer(ctx context.Context) error {
 	cfg := c.bot.cfg
-	sess, err := c.bot.engine.NewSession(mediasession.SessionConfig{
-		CallID:         c.id,
-		AudioSections:  cfg.AudioSections,
-		AnswerURI:      func(id string) string { return cfg.PublicURL + "/media/sessions/" + id + "/answer" },
-		AnswerTimeout:  cfg.AnswerWindow + cfg.MediaConnectTimeout,
-		ConnectTimeout: cfg.MediaConnectTimeout,
-		OnTrack:        c.onTrack,
-		OnConnected:    c.onConnected,
-		OnFailed: func(reason string) {
-			c.enqueue(work{fn: func() { c.mediaFailed(reason) }})
-		},
-	})
+	sess, err := c.bot.engine.NewSession(c.bot.sessionConfig(c.id, cfg.AnswerWindow+cfg.MediaConnectTimeout, func() *call { return c }))
 	if err != nil {
 		return err
 	}
@@ -352,6 +352,35 @@ func (c *call) answer(ctx context.Context) error {
 		return err
 	}
 	return c.postAnswer(ctx, signaling.MediaConfig{ODataType: signaling.ODataAppHostedMediaConfig, Blob: blob})
+}
+
+// sessionConfig is the media session of call callID, whose blob answer is
+// taken for answerTimeout. Its callbacks act on the call of which: a call
+// the bot places is known only once Graph has created it.
+func (b *Bot) sessionConfig(callID string, answerTimeout time.Duration, which func() *call) mediasession.SessionConfig {
+	cfg := b.cfg
+	return mediasession.SessionConfig{
+		CallID:         callID,
+		AudioSections:  cfg.AudioSections,
+		AnswerURI:      func(id string) string { return cfg.PublicURL + "/media/sessions/" + id + "/answer" },
+		AnswerTimeout:  answerTimeout,
+		ConnectTimeout: cfg.MediaConnectTimeout,
+		OnTrack: func(tr *mediasession.Track) {
+			if c := which(); c != nil {
+				c.onTrack(tr)
+			}
+		},
+		OnConnected: func(at time.Time) {
+			if c := which(); c != nil {
+				c.onConnected(at)
+			}
+		},
+		OnFailed: func(reason string) {
+			if c := which(); c != nil {
+				c.enqueue(work{fn: func() { c.mediaFailed(reason) }})
+			}
+		},
+	}
 }
 
 // postAnswer POSTs the answer with this instance's callbackUri and options.
@@ -516,6 +545,7 @@ func (c *call) end() {
 		s.EndCall(c.id)
 	}
 	c.bot.levels.endCall(c.id)
-	c.bot.forget(c.id)
+	c.lobby.stop()
+	c.bot.forget(c)
 	close(c.done)
 }

@@ -78,9 +78,17 @@ type Config struct {
 	// SharingNotifications asks Graph for content-sharing notifications.
 	SharingNotifications bool
 
-	// AdminToken guards the operator API (/v1/calls), which this version
-	// does not serve yet.
+	// AdminToken is the bearer token of the operator API (/v1/calls).
+	// Without one, that API answers only requests from loopback addresses
+	// to a loopback listener.
 	AdminToken string
+	// ApplicationInstanceID is the bot's application instance (the
+	// resource account holding its phone number): Graph needs it as the
+	// source of a call to a phone number.
+	ApplicationInstanceID string
+	// LobbyTimeout is how long a call the bot placed may wait in a
+	// meeting's lobby to be admitted before the bot gives up and leaves.
+	LobbyTimeout time.Duration
 	// OutDir is the file sink's folder; "" turns the file sink off.
 	OutDir string
 	// NATSURL, when set, also publishes every frame and event to NATS
@@ -144,6 +152,7 @@ func DefaultConfig() Config {
 		MediaIdleTimeout:      2 * time.Minute,
 		KeepAliveInterval:     15 * time.Minute,
 		DrainTimeout:          30 * time.Second,
+		LobbyTimeout:          5 * time.Minute,
 	}
 }
 
@@ -192,6 +201,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = d.DrainTimeout
+	}
+	if c.LobbyTimeout == 0 {
+		c.LobbyTimeout = d.LobbyTimeout
 	}
 	return c
 }

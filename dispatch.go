@@ -22,7 +22,10 @@ func (b *Bot) dispatch(claims signaling.Claims, batch *signaling.CommsNotificati
 		if b.joinFlow(n, target) {
 			continue
 		}
-		c := b.callFor(target, n, claims, arrived)
+		c, parked := b.callFor(target, n, claims, arrived)
+		if parked {
+			continue
+		}
 		if c == nil {
 			b.metrics.notificationsIgnored.Inc()
 			b.log.Info("notification for an unknown or ended call ignored", "call", target.CallID, "resource", target.Kind.String(), "changeType", n.ChangeType)
@@ -59,18 +62,20 @@ func hasIncomingCall(batch *signaling.CommsNotifications) bool {
 }
 
 // callFor finds the live call a notification is about, or creates it for an
-// incoming-call notification. Ended calls stay ended.
-func (b *Bot) callFor(target signaling.Resource, n *signaling.CommsNotification, claims signaling.Claims, arrived time.Time) *call {
+// incoming-call notification. Ended calls stay ended. While the bot places
+// calls, a notification for a call not yet known is parked for the call
+// Graph may be creating (parked is then true).
+func (b *Bot) callFor(target signaling.Resource, n *signaling.CommsNotification, claims signaling.Claims, arrived time.Time) (c *call, parked bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if c := b.calls[target.CallID]; c != nil {
-		return c
+		return c, false
 	}
 	if _, gone := b.ended[target.CallID]; gone || b.closed.Load() {
-		return nil
+		return nil, false
 	}
 	if target.Kind != signaling.ResourceCall || n.ChangeType != "created" {
-		return nil
+		return nil, b.early.park(target.CallID, work{n: n, target: target})
 	}
 	// The call's tenant: the one the call names, else the token's. It is
 	// fixed here, before the call's goroutines read it.
@@ -81,25 +86,38 @@ func (b *Bot) callFor(target signaling.Resource, n *signaling.CommsNotification,
 		}
 		policy = isPolicyRecording(calls[0])
 	}
-	c := newCall(b, target.CallID, tenant, arrived, policy)
+	c = newCall(b, target.CallID, tenant, arrived, policy)
+	b.startCall(c)
+	return c, false
+}
+
+// startCall makes c live and starts its worker; b.mu is held.
+func (b *Bot) startCall(c *call) {
 	b.calls[c.id] = c
 	b.workers.Add(1)
 	go c.work()
-	return c
 }
 
-// forget removes an ended call and remembers its id for a while.
-func (b *Bot) forget(id string) {
+// forget removes an ended call and remembers it for a while: its id, so
+// that no late notification revives it, and how it ended, for operators.
+func (b *Bot) forget(c *call) {
+	info := c.info()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	delete(b.calls, id)
+	delete(b.calls, c.id)
 	now := time.Now()
-	b.ended[id] = now
-	for old, at := range b.ended {
-		if now.Sub(at) > tombstoneTTL {
+	b.ended[c.id] = endedCall{at: now, info: info}
+	for old, e := range b.ended {
+		if now.Sub(e.at) > tombstoneTTL {
 			delete(b.ended, old)
 		}
 	}
+}
+
+// endedCall is the tombstone of an ended call.
+type endedCall struct {
+	at   time.Time
+	info CallInfo
 }
 
 // liveCount is the number of calls held (for the policy).

@@ -19,6 +19,7 @@ type metrics struct {
 	reg                  *prometheus.Registry
 	answerSeconds        prometheus.Histogram
 	notificationsIgnored prometheus.Counter
+	callsPlaced          *prometheus.CounterVec // by result: created, refused, failed
 	streamsActive        prometheus.Gauge
 	frameDelay           prometheus.Histogram
 	loadLevel            prometheus.Gauge
@@ -82,7 +83,11 @@ func newMetrics(b *Bot) *metrics {
 	m.sinkErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mediabot_sink_errors_total", Help: "sink.error events: a sink failed for a call (full disk, unwritable folder, NATS backlog overflow)."},
 		[]string{"sink"})
+	m.callsPlaced = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mediabot_calls_placed_total", Help: "Calls the bot asked Graph to place, by result: created, refused (by Graph), failed (Graph unreachable or a bad reply)."},
+		[]string{"result"})
 	m.reg.MustRegister(
+		m.callsPlaced,
 		m.streamsActive, m.frameDelay, m.loadLevel, m.cpuPerStream, m.sinkErrors, m.rtp, m.concealed, m.ringOverflows,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

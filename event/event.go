@@ -12,6 +12,8 @@ type Type string
 // The event kinds. More may be added; none are removed.
 const (
 	CallIncoming       Type = "call.incoming"
+	CallPlaced         Type = "call.placed"
+	CallLobby          Type = "call.lobby"
 	CallState          Type = "call.state"
 	ParticipantJoined  Type = "participant.joined"
 	ParticipantUpdated Type = "participant.updated"
@@ -36,7 +38,7 @@ type Event struct {
 	CallID      string    `json:"callId"`
 	MediaTimeMs int64     `json:"mediaTimeMs"`
 
-	// call.incoming
+	// call.incoming, call.placed
 	TenantID    string          `json:"tenantId,omitempty"`
 	CallChainID string          `json:"callChainId,omitempty"`
 	Source      json.RawMessage `json:"source,omitempty"`
@@ -45,8 +47,11 @@ type Event struct {
 	SourceEncrypted bool            `json:"sourceEncrypted,omitempty"`
 	MeetingInfo     json.RawMessage `json:"meetingInfo,omitempty"`
 	Direction       string          `json:"direction,omitempty"`
+	// call.placed: who the bot called (Graph's invitationParticipantInfo
+	// array), unless it joined a meeting (MeetingInfo).
+	Targets json.RawMessage `json:"targets,omitempty"`
 
-	// call.state, load.state
+	// call.state, call.lobby (waiting, admitted, timedOut), load.state
 	State      string      `json:"state,omitempty"`
 	ResultInfo *ResultInfo `json:"resultInfo,omitempty"`
 
@@ -66,7 +71,7 @@ type Event struct {
 	// recording.status
 	Status string `json:"status,omitempty"`
 
-	// media.failed, load.state
+	// media.failed, load.state, call.lobby
 	Reason string `json:"reason,omitempty"`
 
 	// sink.error

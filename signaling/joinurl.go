@@ -88,7 +88,7 @@ func parseMeetupJoin(u *url.URL, threadSeg, messageSeg string) (MeetingLink, err
 	if err := json.Unmarshal([]byte(rawCtx), &mc); err != nil {
 		return MeetingLink{}, fmt.Errorf("%w: context is not JSON: %v", ErrBadJoinURL, err)
 	}
-	if !isGUID(mc.Tid) || !isGUID(mc.Oid) {
+	if !IsGUID(mc.Tid) || !IsGUID(mc.Oid) {
 		return MeetingLink{}, fmt.Errorf("%w: context needs the tenant (Tid) and organizer (Oid) as GUIDs, got Tid %q, Oid %q", ErrBadJoinURL, mc.Tid, mc.Oid)
 	}
 	return MeetingLink{
@@ -120,8 +120,8 @@ func (m MeetingLink) Apply(req *CreateCallRequest) {
 	}
 }
 
-// isGUID reports whether s has the 8-4-4-4-12 hex shape of a GUID.
-func isGUID(s string) bool {
+// IsGUID reports whether s has the 8-4-4-4-12 hex shape of a GUID.
+func IsGUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}

@@ -46,5 +46,7 @@ func botFlags(f *cli.Flags, c *mediabot.Config, tls *[2]string) {
 	f.Duration(&c.MediaIdleTimeout, "media-idle-timeout", d.MediaIdleTimeout, "hang up an established call whose media carried no packet for this long")
 	f.Duration(&c.KeepAliveInterval, "keepalive-interval", d.KeepAliveInterval, "how often live calls are kept alive")
 	f.Duration(&c.DrainTimeout, "drain-timeout", d.DrainTimeout, "how long SIGTERM waits for live calls")
-	f.String(&c.AdminToken, "admin-token", "", "bearer token of the operator API (/v1/calls, not served in this version)")
+	f.String(&c.AdminToken, "admin-token", "", "bearer token of the operator API (/v1/calls); without one it answers loopback requests only")
+	f.String(&c.ApplicationInstanceID, "application-instance-id", "", "the bot's application instance (resource account with a phone number): the source of calls to phone numbers")
+	f.Duration(&c.LobbyTimeout, "lobby-timeout", d.LobbyTimeout, "how long a call the bot placed waits in a meeting lobby before it leaves")
 }

@@ -1,0 +1,109 @@
+package mediabot
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mediabot-dev/mediabot/signaling"
+)
+
+// ErrBadJoinRequest is wrapped when a JoinRequest cannot become a call:
+// no destination or more than one, a malformed join link, meeting id or
+// phone number, a phone call without an application instance.
+var ErrBadJoinRequest = errors.New("mediabot: bad join request")
+
+// JoinRequest is a call for the bot to place, to exactly one destination:
+// a meeting by its join link, a meeting by join meeting id and passcode,
+// a Teams user, or a phone number. TenantID is the tenant of the meeting
+// or user; "" takes the join link's, else the bot's own (Config.TenantID).
+type JoinRequest struct {
+	JoinURL       string `json:"joinUrl,omitempty"`
+	JoinMeetingID string `json:"joinMeetingId,omitempty"`
+	Passcode      string `json:"passcode,omitempty"`
+	UserID        string `json:"userId,omitempty"`
+	Phone         string `json:"phone,omitempty"`
+	TenantID      string `json:"tenantId,omitempty"`
+}
+
+// destination names the one destination of r, or explains why there is
+// not exactly one.
+func (r JoinRequest) destination() (string, error) {
+	var set []string
+	for _, f := range []struct{ name, v string }{
+		{"joinUrl", r.JoinURL}, {"joinMeetingId", r.JoinMeetingID}, {"userId", r.UserID}, {"phone", r.Phone},
+	} {
+		if strings.TrimSpace(f.v) != "" {
+			set = append(set, f.name)
+		}
+	}
+	switch len(set) {
+	case 0:
+		return "", fmt.Errorf("%w: name one destination: joinUrl, joinMeetingId (with passcode), userId or phone", ErrBadJoinRequest)
+	case 1:
+		return set[0], nil
+	}
+	return "", fmt.Errorf("%w: one destination per call, got %s", ErrBadJoinRequest, strings.Join(set, " and "))
+}
+
+// createCall is the Graph request for r, less its media config, and the
+// tenant the call belongs to.
+func (r JoinRequest) createCall(cfg Config) (signaling.CreateCallRequest, string, error) {
+	req := signaling.CreateCallRequest{
+		ODataType: signaling.ODataCall, RequestedModalities: []string{"audio"}, TenantID: strings.TrimSpace(r.TenantID),
+		CallOptions: &signaling.CallOptions{ODataType: signaling.ODataOutgoingCallOptions,
+			IsContentSharingNotificationEnabled: cfg.SharingNotifications, IsDeltaRosterEnabled: cfg.DeltaRoster},
+	}
+	dest, err := r.destination()
+	if err != nil {
+		return req, "", err
+	}
+	if r.Passcode != "" && dest != "joinMeetingId" {
+		return req, "", fmt.Errorf("%w: a passcode goes with joinMeetingId only", ErrBadJoinRequest)
+	}
+	switch dest {
+	case "joinUrl":
+		link, err := signaling.ParseJoinURL(r.JoinURL)
+		if err != nil {
+			return req, "", fmt.Errorf("%w: joinUrl: %w", ErrBadJoinRequest, err)
+		}
+		link.Apply(&req)
+	case "joinMeetingId":
+		id := strings.Join(strings.Fields(r.JoinMeetingID), "") // invitations print it in groups of digits
+		if strings.Trim(id, "0123456789") != "" {
+			return req, "", fmt.Errorf("%w: joinMeetingId %q is not the number an invitation shows", ErrBadJoinRequest, r.JoinMeetingID)
+		}
+		signaling.MeetingLink{JoinMeetingID: id, Passcode: strings.TrimSpace(r.Passcode)}.Apply(&req)
+	case "userId":
+		id := strings.TrimSpace(r.UserID)
+		if !signaling.IsGUID(id) {
+			return req, "", fmt.Errorf("%w: userId %q is not a Teams user's object id (a GUID)", ErrBadJoinRequest, r.UserID)
+		}
+		req.Targets = []signaling.InvitationParticipantInfo{signaling.UserTarget(id, req.TenantID)}
+	case "phone":
+		phone := strings.TrimSpace(r.Phone)
+		if !isE164(phone) {
+			return req, "", fmt.Errorf("%w: phone %q is not an E.164 number (+ then 8 to 15 digits, e.g. +14255550123)", ErrBadJoinRequest, r.Phone)
+		}
+		if cfg.ApplicationInstanceID == "" {
+			return req, "", fmt.Errorf("%w: calling a phone number needs the bot's application instance (--application-instance-id): the resource account that holds its phone number", ErrBadJoinRequest)
+		}
+		req.Source = signaling.ApplicationInstanceSource(cfg.ApplicationInstanceID, "")
+		req.Targets = []signaling.InvitationParticipantInfo{signaling.PhoneTarget(phone)}
+	}
+	if req.TenantID == "" {
+		req.TenantID = cfg.TenantID
+	}
+	if req.TenantID == "" && req.MeetingInfo != nil {
+		return req, "", fmt.Errorf("%w: joining a meeting needs its tenant: tenantId (or the bot's --tenant-id)", ErrBadJoinRequest)
+	}
+	return req, req.TenantID, nil
+}
+
+// isE164 reports whether s is "+" and 8 to 15 digits, the first not 0.
+func isE164(s string) bool {
+	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	return strings.Trim(s[1:], "0123456789") == ""
+}

@@ -1,0 +1,79 @@
+package mediabot
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/signaling"
+)
+
+// lobby follows whether a meeting holds the bot in its lobby: the roster
+// shows the bot's own participant with isInLobby until someone admits it.
+// The bot waits at most Config.LobbyTimeout, then leaves.
+type lobby struct {
+	waiting atomic.Bool
+	since   time.Time // worker only
+
+	mu    sync.Mutex
+	timer *time.Timer
+}
+
+// checkLobby looks for the bot's own participant in a roster update.
+func (c *call) checkLobby(parts []signaling.Participant) {
+	if c.myParticipantID == "" {
+		return
+	}
+	for _, p := range parts {
+		if p.ID != c.myParticipantID {
+			continue
+		}
+		switch {
+		case p.IsInLobby && !c.lobby.waiting.Load():
+			c.enterLobby()
+		case !p.IsInLobby && c.lobby.waiting.Load():
+			c.lobby.stop()
+			c.lobby.waiting.Store(false)
+			waited := time.Since(c.lobby.since).Round(time.Millisecond)
+			c.log.Info("admitted from the lobby", "waited", waited)
+			c.emit(event.Event{Type: event.CallLobby, State: "admitted", Reason: "waited " + waited.String()})
+		}
+	}
+}
+
+func (c *call) enterLobby() {
+	timeout := c.bot.cfg.LobbyTimeout
+	c.lobby.waiting.Store(true)
+	c.lobby.since = time.Now()
+	c.log.Info("waiting in the meeting's lobby to be admitted", "for_at_most", timeout)
+	c.emit(event.Event{Type: event.CallLobby, State: "waiting", Reason: "waiting to be admitted, at most " + timeout.String()})
+	c.lobby.mu.Lock()
+	defer c.lobby.mu.Unlock()
+	c.lobby.timer = time.AfterFunc(timeout, func() { c.enqueue(work{fn: c.lobbyExpired}) })
+}
+
+// lobbyExpired leaves a meeting that kept the bot in its lobby too long.
+func (c *call) lobbyExpired() {
+	timeout := c.bot.cfg.LobbyTimeout
+	if !c.lobby.waiting.Load() || time.Since(c.lobby.since) < timeout {
+		return
+	}
+	reason := "not admitted from the lobby within " + timeout.String() + " (--lobby-timeout)"
+	c.log.Warn("leaving the meeting", "why", reason)
+	c.emit(event.Event{Type: event.CallLobby, State: "timedOut", Reason: reason})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.hangup(ctx, reason)
+}
+
+// stop cancels the lobby timer, if any.
+func (l *lobby) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+}
