@@ -38,7 +38,7 @@ type call struct {
 	queue   chan work
 	done    chan struct{}
 
-	state   atomic.Pointer[string] // written by the worker only
+	state atomic.Pointer[string] // written by the worker only
 	// result is how Graph said the call ended (nil until it does).
 	result atomic.Pointer[event.ResultInfo]
 	// direction is "incoming", or "outgoing" for a call the bot placed.
@@ -47,9 +47,9 @@ type call struct {
 	// Graph named it (placed calls): it shows whether a lobby holds the bot.
 	myParticipantID string
 	lobby           lobby
-	session *mediasession.Session
-	roster  *roster
-	ops     *operations
+	session         *mediasession.Session
+	roster          *roster
+	ops             *operations
 	// rosterSeq is the last delta roster sequenceNumber applied (worker only).
 	rosterSeq int64
 	// gate is set for policy-recording calls: nothing is kept before Graph
