@@ -1,5 +1,6 @@
 // Command mediabot runs the bot (serve), a local demonstration call (demo),
-// or a consumer of the bot's NATS stream (tap). Every flag also reads an
+// a client of a running bot's operator API that places calls (join), or a
+// consumer of the bot's NATS stream (tap). Every flag also reads an
 // environment variable: --media-port is MEDIABOT_MEDIA_PORT.
 package main
 
@@ -16,6 +17,8 @@ commands:
   serve   run the bot: Graph webhook, media answer endpoint, health probes
   demo    run the bot and the local Graph emulator together on loopback,
           play one simulated Teams call, write recordings, print a summary
+  join    ask a running bot to join a meeting or call a user or phone
+          number (its operator API); prints the call id
   tap     follow the bot's NATS JetStream stream: live per-speaker levels,
           or --write DIR to rebuild the WAVs and events of every call
 
@@ -33,6 +36,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "demo":
 		err = runDemo(os.Args[2:])
+	case "join":
+		err = runJoin(os.Args[2:])
 	case "tap":
 		err = runTap(os.Args[2:])
 	case "-h", "--help", "help":
