@@ -1,0 +1,104 @@
+package mediabot_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/mediabot-dev/mediabot"
+)
+
+// operatorRequest sends one request to the operator API and returns the
+// status and the decoded error (or reply) body.
+func operatorRequest(t *testing.T, method, url, token, contentType, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: reply %q is not JSON", method, url, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// errorMessage is error.message of an operator API error body.
+func errorMessage(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	msg, _ := e["message"].(string)
+	return msg
+}
+
+func TestOperatorAPIWantsTheAdminToken(t *testing.T) {
+	sim := startSim(t)
+	_, webhook := startBot(t, sim, func(c *mediabot.Config) { c.AdminToken = "s3cret" })
+	calls := strings.TrimSuffix(webhook, "/api/calls") + "/v1/calls"
+	for _, token := range []string{"", "wrong"} {
+		if code, _ := operatorRequest(t, http.MethodGet, calls, token, "", ""); code != http.StatusUnauthorized {
+			t.Errorf("token %q: %d, want 401", token, code)
+		}
+	}
+	code, body := operatorRequest(t, http.MethodGet, calls, "s3cret", "", "")
+	if list, ok := body["calls"].([]any); code != http.StatusOK || !ok || len(list) != 0 {
+		t.Errorf("GET /v1/calls = %d %v, want 200 and no calls", code, body)
+	}
+	if code, _ := operatorRequest(t, http.MethodDelete, calls+"/no-such-call", "s3cret", "", ""); code != http.StatusNotFound {
+		t.Errorf("DELETE an unknown call: %d, want 404", code)
+	}
+}
+
+func TestOperatorAPIWithoutATokenOnlyOnLoopback(t *testing.T) {
+	sim := startSim(t)
+	_, webhook := startBot(t, sim, func(c *mediabot.Config) { c.Listen = "192.0.2.10:9440" })
+	code, body := operatorRequest(t, http.MethodGet, strings.TrimSuffix(webhook, "/api/calls")+"/v1/calls", "", "", "")
+	if code != http.StatusForbidden || !strings.Contains(errorMessage(body), "--admin-token") {
+		t.Errorf("no token, public listener: %d %v, want 403 naming --admin-token", code, body)
+	}
+}
+
+func TestOperatorAPISaysWhatIsWrongWithAJoin(t *testing.T) {
+	sim := startSim(t)
+	_, webhook := startBot(t, sim, nil) // loopback, no token: allowed from loopback
+	calls := strings.TrimSuffix(webhook, "/api/calls") + "/v1/calls"
+	for _, tc := range []struct {
+		contentType, body string
+		status            int
+		want              string
+	}{
+		{"text/plain", `{}`, 400, "Content-Type"},
+		{"application/json", `{`, 400, "body"},
+		{"application/json", `{"meetingUrl":"https://teams.microsoft.com/meet/1"}`, 400, `unknown field "meetingUrl"`},
+		{"application/json", `{}`, 400, "name one destination"},
+		{"application/json", `{"userId":"22222222-0000-4000-8000-000000000001","phone":"+14255550123"}`, 400, "userId and phone"},
+		{"application/json", `{"joinUrl":"https://example.com/l/meetup-join/x/0"}`, 400, "not an https link to Teams"},
+		{"application/json", `{"joinUrl":"https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0"}`, 400, "no context parameter"},
+		{"application/json", `{"joinMeetingId":"12ab","passcode":"p"}`, 400, "not the number"},
+		{"application/json", `{"userId":"bob"}`, 400, "object id"},
+		{"application/json", `{"phone":"4255550123"}`, 400, "E.164"},
+		{"application/json", `{"phone":"+14255550123"}`, 400, "--application-instance-id"},
+		{"application/json", `{"userId":"22222222-0000-4000-8000-000000000001","passcode":"p"}`, 400, "passcode goes with joinMeetingId"},
+		{"application/json", `{"userId":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "body over"},
+	} {
+		code, body := operatorRequest(t, http.MethodPost, calls, "", tc.contentType, tc.body)
+		if code != tc.status || !strings.Contains(errorMessage(body), tc.want) {
+			t.Errorf("POST %.60s: %d %q, want %d saying %q", tc.body, code, errorMessage(body), tc.status, tc.want)
+		}
+	}
+}
