@@ -36,15 +36,72 @@ type simCall struct {
 	queue      chan []signaling.CommsNotification
 	queued     sync.WaitGroup
 	rotating   bool // more participants than sections: speakers rotate (CSRC)
+	// myParticipantID is the bot's own participant id in this call: the
+	// call's myParticipantId, and the bot's id in every roster.
+	myParticipantID string
+	// options are the callOptions the bot asked for (in its answer, or in
+	// the call it placed); nil when none.
+	options *signaling.CallOptions
+
+	// qmu guards sending on queue against its closing: an action handler
+	// may post while the call ends.
+	qmu     sync.Mutex
+	qclosed bool
 
 	mu       sync.Mutex
 	state    string
 	callback string
 	peer     *mediaPeer
 	hungUp   sync.Once
+	// inLobby is true while the bot waits in a meeting's lobby.
+	inLobby bool
+	// ended is the resultInfo the call was terminated with.
+	ended *signaling.ResultInfo
 	// rosterSSRCs are the sourceIds the roster notifications gave, for GET
 	// participants; nil until the first roster is posted.
 	rosterSSRCs map[string]uint32
+}
+
+// newCall is a call of scenario sc (defaults applied) in state.
+func (s *Sim) newCall(sc Scenario, state string) *simCall {
+	return &simCall{
+		sim: s, sc: sc, state: state,
+		answerCh:        make(chan signaling.AnswerRequest, 1),
+		rejectCh:        make(chan string, 1),
+		redirectCh:      make(chan []signaling.InvitationParticipantInfo, 1),
+		byBot:           make(chan struct{}),
+		queue:           make(chan []signaling.CommsNotification, 64),
+		myParticipantID: signaling.NewGUID(),
+	}
+}
+
+// addCall makes c known to the Graph routes under its call id.
+func (s *Sim) addCall(c *simCall) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.calls[c.sc.CallID]; dup {
+		return fmt.Errorf("graphsim: call %s is already playing", c.sc.CallID)
+	}
+	s.calls[c.sc.CallID] = c
+	return nil
+}
+
+// removeCall forgets c (the bot's later requests about it get Graph's 404)
+// and ends its media.
+func (s *Sim) removeCall(c *simCall) {
+	s.mu.Lock()
+	delete(s.calls, c.sc.CallID)
+	s.mu.Unlock()
+	c.end(nil)
+}
+
+// newResult is the result of c before it is played.
+func (c *simCall) newResult() CallResult {
+	res := CallResult{CallID: c.sc.CallID, SSRCs: map[string]uint32{}, PacketsSent: map[string]int{}}
+	for _, p := range c.sc.Participants {
+		res.Participants = append(res.Participants, p.ID)
+	}
+	return res
 }
 
 func (c *simCall) answer(req signaling.AnswerRequest) error {
@@ -84,15 +141,31 @@ func (c *simCall) end(_ error) {
 }
 
 // post queues notifications for the call's callback; they are sent in order
-// by one goroutine so that pacing the media never waits on HTTP.
+// by one goroutine so that pacing the media never waits on HTTP. Once the
+// call has ended (its queue closed) they are dropped.
 func (c *simCall) post(n ...signaling.CommsNotification) {
 	times := 1
 	if c.sc.Duplicate {
 		times = 2 // Graph documents no exactly-once delivery
 	}
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.qclosed || c.queue == nil {
+		return
+	}
 	for range times {
 		c.queued.Add(1)
 		c.queue <- n
+	}
+}
+
+// closeQueue stops the sender once it has sent what was queued.
+func (c *simCall) closeQueue() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if !c.qclosed {
+		c.qclosed = true
+		close(c.queue)
 	}
 }
 
@@ -115,58 +188,53 @@ func (c *simCall) sender(ctx context.Context) {
 // "" so that each call gets its own): sc is copied, never written.
 func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 	sc.defaults()
-	c := &simCall{
-		sim: s, sc: sc, state: "incoming",
-		answerCh:   make(chan signaling.AnswerRequest, 1),
-		rejectCh:   make(chan string, 1),
-		redirectCh: make(chan []signaling.InvitationParticipantInfo, 1),
-		byBot:      make(chan struct{}),
-		queue:      make(chan []signaling.CommsNotification, 64),
+	c := s.newCall(sc, "incoming")
+	if err := s.addCall(c); err != nil {
+		return nil, err
 	}
-	s.mu.Lock()
-	if _, dup := s.calls[sc.CallID]; dup {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("graphsim: call %s is already playing", sc.CallID)
-	}
-	s.calls[sc.CallID] = c
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.calls, sc.CallID)
-		s.mu.Unlock()
-		c.end(nil)
-	}()
+	defer s.removeCall(c)
 	go c.sender(context.WithoutCancel(ctx))
-	defer close(c.queue)
+	defer c.closeQueue()
 
-	res := &CallResult{CallID: sc.CallID, SSRCs: map[string]uint32{}, PacketsSent: map[string]int{}}
-	for _, p := range sc.Participants {
-		res.Participants = append(res.Participants, p.ID)
-	}
-	req, err := c.ring(ctx, res)
+	res := c.newResult()
+	req, err := c.ring(ctx, &res)
 	if err != nil || req == nil {
-		return res, err
+		return &res, err
 	}
-	if req.MediaConfig.ODataType != signaling.ODataAppHostedMediaConfig {
-		// Service-hosted media: Graph plays the media itself; nothing to send.
-		c.establish()
+	c.options = req.CallOptions
+	err = c.play(ctx, &res, req.MediaConfig, false)
+	return &res, err
+}
+
+// play runs a call the bot is in, from its media config to the call's end,
+// for incoming and placed calls alike: the media processor answers the
+// blob's offer and connects, the call is established, the roster names each
+// participant's audio sourceId, the participants speak for the scenario's
+// duration (with its content sharing), and the call is terminated.
+// establishingSent says whether "establishing" was already notified. With
+// service-hosted media Graph plays the media itself: nothing is sent.
+func (c *simCall) play(ctx context.Context, res *CallResult, mc signaling.MediaConfig, establishingSent bool) error {
+	sc := c.sc
+	if mc.ODataType != signaling.ODataAppHostedMediaConfig {
+		c.establish(establishingSent)
 		c.runUntilEnd(ctx, res, nil)
-		return res, nil
+		return nil
 	}
-	blob, err := mediasession.DecodeBlob(req.MediaConfig.Blob)
+	blob, err := mediasession.DecodeBlob(mc.Blob)
 	if err != nil {
 		c.terminate(500, 1005, "Bot media blob could not be read: "+err.Error())
-		return res, err
+		return err
 	}
-	if !sc.EstablishedFirst {
+	if !establishingSent && !sc.EstablishedFirst {
 		c.post(callNotification("updated", sc.CallID, signaling.Call{State: "establishing"}))
+		establishingSent = true
 	}
 	codecs, err := c.sectionCodecs(strings.Count(blob.Offer, "m=audio"))
 	if err != nil {
 		c.terminate(500, 0, err.Error())
-		return res, err
+		return err
 	}
-	peer, err := connectMedia(ctx, s.media, blob, codecs, s.client)
+	peer, err := connectMedia(ctx, c.sim.media, blob, codecs, c.sim.client)
 	if err == nil {
 		c.mu.Lock()
 		c.peer = peer
@@ -178,18 +246,14 @@ func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 		case <-c.byBot: // the bot hung up while media was coming up
 			res.EndedByBot = true
 			c.terminate(200, 5001, "Call ended by the bot.")
-			return res, nil
+			return nil
 		default:
 		}
 		c.terminate(410, 301005, "Media connectivity failure: "+err.Error())
-		return res, err
+		return err
 	}
 	res.MediaConnected = time.Now()
-	if sc.EstablishedFirst {
-		c.establish()
-	} else {
-		c.post(callNotification("updated", sc.CallID, signaling.Call{State: "established"}))
-	}
+	c.establish(establishingSent)
 	for i, p := range sc.Participants {
 		if c.rotating {
 			res.SSRCs[p.ID] = rand.Uint32() // the CSRC that names the speaker, random like an SSRC
@@ -202,7 +266,7 @@ func (s *Sim) PlayCall(ctx context.Context, sc Scenario) (*CallResult, error) {
 		c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
 	}
 	c.runUntilEnd(ctx, res, peer)
-	return res, nil
+	return nil
 }
 
 // ring sends the incoming-call notification and waits for the bot's answer
@@ -217,7 +281,7 @@ func (c *simCall) ring(ctx context.Context, res *CallResult) (*signaling.AnswerR
 		RequestedModalities: []string{"audio"},
 		TenantID:            c.sim.cfg.TenantID,
 		CallChainID:         signaling.NewGUID(),
-		MyParticipantID:     signaling.NewGUID(),
+		MyParticipantID:     c.myParticipantID,
 	}
 	if sc.PolicyRecording {
 		observed := signaling.NewGUID()
@@ -275,10 +339,15 @@ func (c *simCall) source() *signaling.ParticipantInfo {
 	return info
 }
 
-// establish sends the two establishment states in the scenario's order.
-func (c *simCall) establish() {
+// establish notifies the establishment states not sent yet: "established",
+// after "establishing" unless that was sent already, or before it when the
+// scenario says EstablishedFirst.
+func (c *simCall) establish(establishingSent bool) {
 	states := []string{"establishing", "established"}
-	if c.sc.EstablishedFirst {
+	switch {
+	case establishingSent:
+		states = states[1:]
+	case c.sc.EstablishedFirst:
 		states[0], states[1] = states[1], states[0]
 	}
 	for _, st := range states {
@@ -289,21 +358,31 @@ func (c *simCall) establish() {
 // terminate ends the call as Graph does: terminating, then deleted with
 // state terminated and resultInfo; it waits until both were delivered.
 func (c *simCall) terminate(code, subcode int32, msg string) {
+	info := &signaling.ResultInfo{Code: signaling.Int32OrString(code), Subcode: signaling.Int32OrString(subcode), Message: msg}
+	c.mu.Lock()
+	c.ended = info
+	c.mu.Unlock()
 	c.post(callNotification("updated", c.sc.CallID, signaling.Call{State: "terminating"}))
-	c.post(callNotification("deleted", c.sc.CallID, signaling.Call{State: "terminated",
-		ResultInfo: &signaling.ResultInfo{Code: signaling.Int32OrString(code), Subcode: signaling.Int32OrString(subcode), Message: msg}}))
+	c.post(callNotification("deleted", c.sc.CallID, signaling.Call{State: "terminated", ResultInfo: info}))
 	c.queued.Wait()
+}
+
+// self is the bot's own participant: the call's myParticipantId, named by
+// the app's identity, in the lobby or not.
+func (c *simCall) self() signaling.Participant {
+	c.mu.Lock()
+	inLobby := c.inLobby
+	c.mu.Unlock()
+	return signaling.Participant{ODataType: signaling.ODataParticipant, ID: c.myParticipantID, IsInLobby: inLobby,
+		Info: &signaling.ParticipantInfo{ODataType: signaling.ODataParticipantInfo,
+			Identity: &signaling.IdentitySet{Application: &signaling.Identity{ID: c.sim.cfg.ClientID, DisplayName: "Bot"}}}}
 }
 
 // roster is the call's participants as Graph lists them: the bot itself, and
 // each participant with its audio sourceId (and a screen-sharing stream for
 // the presenter when presenting >= 0).
 func (c *simCall) roster(res *CallResult, presenting int) []signaling.Participant {
-	parts := []signaling.Participant{{
-		ODataType: signaling.ODataParticipant, ID: newGUIDFrom(c.sc.CallID, "bot"),
-		Info: &signaling.ParticipantInfo{ODataType: signaling.ODataParticipantInfo,
-			Identity: &signaling.IdentitySet{Application: &signaling.Identity{ID: c.sim.cfg.ClientID, DisplayName: "Bot"}}},
-	}}
+	parts := []signaling.Participant{c.self()}
 	for i, p := range c.sc.Participants {
 		part := signaling.Participant{
 			ODataType: signaling.ODataParticipant, ID: p.ID,
@@ -364,7 +443,7 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 		}
 	}
 	sharing := sc.Shares
-	if res.Answer.CallOptions == nil || !res.Answer.CallOptions.IsContentSharingNotificationEnabled {
+	if c.options == nil || !c.options.IsContentSharingNotificationEnabled {
 		sharing = nil // Graph sends sharing sessions only to bots that asked
 	}
 	shares := make([]SentShare, len(sharing))
@@ -429,14 +508,4 @@ func (c *simCall) finishShares(res *CallResult, shares []SentShare, plan []Share
 			res.SharesSent = append(res.SharesSent, sh)
 		}
 	}
-}
-
-// newGUIDFrom makes a stable GUID-shaped id from a seed and a label.
-func newGUIDFrom(seed, label string) string {
-	h := uint64(14695981039346656037)
-	for _, b := range []byte(seed + "/" + label) {
-		h = (h ^ uint64(b)) * 1099511628211
-	}
-	s := fmt.Sprintf("%016x%016x", h, h*31+7)
-	return s[0:8] + "-" + s[8:12] + "-4" + s[13:16] + "-8" + s[17:20] + "-" + s[20:32]
 }

@@ -11,4 +11,9 @@
 // its SSRC, each participant's audio over real UDP on loopback (Opus for a
 // Teams user, G.711 µ-law for a phone participant), call states, content
 // sharing, and the end of the call.
+//
+// It also plays the other side of calls the bot places (POST
+// /communications/calls): meetings (AddMeeting: by join link or by join
+// meeting id and passcode, with a lobby if asked), Teams users (AddUser) and
+// phone numbers (AddPhone), or refuses them as Graph does.
 package graphsim

@@ -6,7 +6,8 @@ import (
 	"github.com/mediabot-dev/mediabot/signaling"
 )
 
-// Scenario is one call graphsim plays against a bot. Tests and embedders
+// Scenario is one call graphsim plays against a bot (PlayCall), or, in a
+// Callee, how a call the bot places goes once it is up. Tests and embedders
 // build it as a Go value; the zero value of each field is a sane default.
 type Scenario struct {
 	// BotURL is the bot's global notification URL, e.g.
@@ -88,7 +89,8 @@ type Share struct {
 	Presenter  int
 }
 
-// CallResult is what graphsim saw of a call it played.
+// CallResult is what graphsim saw of a call it played (PlacedResult
+// embeds it for the calls the bot places).
 type CallResult struct {
 	CallID string
 	// AnswerLatency is from the incoming notification to the bot's answer.

@@ -47,6 +47,13 @@ type Sim struct {
 	log    *slog.Logger
 	// encoded holds each voice's packets, encoded once for every call.
 	encoded encodeCache
+	// ctx ends with Close: calls the bot placed are played under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// placing counts the calls the bot placed that are still playing.
+	placing sync.WaitGroup
+	// dir is who the bot can call: meetings, users, phones.
+	dir directory
 
 	mu     sync.Mutex
 	tokens map[string]time.Time // access token -> expiry
@@ -89,6 +96,8 @@ func Start(cfg Config) (*Sim, error) {
 		tokens: map[string]time.Time{},
 		calls:  map[string]*simCall{},
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.dir.init()
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
@@ -112,8 +121,10 @@ func (s *Sim) OpenIDURL() string { return s.URL() + "/.well-known/openid-configu
 // Issuer is the iss of notification tokens.
 func (s *Sim) Issuer() string { return s.cfg.Issuer }
 
-// Close stops serving and ends every call's media.
+// Close stops serving and ends every call's media. The calls the bot placed
+// are terminated (their last notifications sent) within a few seconds.
 func (s *Sim) Close() error {
+	s.cancel()
 	s.mu.Lock()
 	calls := make([]*simCall, 0, len(s.calls))
 	for _, c := range s.calls {
@@ -125,7 +136,17 @@ func (s *Sim) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return s.srv.Shutdown(ctx)
+	err := s.srv.Shutdown(ctx)
+	// No handler runs any more, so no placed call starts: wait for those
+	// playing to send their end.
+	done := make(chan struct{})
+	go func() { s.placing.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		s.log.Warn("placed calls still ending after Close")
+	}
+	return err
 }
 
 func (s *Sim) routes() http.Handler {
@@ -133,6 +154,7 @@ func (s *Sim) routes() http.Handler {
 	r.Post("/{tenant}/oauth2/v2.0/token", s.handleToken)
 	r.Get("/keys", s.handleJWKS)
 	r.Get("/.well-known/openid-configuration", s.handleOpenID)
+	r.With(s.injectFaults, s.requireToken).Post("/v1.0/communications/calls", s.handleCreateCall)
 	r.Route("/v1.0/communications/calls/{callId}", func(r chi.Router) {
 		r.Use(s.injectFaults, s.requireToken)
 		r.Post("/answer", s.handleAnswer)
@@ -274,28 +296,45 @@ func (s *Sim) handleDelete(w http.ResponseWriter, r *http.Request) {
 
 // checkAnswer enforces what Graph requires of an answer.
 func checkAnswer(req *signaling.AnswerRequest) error {
-	if len(req.AcceptedModalities) == 0 {
-		return errors.New("acceptedModalities is required")
-	}
-	for _, m := range req.AcceptedModalities {
-		if m != "audio" && m != "video" && m != "videoBasedScreenSharing" {
-			return fmt.Errorf("acceptedModalities: unknown modality %q", m)
-		}
+	if err := checkModalities("acceptedModalities", req.AcceptedModalities); err != nil {
+		return err
 	}
 	if req.CallbackURI == "" {
 		return errors.New("callbackUri is required by this emulator (Graph falls back to the bot's global URI)")
 	}
-	switch req.MediaConfig.ODataType {
+	if err := checkMediaConfig(req.MediaConfig); err != nil {
+		return err
+	}
+	if req.CallOptions != nil && req.CallOptions.ODataType != "" && req.CallOptions.ODataType != signaling.ODataIncomingCallOptions {
+		return fmt.Errorf("callOptions: unexpected @odata.type %q", req.CallOptions.ODataType)
+	}
+	return nil
+}
+
+// checkModalities requires a non-empty list of known modalities in field.
+func checkModalities(field string, mods []string) error {
+	if len(mods) == 0 {
+		return fmt.Errorf("%s is required", field)
+	}
+	for _, m := range mods {
+		if m != "audio" && m != "video" && m != "videoBasedScreenSharing" {
+			return fmt.Errorf("%s: unknown modality %q", field, m)
+		}
+	}
+	return nil
+}
+
+// checkMediaConfig requires app-hosted media with a blob, or service-hosted
+// media.
+func checkMediaConfig(mc signaling.MediaConfig) error {
+	switch mc.ODataType {
 	case signaling.ODataAppHostedMediaConfig:
-		if req.MediaConfig.Blob == "" {
+		if mc.Blob == "" {
 			return errors.New("mediaConfig.blob is required for appHostedMediaConfig")
 		}
 	case signaling.ODataServiceHostedMediaConfig:
 	default:
-		return fmt.Errorf("mediaConfig: unknown @odata.type %q", req.MediaConfig.ODataType)
-	}
-	if req.CallOptions != nil && req.CallOptions.ODataType != "" && req.CallOptions.ODataType != signaling.ODataIncomingCallOptions {
-		return fmt.Errorf("callOptions: unexpected @odata.type %q", req.CallOptions.ODataType)
+		return fmt.Errorf("mediaConfig: unknown @odata.type %q", mc.ODataType)
 	}
 	return nil
 }

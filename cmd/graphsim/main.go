@@ -2,8 +2,13 @@
 // communications and of the Teams media processor. With --bot-url it plays
 // calls against a running bot; without it, it serves until interrupted.
 // With --concurrent N it plays N calls at once, their starts spread over
-// --stagger, as a load test of the bot (bench/load drives it). Every flag
-// also reads GRAPHSIM_<FLAG> from the environment.
+// --stagger, as a load test of the bot (bench/load drives it). With
+// --meeting it hosts one meeting for the bot to join (POST
+// /communications/calls): it prints the meeting's links as "join-url: …"
+// and "short-url: …" lines, holds the bot in the lobby for --lobby, plays
+// --participants speakers for --duration once the bot is in, and logs each
+// join's outcome until interrupted. Every flag also reads GRAPHSIM_<FLAG>
+// from the environment.
 package main
 
 import (
@@ -35,8 +40,9 @@ func run(args []string) error {
 	var cfg graphsim.Config
 	var botURL string
 	var calls, participants, concurrent int
-	var duration, stagger, redial time.Duration
-	var establishedFirst, verbose bool
+	var stagger, redial time.Duration
+	var duration, lobby time.Duration
+	var establishedFirst, verbose, meeting bool
 	f.String(&cfg.Addr, "listen", "127.0.0.1:9450", "listen address of the emulated Graph, token endpoint and JWKS")
 	f.String(&cfg.TenantID, "tenant-id", "00000000-0000-4000-8000-00000000aaaa", "tenant of the simulated calls")
 	f.String(&cfg.ClientID, "client-id", "00000000-0000-4000-8000-00000000b0b0", "the bot's app id (token audience, client-credentials id)")
@@ -50,11 +56,16 @@ func run(args []string) error {
 	f.Duration(&duration, "duration", 10*time.Second, "how long each call lasts once media flows")
 	f.Bool(&establishedFirst, "established-first", false, "send established before establishing, as Graph may")
 	f.Bool(&verbose, "verbose", false, "log each notification that is not accepted")
+	f.Bool(&meeting, "meeting", false, "host one meeting for the bot to join, print its join-url and short-url, and serve until interrupted")
+	f.Duration(&lobby, "lobby", 0, "with --meeting: hold the bot in the lobby this long before admitting it (negative: never)")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
 	if participants < 1 || participants > len(graphsim.Cast) {
 		return fmt.Errorf("--participants: want 1 to %d", len(graphsim.Cast))
+	}
+	if meeting && botURL != "" {
+		return errors.New("--meeting hosts a meeting the bot joins; --bot-url plays calls to the bot: use one")
 	}
 	if verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -69,16 +80,19 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if botURL == "" {
-		<-ctx.Done()
-		return nil
-	}
 	scenario := func() graphsim.Scenario {
 		sc := graphsim.Scenario{BotURL: botURL, Duration: duration, EstablishedFirst: establishedFirst}
 		for i := range participants {
 			sc.Participants = append(sc.Participants, graphsim.Participant{DisplayName: graphsim.Cast[i].Name, Voice: graphsim.Cast[i].Voice})
 		}
 		return sc
+	}
+	if meeting {
+		return hostMeeting(ctx, sim, graphsim.Callee{Scenario: scenario(), Lobby: lobby})
+	}
+	if botURL == "" {
+		<-ctx.Done()
+		return nil
 	}
 	if concurrent > 0 {
 		return playConcurrently(ctx, sim, scenario(), concurrent, stagger, redial)
@@ -161,4 +175,51 @@ func playConcurrently(ctx context.Context, sim *graphsim.Sim, sc graphsim.Scenar
 		return fmt.Errorf("%d of %d calls failed", failed.Load(), n)
 	}
 	return nil
+}
+
+// hostMeeting registers one meeting, prints its links and logs each join's
+// outcome until ctx ends.
+func hostMeeting(ctx context.Context, sim *graphsim.Sim, callee graphsim.Callee) error {
+	m := sim.AddMeeting(callee)
+	fmt.Printf("join-url: %s\nshort-url: %s\n", m.JoinURL, m.ShortURL)
+	for {
+		res, err := m.Wait(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fmt.Println(placedOutcome(res, err))
+	}
+}
+
+// placedOutcome is one line about a call the bot placed.
+func placedOutcome(res *graphsim.PlacedResult, err error) string {
+	if res.Refused {
+		return fmt.Sprintf("join refused: %d %s: %s", res.Refusal.Status, res.Refusal.Code, res.Refusal.Message)
+	}
+	line := fmt.Sprintf("call %s:", res.CallID)
+	if !res.LobbyEnteredAt.IsZero() {
+		if res.Admitted.IsZero() {
+			line += " never admitted from the lobby,"
+		} else {
+			line += fmt.Sprintf(" admitted after %s in the lobby,", res.Admitted.Sub(res.LobbyEnteredAt).Round(time.Millisecond))
+		}
+	}
+	packets := 0
+	for _, n := range res.PacketsSent {
+		packets += n
+	}
+	if !res.MediaConnected.IsZero() {
+		line += fmt.Sprintf(" media connected %s after creation, %d packets sent to %d participants,",
+			res.MediaConnected.Sub(res.Created).Round(time.Millisecond), packets, len(res.Participants))
+	}
+	switch {
+	case res.EndedByBot:
+		line += " ended by the bot"
+	case res.Ended != nil:
+		line += fmt.Sprintf(" ended %d/%d %s", res.Ended.Code, res.Ended.Subcode, res.Ended.Message)
+	}
+	if err != nil {
+		line += fmt.Sprintf(" (failed: %v)", err)
+	}
+	return line
 }
