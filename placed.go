@@ -77,6 +77,7 @@ func (b *Bot) Join(ctx context.Context, req JoinRequest) (CallInfo, error) {
 
 	c.emit(event.Event{Type: event.CallPlaced, TenantID: tenant, Direction: "outgoing",
 		MeetingInfo: body.MeetingInfo, Targets: targetJSON(body.Targets)})
+	c.emit(event.Event{Type: event.CallState, State: state}) // Graph's notification of it is then a repeat
 	b.mu.Lock()
 	parked := b.early.end(created.ID)
 	if b.closed.Load() {

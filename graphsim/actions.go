@@ -192,6 +192,7 @@ func (s *Sim) handleTransfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
+	c.transfer(req.TransferTarget)
 }
 
 func (s *Sim) handleInvite(w http.ResponseWriter, r *http.Request) {

@@ -53,6 +53,8 @@ type simCall struct {
 	callback string
 	peer     *mediaPeer
 	hungUp   sync.Once
+	// transferredTo is where the bot transferred the call, if it did.
+	transferredTo *signaling.InvitationParticipantInfo
 	// inLobby is true while the bot waits in a meeting's lobby.
 	inLobby bool
 	// ended is the resultInfo the call was terminated with.
@@ -128,6 +130,22 @@ func (c *simCall) reject(reason string) error {
 }
 
 func (c *simCall) hangupByBot() { c.hungUp.Do(func() { close(c.byBot) }) }
+
+// transfer hands the call to target, as Graph does once the target takes
+// it: "transferring", then the bot's leg ends (see runUntilEnd).
+func (c *simCall) transfer(target signaling.InvitationParticipantInfo) {
+	c.mu.Lock()
+	c.transferredTo = &target
+	c.mu.Unlock()
+	c.post(callNotification("updated", c.sc.CallID, signaling.Call{State: "transferring"}))
+	c.hangupByBot()
+}
+
+func (c *simCall) transferTarget() *signaling.InvitationParticipantInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transferredTo
+}
 
 func (c *simCall) end(_ error) {
 	c.mu.Lock()
@@ -460,8 +478,14 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 		select {
 		case <-timer.C:
 		case <-c.byBot:
-			res.EndedByBot = true
 			c.finishShares(res, shares, sharing)
+			if to := c.transferTarget(); to != nil {
+				res.TransferredTo = to
+				c.post(callNotification("updated", sc.CallID, signaling.Call{State: "transferAccepted"}))
+				c.terminate(200, 0, "The call was transferred.")
+				return
+			}
+			res.EndedByBot = true
 			c.terminate(200, 5001, "Call ended by the bot.")
 			return
 		case <-ctx.Done():

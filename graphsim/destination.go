@@ -36,6 +36,10 @@ type Callee struct {
 	// resultInfo before any media: a meeting that has not started, a user
 	// who declines, a number that is busy.
 	EndBeforeMedia *signaling.ResultInfo
+	// NotifyBeforeReply delivers the call's first notification
+	// ("establishing") to the callbackUri before the 201 reply goes out:
+	// the race every bot that places calls meets sooner or later.
+	NotifyBeforeReply bool
 }
 
 // Refusal is Graph's refusal of a request: an HTTP status with Graph's

@@ -176,6 +176,11 @@ func (s *Sim) handleCreateCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := &PlacedResult{CallResult: c.newResult(), Request: req, Created: time.Now()}
+	if dest.callee.NotifyBeforeReply {
+		if status, err := s.notify(r.Context(), req.CallbackURI, callNotification("updated", sc.CallID, signaling.Call{State: "establishing"})); err != nil || status != http.StatusAccepted {
+			s.log.Warn("early notification not accepted", "call", sc.CallID, "status", status, "err", err)
+		}
+	}
 	w.Header().Set("Location", s.GraphURL()+"/communications/calls/"+sc.CallID)
 	writeJSON(w, http.StatusCreated, c.created(&req))
 	s.placing.Go(func() {
@@ -217,7 +222,7 @@ func (c *simCall) playPlaced(ctx context.Context, dest *Destination, res *Placed
 
 	callee := dest.callee
 	establishingSent := !c.sc.EstablishedFirst || callee.EndBeforeMedia != nil
-	if establishingSent {
+	if establishingSent && !callee.NotifyBeforeReply {
 		c.post(callNotification("updated", c.sc.CallID, signaling.Call{State: "establishing"}))
 	}
 	if ri := callee.EndBeforeMedia; ri != nil {

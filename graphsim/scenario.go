@@ -116,6 +116,8 @@ type CallResult struct {
 	SharesSent []SentShare
 	// EndedByBot is true when the bot hung up.
 	EndedByBot bool
+	// TransferredTo is where the bot transferred the call, if it did.
+	TransferredTo *signaling.InvitationParticipantInfo
 }
 
 // SentShare is a content-sharing session graphsim notified.

@@ -71,6 +71,9 @@ func MeetingInfoType(raw json.RawMessage) string {
 // returned as is, and the caller must not assume no call exists.
 func (c *Client) CreateCall(ctx context.Context, tenant string, req CreateCallRequest) (*Call, error) {
 	const p = "/communications/calls"
+	if req.ODataType == "" {
+		req.ODataType = ODataCall // every documented request names it
+	}
 	if err := checkCreateCall(req); err != nil {
 		return nil, fmt.Errorf("create call: %w", err)
 	}
