@@ -7,7 +7,7 @@ TAGS     := nolibopusfile
 APT_PKGS := libopus-dev pkg-config gcc
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build demo test bench fuzz vet clean
+.PHONY: all deps build demo demo-join test bench fuzz vet clean
 
 all: build
 
@@ -27,6 +27,11 @@ build: deps
 # demo: the bot and graphsim on loopback, one call with 3 speakers for 10 s.
 demo: build
 	./bin/mediabot demo
+
+# demo-join: the same, but the bot joins a meeting graphsim hosts, by its
+# join link, through the operator API (as `mediabot join` does).
+demo-join: build
+	./bin/mediabot demo --join
 
 test: deps
 	$(GO) vet -tags $(TAGS) ./...

@@ -20,6 +20,7 @@ func runDemo(args []string) error {
 	f.Duration(&o.Duration, "duration", 10*time.Second, "how long the participants speak")
 	f.Int(&o.Participants, "participants", 3, fmt.Sprintf("speakers in the call (1 to %d)", demo.MaxParticipants))
 	f.Int(&o.SampleRate, "sample-rate", 16000, "PCM rate of the recordings: 16000 or 48000")
+	f.Bool(&o.Join, "join", false, "the bot joins a scheduled meeting by its join link (operator API, as mediabot join) instead of answering an incoming call")
 	f.Bool(&verbose, "verbose", false, "log what the bot and the emulator do")
 	if err := f.Parse(args); err != nil {
 		return err
@@ -34,7 +35,11 @@ func runDemo(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	fmt.Printf("mediabot demo: graphsim rings the bot on loopback; %d participants speak for %s\n\n", o.Participants, o.Duration)
+	how := "graphsim rings the bot on loopback"
+	if o.Join {
+		how = "the bot joins a meeting graphsim hosts on loopback"
+	}
+	fmt.Printf("mediabot demo: %s; %d participants speak for %s\n\n", how, o.Participants, o.Duration)
 	sum, err := demo.Run(ctx, o)
 	if err != nil {
 		return err

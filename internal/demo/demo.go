@@ -1,7 +1,8 @@
 // Package demo plays one simulated Teams call against a real bot on
-// loopback: graphsim rings the bot, the bot answers, participants speak over
-// real UDP, and the recordings land in the out folder. The mediabot demo
-// command is a thin wrapper around Run.
+// loopback: graphsim rings the bot and the bot answers (or, with Join, the
+// bot joins a meeting graphsim hosts, asked through its operator API),
+// participants speak over real UDP, and the recordings land in the out
+// folder. The mediabot demo command is a thin wrapper around Run.
 package demo
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/joinclient"
 )
 
 // Options shape the demo call.
@@ -28,7 +30,10 @@ type Options struct {
 	Duration     time.Duration
 	Participants int
 	SampleRate   int
-	Logger       *slog.Logger
+	// Join makes the bot join a scheduled meeting by its join link instead
+	// of answering an incoming call.
+	Join   bool
+	Logger *slog.Logger
 }
 
 // MaxParticipants is how many distinct speakers the demo has.
@@ -38,9 +43,12 @@ var MaxParticipants = len(graphsim.Cast)
 type Summary struct {
 	CallID        string
 	AnswerLatency time.Duration
-	Participants  []ParticipantSummary
-	Dir           string
-	Files         []string
+	// JoinURL is the meeting the bot joined (Options.Join); AnswerLatency
+	// is then the time Graph took to create the call.
+	JoinURL      string
+	Participants []ParticipantSummary
+	Dir          string
+	Files        []string
 }
 
 // ParticipantSummary is one speaker's part of the call.
@@ -59,7 +67,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	const tenant, app, secret = "d3m0d3m0-0000-4000-8000-000000000001", "d3m0d3m0-0000-4000-8000-0000000000a9", "demo-secret"
+	const tenant, app, secret = "d3a0d3a0-0000-4000-8000-000000000001", "d3a0d3a0-0000-4000-8000-0000000000a9", "demo-secret"
 	sim, err := graphsim.Start(graphsim.Config{TenantID: tenant, ClientID: app, ClientSecret: secret, Logger: log})
 	if err != nil {
 		return nil, err
@@ -104,7 +112,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		names[p.ID] = v.Name
 		sc.Participants = append(sc.Participants, p)
 	}
-	res, playErr := sim.PlayCall(ctx, sc)
+	var res *graphsim.CallResult
+	var playErr error
+	var joinURL string
+	if o.Join {
+		res, joinURL, playErr = joinMeeting(ctx, sim, sc, cfg.PublicURL)
+	} else {
+		res, playErr = sim.PlayCall(ctx, sc)
+	}
 	// The bot ends the call when Graph's "deleted" arrives; wait for it.
 	deadline := time.Now().Add(10 * time.Second)
 	for len(bot.LiveCalls()) > 0 && time.Now().Before(deadline) {
@@ -118,7 +133,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if runErr != nil {
 		return nil, runErr
 	}
-	sum := &Summary{CallID: res.CallID, AnswerLatency: res.AnswerLatency}
+	sum := &Summary{CallID: res.CallID, AnswerLatency: res.AnswerLatency, JoinURL: joinURL}
 	for _, id := range res.Participants {
 		p := tally.get(id)
 		sum.Participants = append(sum.Participants, ParticipantSummary{ID: id, Name: names[id],
@@ -131,6 +146,25 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		sum.Files = files
 	}
 	return sum, nil
+}
+
+// joinMeeting hosts sc as a meeting in graphsim and asks the bot, through
+// its operator API as `mediabot join` does, to join it by its join link;
+// it returns once the meeting has ended.
+func joinMeeting(ctx context.Context, sim *graphsim.Sim, sc graphsim.Scenario, botURL string) (*graphsim.CallResult, string, error) {
+	m := sim.AddMeeting(graphsim.Callee{Scenario: sc})
+	start := time.Now()
+	info, err := (&joinclient.Client{BotURL: botURL}).Place(ctx, mediabot.JoinRequest{JoinURL: m.JoinURL})
+	if err != nil {
+		return nil, "", err
+	}
+	took := time.Since(start)
+	res, err := m.Wait(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("meeting %s: %w", info.ID, err)
+	}
+	res.AnswerLatency = took
+	return &res.CallResult, m.JoinURL, nil
 }
 
 // sections is the number of audio sections the demo's bot offers: more
@@ -159,7 +193,12 @@ func participantID(i int) string {
 // Print writes the summary for a person.
 func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "call          %s\n", s.CallID)
-	fmt.Fprintf(w, "answered in   %s (Graph's window: 15s)\n", s.AnswerLatency.Round(time.Millisecond))
+	if s.JoinURL != "" {
+		fmt.Fprintf(w, "joined        %s\n", s.JoinURL)
+		fmt.Fprintf(w, "created in    %s (operator API POST /v1/calls, then Graph's POST /communications/calls)\n", s.AnswerLatency.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "answered in   %s (Graph's window: 15s)\n", s.AnswerLatency.Round(time.Millisecond))
+	}
 	fmt.Fprintf(w, "\n%-38s %-6s %9s %8s %5s\n", "participant", "name", "decoded", "packets", "lost")
 	for _, p := range s.Participants {
 		if len(s.Participants) > sections {

@@ -32,6 +32,23 @@ func TestDemoReportsEveryParticipant(t *testing.T) {
 	}
 }
 
+// The demo's join mode: the bot joins the meeting by its link through the
+// operator API, and everyone is heard.
+func TestDemoJoinsAMeeting(t *testing.T) {
+	sum, err := Run(context.Background(), Options{OutDir: t.TempDir(), Duration: 2 * time.Second, Participants: 2, SampleRate: 16000, Join: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Participants) != 2 || !strings.Contains(sum.JoinURL, "/l/meetup-join/") {
+		t.Fatalf("summary %+v", sum)
+	}
+	for _, p := range sum.Participants {
+		if p.DecodedSeconds < 1.5 {
+			t.Errorf("%s decoded %.2f s of 2 s", p.Name, p.DecodedSeconds)
+		}
+	}
+}
+
 func TestDemoRefusesTooManyParticipants(t *testing.T) {
 	if _, err := Run(context.Background(), Options{Participants: MaxParticipants + 1}); err == nil {
 		t.Error("no error")
