@@ -89,7 +89,7 @@ func (b *Bot) servePlaceCall(w http.ResponseWriter, r *http.Request) {
 			CallInfo
 		}{info.ID, info})
 	case errors.Is(err, ErrBadJoinRequest):
-		writeOperatorError(w, http.StatusBadRequest, "badRequest", err.Error())
+		writeOperatorError(w, http.StatusBadRequest, "badRequest", strings.TrimPrefix(err.Error(), ErrBadJoinRequest.Error()+": "))
 	case errors.Is(err, ErrNotPlacing):
 		writeOperatorError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 	case errors.As(err, &graphErr):

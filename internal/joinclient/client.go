@@ -43,6 +43,8 @@ func (e *Error) Error() string {
 		b.WriteString("Graph refused the call")
 	case http.StatusUnauthorized:
 		b.WriteString("the bot refused the admin token (--admin-token, MEDIABOT_ADMIN_TOKEN)")
+	case http.StatusBadRequest:
+		return "the bot refused the request: " + e.Message
 	default:
 		fmt.Fprintf(&b, "the bot answered %d %s", e.Status, http.StatusText(e.Status))
 	}
