@@ -198,9 +198,6 @@ func TestPlacedCallJoinsAMeetingByItsLink(t *testing.T) {
 	if n := e.cb.next(t); !strings.Contains(n.ResourceURL, "/operations/") {
 		t.Errorf("after invite: %s, want the operation's end", n.ResourceURL)
 	}
-	if _, err := e.client.Transfer(ctx, "", call.ID, signaling.TransferRequest{TransferTarget: signaling.UserTarget("u-3", "")}); err != nil {
-		t.Error("transfer:", err)
-	}
 	parts, err := e.client.ListParticipants(ctx, "", call.ID)
 	if err != nil || len(parts) != 2 || parts[0].ID != call.MyParticipantID || parts[1].Info.Identity.User.DisplayName != "Ann" {
 		t.Errorf("participants %+v, %v; want the bot as %s and Ann", parts, err, call.MyParticipantID)

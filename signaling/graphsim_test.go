@@ -138,11 +138,6 @@ func TestCallActionsThroughGraphsim(t *testing.T) {
 			t.Errorf("updateRecordingStatus retried before Retry-After (after %v)", time.Since(start))
 		}
 
-		if op, err := client.Transfer(ctx, "tenant-1", callID, signaling.TransferRequest{
-			TransferTarget: signaling.UserTarget("u-2", "")}); err != nil || op != nil {
-			t.Errorf("transfer: %+v, %v", op, err)
-		}
-
 		parts, err := client.ListParticipants(ctx, "tenant-1", callID)
 		if err != nil || len(parts) != 2 || parts[0].Info.Identity.Application == nil ||
 			parts[1].Info.Identity.User == nil || parts[1].Info.Identity.User.DisplayName != "Ann" {
@@ -156,8 +151,10 @@ func TestCallActionsThroughGraphsim(t *testing.T) {
 		if err := client.KeepAlive(ctx, "tenant-1", callID); err != nil {
 			t.Errorf("keepAlive after the injected 400: %v", err)
 		}
-		if err := client.Hangup(ctx, "tenant-1", callID); err != nil {
-			t.Error("hangup:", err)
+		// A transfer is the bot's last act: Graph then ends its leg.
+		if op, err := client.Transfer(ctx, "tenant-1", callID, signaling.TransferRequest{
+			TransferTarget: signaling.UserTarget("u-2", "")}); err != nil || op != nil {
+			t.Errorf("transfer: %+v, %v", op, err)
 		}
 	})
 	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: bot.srv.URL,
@@ -166,7 +163,7 @@ func TestCallActionsThroughGraphsim(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-done
-	if !res.EndedByBot {
-		t.Error("the call did not end by the bot's hangup")
+	if to := res.TransferredTo; to == nil || to.Identity.User == nil || to.Identity.User.ID != "u-2" {
+		t.Errorf("the call ended transferred to %+v, want user u-2", to)
 	}
 }
