@@ -10,8 +10,10 @@ const reorderSlots = 32
 // restarted its numbering, rather than the packet being very late or early.
 const restartJump = 1000
 
-// maxPayload is the largest RTP payload a held packet keeps (one MTU).
-const maxPayload = 1500
+// slotPayload is the room each slot of the window reserves for a payload:
+// a 20 ms Opus packet is 50 to 300 bytes, a G.711 one 160. A larger
+// payload (up to the 1500-byte read buffer) gets room of its own, once.
+const slotPayload = 512
 
 // heldPacket is a packet waiting in the reorder window, copied into memory
 // the window owns (the read buffer is reused for the next packet).
@@ -22,12 +24,11 @@ type heldPacket struct {
 	csrc    uint32
 	marker  bool
 	arrival time.Time
-	n       int
-	payload [maxPayload]byte
+	payload []byte
 }
 
 // Payload is the packet's payload.
-func (h *heldPacket) Payload() []byte { return h.payload[:h.n] }
+func (h *heldPacket) Payload() []byte { return h.payload }
 
 // pushResult is what the window did with a packet.
 type pushResult int
@@ -55,9 +56,21 @@ type reorderWindow struct {
 	maxWait time.Duration
 }
 
+// newReorderWindow makes a window whose slots share one reserved block
+// of payload room.
+func newReorderWindow(maxWait time.Duration) reorderWindow {
+	w := reorderWindow{maxWait: maxWait}
+	room := make([]byte, reorderSlots*slotPayload)
+	for i := range w.slots {
+		w.slots[i].payload = room[i*slotPayload : i*slotPayload : (i+1)*slotPayload]
+	}
+	return w
+}
+
 // push offers a packet. It copies the payload.
 //
-// hot path: no alloc.
+// hot path: no alloc (for payloads up to slotPayload, or a slot's largest
+// payload so far).
 func (w *reorderWindow) push(seq uint16, ts, csrc uint32, marker bool, payload []byte, arrival time.Time) pushResult {
 	if !w.started { // recent may still describe the sequence before a restart
 		w.started, w.next, w.highest, w.recent = true, seq, seq, 0
@@ -79,7 +92,7 @@ func (w *reorderWindow) push(seq uint16, ts, csrc uint32, marker bool, payload [
 		return pushDuplicate
 	}
 	h.used, h.seq, h.ts, h.csrc, h.marker, h.arrival = true, seq, ts, csrc, marker, arrival
-	h.n = copy(h.payload[:], payload)
+	h.payload = append(h.payload[:0], payload...)
 	w.held++
 	if int16(seq-w.highest) > 0 {
 		w.highest = seq

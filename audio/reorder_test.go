@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -187,7 +188,7 @@ func TestReorderWindow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := &reorderWindow{maxWait: testMaxWait}
+			w := ptr(newReorderWindow(testMaxWait))
 			for i, op := range tt.ops {
 				now := reorderOrigin.Add(time.Duration(op.at) * time.Millisecond)
 				var got string
@@ -211,7 +212,7 @@ func TestReorderWindow(t *testing.T) {
 }
 
 func TestReorderWindowKeepsWhatItReleases(t *testing.T) {
-	w := &reorderWindow{maxWait: testMaxWait}
+	w := ptr(newReorderWindow(testMaxWait))
 	payload := testPayload(12)
 	w.push(12, 12345, 42, true, payload, reorderOrigin)
 	payload[0] = 'X' // the caller's buffer is reused for the next packet
@@ -226,7 +227,7 @@ func TestReorderWindowKeepsWhatItReleases(t *testing.T) {
 }
 
 func TestReorderWindowPeekShowsThePacketDueNext(t *testing.T) {
-	w := &reorderWindow{maxWait: testMaxWait}
+	w := ptr(newReorderWindow(testMaxWait))
 	if w.peek() != nil {
 		t.Fatal("an empty window peeks a packet")
 	}
@@ -253,7 +254,7 @@ func TestReorderWindowPeekShowsThePacketDueNext(t *testing.T) {
 }
 
 func TestReorderWindowPushAndPopDoNotAllocate(t *testing.T) {
-	w := &reorderWindow{maxWait: testMaxWait}
+	w := ptr(newReorderWindow(testMaxWait))
 	payload := testPayload(0)
 	seq := uint16(0)
 	allocs := testing.AllocsPerRun(100, func() {
@@ -344,7 +345,7 @@ type reorderModel struct {
 }
 
 func newReorderModel(t *testing.T) *reorderModel {
-	return &reorderModel{t: t, w: &reorderWindow{maxWait: testMaxWait},
+	return &reorderModel{t: t, w: ptr(newReorderWindow(testMaxWait)),
 		state: map[int64]int{}, arrival: map[int64]time.Time{}}
 }
 
@@ -503,5 +504,29 @@ func (m *reorderModel) oldest() time.Time {
 func (m *reorderModel) checkHeld() {
 	if m.w.held != m.heldNow || m.w.held > reorderSlots || m.w.held < 0 {
 		m.t.Fatalf("window holds %d, model %d (bound %d)", m.w.held, m.heldNow, reorderSlots)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// A payload larger than a slot's reserved room is held whole, and does not
+// spill into the next slot's.
+func TestReorderWindowHoldsLargePayloadsWhole(t *testing.T) {
+	w := ptr(newReorderWindow(testMaxWait))
+	big := make([]byte, 1400)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	w.push(0, 0, 0, false, testPayload(0), reorderOrigin)
+	w.push(2, 0, 0, false, testPayload(2), reorderOrigin) // the slot after, filled first
+	w.push(1, 0, 0, false, big, reorderOrigin)
+	for seq, want := range [][]byte{testPayload(0), big, testPayload(2)} {
+		h, _ := w.pop(reorderOrigin, false)
+		if h == nil {
+			t.Fatalf("packet %d not released", seq)
+		}
+		if !bytes.Equal(h.Payload(), want) {
+			t.Fatalf("packet %d: payload changed (%d bytes, want %d)", seq, len(h.Payload()), len(want))
+		}
 	}
 }

@@ -129,7 +129,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 		ssrc:     cfg.SSRC,
 		lastDur:  int64(cfg.ClockRate * FrameMs / 1000),
 	}
-	s.win.maxWait = cfg.MaxWait
+	s.win = newReorderWindow(cfg.MaxWait)
 	if cfg.Hold != nil {
 		s.held = NewRingOf(max(cfg.HoldFrames, 1), s.frameLen)
 	}
