@@ -39,6 +39,7 @@ type Bot struct {
 	// ring, one goroutine per consumer.
 	drainers     []*audio.Drainer
 	drainerNames []string // the consumer each drainer feeds, for metrics
+	drainerRings []int    // frames of each stream's ring for that consumer
 	// mixer, with Config.Mix, sums each call's streams; it is fed by the
 	// last drainer and feeds the others through mixRings.
 	mixer *audio.Mixer
@@ -124,10 +125,10 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 	b.engine = engine
 	b.metrics = newMetrics(b)
 	for i, c := range b.frameConsumers {
-		b.addDrainer(c, fmt.Sprintf("consumer-%d", i+1))
+		b.addDrainer(c, fmt.Sprintf("consumer-%d", i+1), ringFrames)
 	}
 	for _, s := range b.sinks {
-		b.addDrainer(s, s.String())
+		b.addDrainer(s, s.String(), ringFrames)
 	}
 	if cfg.Mix {
 		b.setupMixer()
@@ -263,17 +264,19 @@ func (b *Bot) setupMixer() {
 		d.Add(outs[i])
 	}
 	b.mixer = audio.NewMixer(b.cfg.SampleRate, 0, outs)
-	b.addDrainer(b.mixer, "mixer")
+	b.addDrainer(b.mixer, "mixer", ringFrames)
 }
 
-// addDrainer gives consumer c a drainer. The first consumer's frames are
-// also timed: the delay from a packet's arrival to its frame's delivery.
-func (b *Bot) addDrainer(c audio.FrameConsumer, name string) {
+// addDrainer gives consumer c a drainer, and each stream a ring of frames
+// for it. The first consumer's frames are also timed: the delay from a
+// packet's arrival to its frame's delivery.
+func (b *Bot) addDrainer(c audio.FrameConsumer, name string, frames int) {
 	if len(b.drainers) == 0 {
 		c = timedConsumer{c, b.metrics.frameDelay, &b.delays}
 	}
 	b.drainers = append(b.drainers, audio.NewDrainer(c, 0))
 	b.drainerNames = append(b.drainerNames, name)
+	b.drainerRings = append(b.drainerRings, frames)
 }
 
 // endMix emits the rest of a call's mix and waits until every consumer has

@@ -50,13 +50,17 @@ func newLevelMeter() *levelMeter {
 	return &levelMeter{calls: map[string]map[string]*level{}}
 }
 
+// levelRingFrames is the level meter's ring per stream: 320 ms. The meter
+// is quick, and a level it misses under load is of no consequence.
+const levelRingFrames = 16
+
 // setupLevels gives the bot its level meter behind a drainer of its own.
 // Call it once in New, after the sinks' drainers and the mixer are set up,
 // so that the meter neither receives mixed frames nor takes the frame-delay
 // timing of the first consumer.
 func (b *Bot) setupLevels() {
 	b.levels = newLevelMeter()
-	b.addDrainer(b.levels, "levels")
+	b.addDrainer(b.levels, "levels", levelRingFrames)
 }
 
 // Frame records f's level. Frames of a stream no roster names yet are
