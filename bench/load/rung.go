@@ -45,6 +45,23 @@ type rungResult struct {
 	notes           []string
 	broke           bool    // the bot died, or the calls did not all come up
 	maxLoad         float64 // highest mediabot_load_state seen: 0 normal, 1 heavy, 2 overloaded
+	// overloadedAt and firstLateAt are when, after graphsim started, the
+	// bot first said overloaded and first delivered a frame more than
+	// 60 ms after its packet arrived (-1: never, as far as polled).
+	overloadedAt, firstLateAt time.Duration
+}
+
+// follow notes, from one scrape at elapsed, the first overloaded state and
+// the first late frame.
+func (r *rungResult) follow(s, idle sample, elapsed time.Duration) {
+	r.maxLoad = max(r.maxLoad, s["mediabot_load_state"])
+	if r.overloadedAt < 0 && s["mediabot_load_state"] >= 2 {
+		r.overloadedAt = elapsed
+	}
+	h := s.hist("mediabot_frame_delay_seconds").minus(idle.hist("mediabot_frame_delay_seconds"))
+	if late := h.above(0.06); r.firstLateAt < 0 && late > 0 {
+		r.firstLateAt = elapsed
+	}
 }
 
 // badPct is frames lost or late as a percentage of the packets sent.
@@ -76,7 +93,7 @@ var (
 
 // runRung plays calls concurrent calls against a fresh bot and measures it.
 func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error) {
-	r := &rungResult{calls: calls, expected: calls * rc.participants}
+	r := &rungResult{calls: calls, expected: calls * rc.participants, overloadedAt: -1, firstLateAt: -1}
 	var err error
 	if r.floor, err = rc.floor.measure(15); err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
@@ -152,7 +169,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 		}
 		s, err := scrape(ctx, client, metricsURL)
 		if err == nil {
-			r.maxLoad = max(r.maxLoad, s["mediabot_load_state"])
+			r.follow(s, idle, time.Since(simStart))
 			if a := s["mediabot_streams_active"]; a > best {
 				best, bestAt = a, time.Now()
 			}
@@ -193,7 +210,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 			continue
 		}
 		streamSum += s["mediabot_streams_active"]
-		r.maxLoad = max(r.maxLoad, s["mediabot_load_state"])
+		r.follow(s, idle, time.Since(simStart))
 		rssSum += rss
 		gorSum += s["go_goroutines"]
 		n++
