@@ -135,7 +135,7 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 	}
 	b.setupLevels()
 	b.handler = b.routes()
-	b.load.Store(&LoadState{Reason: "starting"})
+	b.load.Store(&LoadState{Reason: "starting", MachineIdle: 1}) // not measured yet
 	b.stopLoad = make(chan struct{})
 	if b.loadFunc == nil {
 		go (&loadMonitor{bot: b}).run(b.stopLoad, b.setLoad)
@@ -219,7 +219,7 @@ func (b *Bot) serveReady(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
 	}
-	if st := b.currentLoad(); st.Level == LoadOverloaded {
+	if st := b.admission(1); st.Level == LoadOverloaded {
 		http.Error(w, "overloaded: "+st.Reason, http.StatusServiceUnavailable)
 		return
 	}

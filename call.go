@@ -280,10 +280,14 @@ func (c *call) onIncoming(gc signaling.Call) {
 		c.reject(ctx, "busy")
 		return
 	}
-	d := c.bot.policy(IncomingCall{Call: gc, TenantID: c.tenant, LiveCalls: c.bot.liveCount() - 1, Load: c.bot.currentLoad()})
+	load := c.bot.admission(0)
+	d := c.bot.policy(IncomingCall{Call: gc, TenantID: c.tenant, LiveCalls: c.bot.liveCount() - 1, Load: load})
 	var err error
 	switch d.Action {
 	case Reject:
+		if load.Level == LoadOverloaded {
+			c.log.Warn("incoming call refused: overloaded", "reason", load.Reason)
+		}
 		c.reject(ctx, d.Reason)
 		return
 	case Redirect:

@@ -99,6 +99,15 @@ func newMetrics(b *Bot) *metrics {
 			Help: "Calls this instance holds (answered or being answered, not yet ended).",
 		}, func() float64 { return float64(b.liveCount()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mediabot_accepting_calls",
+			Help: "1 while a new call would be taken: not draining, under --max-calls, not overloaded (measured, or once the calls still connecting send audio).",
+		}, func() float64 {
+			if b.canPlace() != nil {
+				return 0
+			}
+			return 1
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "mediabot_sharing_sessions_active",
 			Help: "Content-sharing sessions open now, over all live calls.",
 		}, func() float64 { return float64(b.activeSharing()) }),

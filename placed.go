@@ -96,13 +96,16 @@ func (b *Bot) Join(ctx context.Context, req JoinRequest) (CallInfo, error) {
 	return c.info(), nil
 }
 
-// canPlace refuses a new call while draining or full.
+// canPlace refuses a new call while draining, full or overloaded.
 func (b *Bot) canPlace() error {
 	switch {
 	case b.draining.Load() || b.closed.Load():
 		return fmt.Errorf("%w: the bot is draining", ErrNotPlacing)
 	case b.cfg.MaxCalls > 0 && b.liveCount() >= b.cfg.MaxCalls:
 		return fmt.Errorf("%w: %d live calls, the most this instance holds (--max-calls)", ErrNotPlacing, b.cfg.MaxCalls)
+	}
+	if st := b.admission(1); st.Level == LoadOverloaded {
+		return fmt.Errorf("%w: overloaded: %s", ErrNotPlacing, st.Reason)
 	}
 	return nil
 }

@@ -45,18 +45,19 @@ type rungResult struct {
 	notes           []string
 	broke           bool    // the bot died, or the calls did not all come up
 	maxLoad         float64 // highest mediabot_load_state seen: 0 normal, 1 heavy, 2 overloaded
-	// overloadedAt and firstLateAt are when, after graphsim started, the
-	// bot first said overloaded and first delivered a frame more than
-	// 60 ms after its packet arrived (-1: never, as far as polled).
-	overloadedAt, firstLateAt time.Duration
+	// refusingAt and firstLateAt are when, after graphsim started, the
+	// bot first refused new calls (mediabot_accepting_calls 0: overloaded,
+	// measured or projected) and first delivered a frame more than 60 ms
+	// after its packet arrived (-1: never, as far as polled).
+	refusingAt, firstLateAt time.Duration
 }
 
-// follow notes, from one scrape at elapsed, the first overloaded state and
-// the first late frame.
+// follow notes, from one scrape at elapsed, the first refusal of new calls
+// and the first late frame.
 func (r *rungResult) follow(s, idle sample, elapsed time.Duration) {
 	r.maxLoad = max(r.maxLoad, s["mediabot_load_state"])
-	if r.overloadedAt < 0 && s["mediabot_load_state"] >= 2 {
-		r.overloadedAt = elapsed
+	if _, ok := s["mediabot_accepting_calls"]; ok && r.refusingAt < 0 && s["mediabot_accepting_calls"] == 0 {
+		r.refusingAt = elapsed
 	}
 	h := s.hist("mediabot_frame_delay_seconds").minus(idle.hist("mediabot_frame_delay_seconds"))
 	if late := h.above(0.06); r.firstLateAt < 0 && late > 0 {
@@ -93,7 +94,7 @@ var (
 
 // runRung plays calls concurrent calls against a fresh bot and measures it.
 func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error) {
-	r := &rungResult{calls: calls, expected: calls * rc.participants, overloadedAt: -1, firstLateAt: -1}
+	r := &rungResult{calls: calls, expected: calls * rc.participants, refusingAt: -1, firstLateAt: -1}
 	var err error
 	if r.floor, err = rc.floor.measure(15); err != nil {
 		return nil, fmt.Errorf("floor: %w", err)

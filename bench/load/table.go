@@ -18,14 +18,14 @@ func ratio(r *rungResult) float64 { return float64(r.cpuPerPacket) / float64(r.f
 // printTable prints the ladder as Markdown, with the command that made it.
 func printTable(w io.Writer, cmdline string, rc rungConfig, results []*rungResult) {
 	fmt.Fprintf(w, "```sh\n%s\n```\n\n", cmdline)
-	fmt.Fprintf(w, "%d cores, bot and graphsim on the same cores (nice %d); %d participants per call, %s calls started over %s (busy rejections redialed for %s); sink: %s; steady window %s. \"other\" is the rest of the machine's CPU in the window (other processes). \"overloaded at / first late frame\": seconds after graphsim started, polled every 0.25 s during the ramp and every second after.\n\n",
+	fmt.Fprintf(w, "%d cores, bot and graphsim on the same cores (nice %d); %d participants per call, %s calls started over %s (busy rejections redialed for %s); sink: %s; steady window %s. \"other\" is the rest of the machine's CPU in the window (other processes). \"refusing calls at / first late frame\": seconds after graphsim started that the bot first refused new calls (overloaded, measured or projected from the calls still connecting) and first delivered a frame more than 60 ms after its packet arrived, polled every 0.25 s during the ramp and every second after.\n\n",
 		runtime.NumCPU(), rc.priority, rc.participants, rc.duration, rc.stagger, rc.redial, rc.sink, windowOf(results))
-	fmt.Fprintln(w, "| calls | streams | bot CPU (cores) | graphsim CPU (cores) | other CPU (cores) | bot CPU / packet | libopus floor | ratio | lost + late (> 60 ms) | p50 delay | p99 delay | RSS / call | goroutines / call | load state (highest) | overloaded at / first late frame |")
+	fmt.Fprintln(w, "| calls | streams | bot CPU (cores) | graphsim CPU (cores) | other CPU (cores) | bot CPU / packet | libopus floor | ratio | lost + late (> 60 ms) | p50 delay | p99 delay | RSS / call | goroutines / call | load state (highest) | refusing calls at / first late frame |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		fmt.Fprintf(w, "| %d | %.0f | %.2f | %.2f | %.2f | %s | %s | %.2fx | %s | %s | %s | %s | %.1f | %s | %s / %s |\n",
 			r.calls, r.streams, r.botCores, r.simCores, r.otherCores, us(r.cpuPerPacket), us(r.floor), ratio(r),
-			badCell(r), ms(r.p50), ms(r.p99), kib(r.rssPerCall), r.goroutinesCall, loadName(r.maxLoad), when(r.overloadedAt), when(r.firstLateAt))
+			badCell(r), ms(r.p50), ms(r.p99), kib(r.rssPerCall), r.goroutinesCall, loadName(r.maxLoad), when(r.refusingAt), when(r.firstLateAt))
 	}
 	fmt.Fprintln(w)
 	for _, r := range results {

@@ -1,0 +1,69 @@
+package mediabot
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// Admission by measured cost: a new call is taken only if the machine keeps
+// its overload margin once the call, and the calls still connecting, send
+// their audio. The load monitor sees a call's cost only a second or more
+// after its media flows, so a burst of calls would otherwise all be taken
+// on the strength of a measurement made before any of them.
+
+// priorStreamCost is the CPU a stream is taken to cost before enough
+// streams were measured: about 50 µs per 20 ms packet, what the load
+// ladder measures (bench/load).
+const priorStreamCost = 2500 * time.Microsecond
+
+// minMeasuredStreams is how many streams the measured cost per stream
+// needs before it replaces the prior: with fewer, the process's fixed
+// costs weigh on each.
+const minMeasuredStreams = 20
+
+// admission is the load state a new call is judged by: the measured one,
+// overloaded when the projected load of the calls still connecting (the
+// new one among them once it is held) and of extra calls not yet held
+// would leave the machine under its overload margin.
+func (b *Bot) admission(extra int) LoadState {
+	st := b.currentLoad()
+	if st.Level == LoadOverloaded || b.loadFunc != nil {
+		return st
+	}
+	connecting, perCall := b.connectingCalls()
+	cost := priorStreamCost
+	if st.Streams >= minMeasuredStreams && st.CPUPerStream > 0 {
+		cost = st.CPUPerStream
+	}
+	added := float64(connecting+extra) * perCall // streams
+	idle := st.MachineIdle - added*cost.Seconds()/float64(runtime.NumCPU())
+	if idle >= overloadedIdle {
+		return st
+	}
+	st.Level = LoadOverloaded
+	st.Reason = fmt.Sprintf("admission: the calls connecting would leave the machine %.0f%% idle (below %.0f%%): now %.0f%% idle, %d streams at %s CPU/s each, %d calls connecting, %.1f streams per call",
+		max(idle, 0)*100, overloadedIdle*100, st.MachineIdle*100, st.Streams, cost.Round(10*time.Microsecond), connecting, perCall)
+	return st
+}
+
+// connectingCalls counts the live calls whose media has not connected yet
+// and the streams a call brings: the mean of the calls with media, or the
+// offer's audio sections before there is one.
+func (b *Bot) connectingCalls() (connecting int, streamsPerCall float64) {
+	b.mu.Lock()
+	withMedia := 0
+	for _, c := range b.calls {
+		if c.mediaStart.Load() == 0 {
+			connecting++
+		} else {
+			withMedia++
+		}
+	}
+	b.mu.Unlock()
+	streamsPerCall = float64(b.cfg.AudioSections)
+	if s := b.activeStreams(); withMedia > 0 && s > 0 {
+		streamsPerCall = float64(s) / float64(withMedia)
+	}
+	return connecting, streamsPerCall
+}
