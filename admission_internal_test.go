@@ -21,7 +21,7 @@ func TestAdmissionCountsTheCallsStillConnecting(t *testing.T) {
 		b.calls[string(rune('a'+i))] = withMedia
 	}
 	perCall := 4 * perStream.Seconds() / float64(runtime.NumCPU()) // idle share a call takes
-	fits := int(math.Floor((0.30 - overloadedIdle) / perCall))   // calls that still fit
+	fits := int(math.Floor((0.30 - overloadedIdle) / perCall))     // calls that still fit
 
 	for i := range fits - 2 {
 		b.calls["connecting-"+string(rune('a'+i))] = &call{}
