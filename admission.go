@@ -17,6 +17,10 @@ import (
 // ladder measures (bench/load).
 const priorStreamCost = 2500 * time.Microsecond
 
+// callSetupCost is the CPU a call takes to come up (signaling, ICE, the
+// DTLS handshake), counted as spent within the second it connects.
+const callSetupCost = 5 * time.Millisecond
+
 // minMeasuredStreams is how many streams the measured cost per stream
 // needs before it replaces the prior: with fewer, the process's fixed
 // costs weigh on each.
@@ -36,8 +40,8 @@ func (b *Bot) admission(extra int) LoadState {
 	if st.Streams >= minMeasuredStreams && st.CPUPerStream > 0 {
 		cost = st.CPUPerStream
 	}
-	added := float64(connecting+extra) * perCall // streams
-	idle := st.MachineIdle - added*cost.Seconds()/float64(runtime.NumCPU())
+	calls := float64(connecting + extra)
+	idle := st.MachineIdle - calls*(perCall*cost.Seconds()+callSetupCost.Seconds())/float64(runtime.NumCPU())
 	if idle >= overloadedIdle {
 		return st
 	}
@@ -47,17 +51,19 @@ func (b *Bot) admission(extra int) LoadState {
 	return st
 }
 
-// connectingCalls counts the live calls whose media has not connected yet
-// and the streams a call brings: the mean of the calls with media, or the
-// offer's audio sections before there is one.
+// connectingCalls counts the live calls with a media session whose media
+// has not connected yet (not those being refused), and the streams a call
+// brings: the mean of the calls with media, or the offer's audio sections
+// before there is one.
 func (b *Bot) connectingCalls() (connecting int, streamsPerCall float64) {
 	b.mu.Lock()
 	withMedia := 0
 	for _, c := range b.calls {
-		if c.mediaStart.Load() == 0 {
-			connecting++
-		} else {
+		switch {
+		case c.mediaStart.Load() != 0:
 			withMedia++
+		case c.hasSession.Load() && !c.ended.Load():
+			connecting++
 		}
 	}
 	b.mu.Unlock()

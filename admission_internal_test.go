@@ -20,17 +20,23 @@ func TestAdmissionCountsTheCallsStillConnecting(t *testing.T) {
 	for i := range 25 { // 100 streams over 25 calls: 4 per call
 		b.calls[string(rune('a'+i))] = withMedia
 	}
-	perCall := 4 * perStream.Seconds() / float64(runtime.NumCPU()) // idle share a call takes
-	fits := int(math.Floor((0.30 - overloadedIdle) / perCall))     // calls that still fit
+	perCall := (4*perStream.Seconds() + callSetupCost.Seconds()) / float64(runtime.NumCPU()) // idle share a call takes
+	fits := int(math.Floor((0.30 - overloadedIdle) / perCall))                               // calls that still fit
 
+	connecting := func() *call {
+		c := &call{}
+		c.hasSession.Store(true)
+		return c
+	}
+	b.calls["being refused"] = &call{} // no media session: not counted
 	for i := range fits - 2 {
-		b.calls["connecting-"+string(rune('a'+i))] = &call{}
+		b.calls["connecting-"+string(rune('a'+i))] = connecting()
 	}
 	if st := b.admission(1); st.Level != LoadNormal {
 		t.Fatalf("%d calls connecting and one more: %s (%s), want normal: %d fit", fits-2, st.Level, st.Reason, fits)
 	}
 	for _, id := range []string{"x", "y", "z"} {
-		b.calls[id] = &call{}
+		b.calls[id] = connecting()
 	}
 	st := b.admission(1)
 	if st.Level != LoadOverloaded || !strings.HasPrefix(st.Reason, "admission:") || !strings.Contains(st.Reason, "calls connecting") {

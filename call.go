@@ -62,6 +62,10 @@ type call struct {
 	sharing *sharing.Tracker
 
 	mediaStart atomic.Int64 // unix ns when media connected; 0 before
+	// hasSession is set once the call has a media session (answered or
+	// placed with app-hosted media): until media connects, it is one of
+	// the calls connecting that admission counts.
+	hasSession atomic.Bool
 	ended      atomic.Bool
 	packets    atomic.Uint64 // RTP packets read on all streams, for the media watchdog
 	streams    sync.WaitGroup
@@ -351,6 +355,7 @@ func (c *call) answer(ctx context.Context) error {
 		return err
 	}
 	c.session = sess
+	c.hasSession.Store(true)
 	blob, err := sess.Blob().Encode()
 	if err != nil {
 		return err

@@ -69,6 +69,7 @@ func (b *Bot) Join(ctx context.Context, req JoinRequest) (CallInfo, error) {
 	b.metrics.callsPlaced.WithLabelValues("created").Inc()
 	c := newCall(b, created.ID, tenant, start, false)
 	c.session, c.direction, c.myParticipantID = sess, "outgoing", created.MyParticipantID
+	c.hasSession.Store(true)
 	state := created.State
 	if state == "" {
 		state = "establishing"

@@ -230,8 +230,10 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	r.botCores = (cpu1 - cpu0) / r.window.Seconds()
 	r.simCores = (simCPU1 - simCPU0) / r.window.Seconds()
 	r.otherCores = (busy1-busy0)/r.window.Seconds() - r.botCores - r.simCores
-	packets := r.streams * float64(r.window/(20*time.Millisecond))
-	r.cpuPerPacket = time.Duration((cpu1 - cpu0) / packets * float64(time.Second))
+	r.cpuPerPacket = -1 // no stream in the window
+	if packets := r.streams * float64(r.window/(20*time.Millisecond)); packets > 0 {
+		r.cpuPerPacket = time.Duration((cpu1 - cpu0) / packets * float64(time.Second))
+	}
 	r.rssPerCall = (rssSum/float64(n) - idleRSS) / float64(calls)
 	r.goroutinesCall = (gorSum/float64(n) - idle["go_goroutines"]) / float64(calls)
 

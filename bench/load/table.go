@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"io"
 	"runtime"
 	"strings"
@@ -13,7 +14,12 @@ func summary(r *rungResult) string {
 		r.calls, r.streams, r.botCores, us(r.cpuPerPacket), ratio(r), us(r.floor), r.badPct(), ms(r.p99))
 }
 
-func ratio(r *rungResult) float64 { return float64(r.cpuPerPacket) / float64(r.floor) }
+func ratio(r *rungResult) float64 {
+	if r.cpuPerPacket < 0 {
+		return math.NaN()
+	}
+	return float64(r.cpuPerPacket) / float64(r.floor)
+}
 
 // printTable prints the ladder as Markdown, with the command that made it.
 func printTable(w io.Writer, cmdline string, rc rungConfig, results []*rungResult) {
@@ -53,7 +59,12 @@ func windowOf(results []*rungResult) string {
 	return results[0].window.Round(100 * time.Millisecond).String()
 }
 
-func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond)) }
+func us(d time.Duration) string {
+	if d < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+}
 
 func ms(d time.Duration) string {
 	if d < 0 {
