@@ -17,10 +17,6 @@ import (
 // ladder measures (bench/load).
 const priorStreamCost = 2500 * time.Microsecond
 
-// callSetupCost is the CPU a call takes to come up (signaling, ICE, the
-// DTLS handshake), counted as spent within the second it connects.
-const callSetupCost = 5 * time.Millisecond
-
 // minMeasuredStreams is how many streams the measured cost per stream
 // needs before it replaces the prior: with fewer, the process's fixed
 // costs weigh on each.
@@ -41,7 +37,8 @@ func (b *Bot) admission(extra int) LoadState {
 		cost = st.CPUPerStream
 	}
 	calls := float64(connecting + extra)
-	idle := st.MachineIdle - calls*(perCall*cost.Seconds()+callSetupCost.Seconds())/float64(runtime.NumCPU())
+	// Their set-up (ICE, DTLS) is already in the measured idle share.
+	idle := st.MachineIdle - calls*perCall*cost.Seconds()/float64(runtime.NumCPU())
 	if idle >= overloadedIdle {
 		return st
 	}

@@ -20,8 +20,8 @@ func TestAdmissionCountsTheCallsStillConnecting(t *testing.T) {
 	for i := range 25 { // 100 streams over 25 calls: 4 per call
 		b.calls[string(rune('a'+i))] = withMedia
 	}
-	perCall := (4*perStream.Seconds() + callSetupCost.Seconds()) / float64(runtime.NumCPU()) // idle share a call takes
-	fits := int(math.Floor((0.30 - overloadedIdle) / perCall))                               // calls that still fit
+	perCall := 4 * perStream.Seconds() / float64(runtime.NumCPU()) // idle share a call takes
+	fits := int(math.Floor((0.30 - overloadedIdle) / perCall))     // calls that still fit
 
 	connecting := func() *call {
 		c := &call{}

@@ -253,8 +253,19 @@ func TestJoinWaitsInTheLobbyThenRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	var said []string
-	if err := operator(webhook).Follow(ctx, info.ID, func(s string) { said = append(said, s) }); err != nil {
+	inLobbyOnStatus := false
+	if err := operator(webhook).Follow(ctx, info.ID, func(s string) {
+		said = append(said, s)
+		if strings.Contains(s, "waiting to be admitted") {
+			for _, c := range getStatus(t, strings.TrimSuffix(webhook, "/api/calls")).Calls {
+				inLobbyOnStatus = inLobbyOnStatus || (c.ID == info.ID && c.InLobby && c.Direction == "outgoing")
+			}
+		}
+	}); err != nil {
 		t.Fatal(err)
+	}
+	if !inLobbyOnStatus {
+		t.Error("/status.json did not show the placed call in the lobby")
 	}
 	if !strings.Contains(strings.Join(said, "; "), "lobby") {
 		t.Errorf("following the call said %q, nothing about the lobby", said)

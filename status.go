@@ -25,6 +25,10 @@ type Status struct {
 type CallStatus struct {
 	ID    string `json:"id"`
 	State string `json:"state"`
+	// Direction is incoming (answered) or outgoing (placed by the bot).
+	Direction string `json:"direction"`
+	// InLobby: a meeting's lobby holds the bot until someone admits it.
+	InLobby bool `json:"inLobby"`
 	// MediaSeconds is the call's media clock now (0 before media connects).
 	MediaSeconds float64             `json:"mediaSeconds"`
 	Participants []ParticipantStatus `json:"participants"`
@@ -69,8 +73,8 @@ func (b *Bot) statusSnapshot() Status {
 
 // status describes the call, with its participants' levels by id.
 func (c *call) status(levels map[string]participantLevel) CallStatus {
-	cs := CallStatus{ID: c.id, State: c.currentState(), MediaSeconds: float64(c.mediaNow()) / 1000,
-		SharingActive: c.sharing.Active()}
+	cs := CallStatus{ID: c.id, State: c.currentState(), Direction: c.direction, InLobby: c.lobby.waiting.Load(),
+		MediaSeconds: float64(c.mediaNow()) / 1000, SharingActive: c.sharing.Active()}
 	members := c.roster.snapshot()
 	cs.Participants = make([]ParticipantStatus, 0, len(members))
 	for _, m := range members {
