@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mediabot-dev/mediabot"
+	"github.com/mediabot-dev/mediabot/graphsim"
 )
 
 // operatorRequest sends one request to the operator API and returns the
@@ -101,4 +103,30 @@ func TestOperatorAPISaysWhatIsWrongWithAJoin(t *testing.T) {
 			t.Errorf("POST %.60s: %d %q, want %d saying %q", tc.body, code, errorMessage(body), tc.status, tc.want)
 		}
 	}
+}
+
+// The operator lists the calls the bot holds and hangs one up.
+func TestOperatorListsAndHangsUpAPlacedCall(t *testing.T) {
+	sim := startSim(t)
+	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { c.AdminToken = "s3cret" })
+	const user = "22222222-0000-4000-8000-0000000000d1"
+	d := sim.AddUser(user, graphsim.Callee{Scenario: graphsim.Scenario{Duration: time.Minute}})
+	calls := strings.TrimSuffix(webhook, "/api/calls") + "/v1/calls"
+	code, body := operatorRequest(t, http.MethodPost, calls, "s3cret", "application/json", `{"userId":"`+user+`"}`)
+	id, _ := body["callId"].(string)
+	if code != http.StatusCreated || id == "" {
+		t.Fatalf("POST /v1/calls = %d %v", code, body)
+	}
+	code, body = operatorRequest(t, http.MethodGet, calls, "s3cret", "", "")
+	list, _ := body["calls"].([]any)
+	if first, _ := list[0].(map[string]any); code != http.StatusOK || len(list) != 1 || first["id"] != id || first["direction"] != "outgoing" {
+		t.Errorf("GET /v1/calls = %d %v, want the placed call", code, body)
+	}
+	if code, _ := operatorRequest(t, http.MethodDelete, calls+"/"+id, "s3cret", "", ""); code != http.StatusNoContent {
+		t.Errorf("DELETE /v1/calls/%s = %d, want 204", id, code)
+	}
+	if res := waitPlaced(t, d); !res.EndedByBot {
+		t.Error("graphsim did not see the bot hang up")
+	}
+	waitIdle(t, bot)
 }
