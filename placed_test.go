@@ -134,6 +134,61 @@ func TestJoinMeetingByLinkEndToEnd(t *testing.T) {
 	}
 }
 
+// In a joined meeting people come and go: the roster names a late joiner
+// when it arrives and drops a leaver when it goes; the leaver's WAV is
+// silent once it has left, the joiner's before it came.
+func TestJoinedMeetingPeopleComeAndGo(t *testing.T) {
+	sim := startSim(t)
+	var dir string
+	bot, _ := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+	freqs := []float64{250, 550}
+	ps := speakers(freqs...)
+	ps[0].LeaveAt = 2 * time.Second
+	ps[1].JoinAt = time.Second
+	m := sim.AddMeeting(graphsim.Callee{Scenario: graphsim.Scenario{Duration: 3 * time.Second, Participants: ps}})
+	info, err := bot.Join(context.Background(), mediabot.JoinRequest{JoinURL: m.JoinURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := waitPlaced(t, m.Destination)
+	waitIdle(t, bot)
+	callDir := filepath.Join(dir, info.ID)
+	leaver, joiner := res.Participants[0], res.Participants[1]
+	var joinedAt, leftAt int64 = -1, -1
+	_, _, all := eventTypes(t, callDir)
+	for _, e := range all {
+		switch {
+		case e.Type == event.ParticipantJoined && e.ParticipantID == joiner:
+			joinedAt = e.MediaTimeMs
+		case e.Type == event.ParticipantLeft && e.ParticipantID == leaver:
+			leftAt = e.MediaTimeMs
+		}
+	}
+	// The media clock starts with the first packet, a little after
+	// graphsim's clock: allow for it and for a busy machine.
+	if joinedAt < 700 || joinedAt > 1800 {
+		t.Errorf("the late joiner joined at %d ms, want about 1000", joinedAt)
+	}
+	if leftAt < 1700 || leftAt > 2800 {
+		t.Errorf("the leaver left at %d ms, want about 2000", leftAt)
+	}
+	const rate = 16000
+	pcm, _ := wavtest.Read(t, filepath.Join(callDir, leaver+".wav"))
+	if len(pcm) > rate*23/10 && audiotest.RMS(pcm[rate*23/10:]) > 1 {
+		t.Error("the leaver's WAV is not silent after it left")
+	}
+	if d := audiotest.Dominant(pcm[rate/5:min(len(pcm), rate*18/10)], rate, freqs); d != 0 {
+		t.Error("the leaver's WAV is not on its pitch")
+	}
+	pcm, _ = wavtest.Read(t, filepath.Join(callDir, joiner+".wav"))
+	if audiotest.RMS(pcm[:rate*7/10]) > 1 {
+		t.Error("the joiner's WAV is not silent before it came")
+	}
+	if d := audiotest.Dominant(pcm[rate*13/10:], rate, freqs); d != 1 {
+		t.Error("the joiner's WAV is not on its pitch")
+	}
+}
+
 // The bot joins a meeting by its join meeting id and passcode (the digits
 // as an invitation groups them), and records both speakers.
 func TestJoinMeetingByIDEndToEnd(t *testing.T) {

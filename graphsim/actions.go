@@ -267,9 +267,9 @@ func (s *Sim) handleListParticipants(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.mu.Lock()
-	ssrcs := c.rosterSSRCs
+	ssrcs, elapsed := c.rosterSSRCs, c.rosterElapsed
 	c.mu.Unlock()
-	parts := c.roster(&CallResult{SSRCs: ssrcs}, -1)
+	parts := c.roster(&CallResult{SSRCs: ssrcs}, -1, elapsed)
 	if ssrcs == nil {
 		for i := 1; i < len(parts); i++ {
 			parts[i].MediaStreams = nil

@@ -53,6 +53,9 @@ type simCall struct {
 	callback string
 	peer     *mediaPeer
 	hungUp   sync.Once
+	// rosterElapsed is when, after media connected, the last roster was
+	// made: GET participants lists who was present then.
+	rosterElapsed time.Duration
 	// transferredTo is where the bot transferred the call, if it did.
 	transferredTo *signaling.InvitationParticipantInfo
 	// inLobby is true while the bot waits in a meeting's lobby.
@@ -281,7 +284,7 @@ func (c *simCall) play(ctx context.Context, res *CallResult, mc signaling.MediaC
 	}
 	c.rosterPosted(res)
 	if sc.RosterAfter == 0 {
-		c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
+		c.post(rosterNotification(sc.CallID, c.roster(res, -1, 0)))
 	}
 	c.runUntilEnd(ctx, res, peer)
 	return nil
@@ -396,12 +399,19 @@ func (c *simCall) self() signaling.Participant {
 			Identity: &signaling.IdentitySet{Application: &signaling.Identity{ID: c.sim.cfg.ClientID, DisplayName: "Bot"}}}}
 }
 
-// roster is the call's participants as Graph lists them: the bot itself, and
-// each participant with its audio sourceId (and a screen-sharing stream for
-// the presenter when presenting >= 0).
-func (c *simCall) roster(res *CallResult, presenting int) []signaling.Participant {
+// roster is the call's participants as Graph lists them at elapsed: the bot
+// itself, and each participant present with its audio sourceId (and a
+// screen-sharing stream for the presenter when presenting >= 0). It is
+// remembered for GET participants.
+func (c *simCall) roster(res *CallResult, presenting int, elapsed time.Duration) []signaling.Participant {
+	c.mu.Lock()
+	c.rosterElapsed = elapsed
+	c.mu.Unlock()
 	parts := []signaling.Participant{c.self()}
 	for i, p := range c.sc.Participants {
+		if !p.present(elapsed) {
+			continue
+		}
 		part := signaling.Participant{
 			ODataType: signaling.ODataParticipant, ID: p.ID,
 			Info: &signaling.ParticipantInfo{ODataType: signaling.ODataParticipantInfo, EndpointType: "default", LanguageID: "en-US",
@@ -469,6 +479,7 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 	if c.rotating && peer != nil {
 		send.rotation = newRotation(len(peer.tracks))
 	}
+	presenting := -1 // the participant sharing now
 	t0 := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -493,19 +504,25 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 			c.terminate(500, 0, "graphsim stopped")
 			return
 		}
-		if sc.RosterAfter > 0 && elapsed == sc.RosterAfter.Truncate(frameDur) {
-			c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
+		rosterDue := sc.RosterAfter > 0 && elapsed == sc.RosterAfter.Truncate(frameDur)
+		for i := range sc.Participants {
+			rosterDue = rosterDue || (sc.Participants[i].arrivesOrLeaves(elapsed) && (sc.RosterAfter == 0 || elapsed > sc.RosterAfter))
+		}
+		if rosterDue {
+			c.post(rosterNotification(sc.CallID, c.roster(res, presenting, elapsed)))
 		}
 		for k, sh := range sharing {
 			if shares[k].ID == "" && elapsed >= sh.Start {
 				shares[k] = SentShare{ID: signaling.NewGUID(), Start: time.Now(), Presenter: sc.Participants[sh.Presenter].ID}
-				c.post(rosterNotification(sc.CallID, c.roster(res, sh.Presenter)))
+				presenting = sh.Presenter
+				c.post(rosterNotification(sc.CallID, c.roster(res, presenting, elapsed)))
 				c.post(sharingNotification("created", sc.CallID, shares[k].ID))
 			}
 			if shares[k].ID != "" && shares[k].End.IsZero() && elapsed >= sh.End {
 				shares[k].End = time.Now()
+				presenting = -1
 				c.post(sharingNotification("deleted", sc.CallID, shares[k].ID))
-				c.post(rosterNotification(sc.CallID, c.roster(res, -1)))
+				c.post(rosterNotification(sc.CallID, c.roster(res, presenting, elapsed)))
 			}
 		}
 		if send.rotation != nil {

@@ -55,8 +55,12 @@ type Participant struct {
 	Phone string
 	// Voice is what the participant says.
 	Voice Voice
-	// JoinAt is when the participant starts speaking, after media connects.
+	// JoinAt is when the participant joins, after media connects: rosters
+	// list it from then on, and it speaks from then on.
 	JoinAt time.Duration
+	// LeaveAt, when set, is when the participant leaves: its audio stops
+	// and rosters no longer list it.
+	LeaveAt time.Duration
 	// Talk, when set, limits speech to these spans (after media connects);
 	// between them nothing is sent, as with DTX: RTP timestamps jump while
 	// sequence numbers stay consecutive.
@@ -66,9 +70,20 @@ type Participant struct {
 // Span is a stretch of the call, from Start to End after media connects.
 type Span struct{ Start, End time.Duration }
 
+// present reports whether p is in the call at elapsed.
+func (p *Participant) present(elapsed time.Duration) bool {
+	return elapsed >= p.JoinAt && (p.LeaveAt == 0 || elapsed < p.LeaveAt)
+}
+
+// arrivesOrLeaves reports whether p joins or leaves at the frame that
+// starts at elapsed (the first roster, at 0, lists who is there already).
+func (p *Participant) arrivesOrLeaves(elapsed time.Duration) bool {
+	return elapsed > 0 && (elapsed == p.JoinAt.Truncate(frameDur) || elapsed == p.LeaveAt.Truncate(frameDur))
+}
+
 // talking reports whether p speaks at elapsed.
 func (p *Participant) talking(elapsed time.Duration) bool {
-	if elapsed < p.JoinAt {
+	if !p.present(elapsed) {
 		return false
 	}
 	if len(p.Talk) == 0 {
