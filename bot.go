@@ -336,6 +336,9 @@ type CallInfo struct {
 	// MediaStart is when the call's media connected (zero before): the
 	// origin of its media clock.
 	MediaStart time.Time `json:"mediaStart,omitzero"`
+	// Ended: the call is over for this instance (ResultInfo says how, when
+	// Graph said).
+	Ended bool `json:"ended,omitempty"`
 	// ResultInfo is how Graph said the call ended, once it has.
 	ResultInfo *event.ResultInfo `json:"resultInfo,omitempty"`
 }

@@ -98,7 +98,7 @@ func (c *call) currentState() string { return *c.state.Load() }
 // info describes the call for Bot.Calls.
 func (c *call) info() CallInfo {
 	ci := CallInfo{ID: c.id, TenantID: c.tenant, State: c.currentState(), Direction: c.direction,
-		InLobby: c.lobby.waiting.Load(), ResultInfo: c.result.Load()}
+		InLobby: c.lobby.waiting.Load(), Ended: c.ended.Load(), ResultInfo: c.result.Load()}
 	if start := c.mediaStart.Load(); start != 0 {
 		ci.MediaStart = time.Unix(0, start).UTC()
 	}

@@ -76,7 +76,7 @@ func (c *Client) Call(ctx context.Context, id string) (mediabot.CallInfo, error)
 var ErrCallEnded = errors.New("the call ended")
 
 // Follow polls call id until it is established with media flowing (nil),
-// ends (ErrCallEnded, with Graph's result), or ctx ends. say is told of
+// has ended (ErrCallEnded, with Graph's result), or ctx ends. say is told of
 // each change worth a line to the operator: the lobby, admission, states.
 func (c *Client) Follow(ctx context.Context, id string, say func(string)) error {
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -98,7 +98,7 @@ func (c *Client) Follow(ctx context.Context, id string, say func(string)) error 
 		}
 		last = info
 		switch {
-		case info.State == "terminated" || info.State == "terminating":
+		case info.Ended || info.State == "terminated": // "terminating" is followed by Graph's result
 			if ri := info.ResultInfo; ri != nil {
 				return fmt.Errorf("%w: %d/%d %s", ErrCallEnded, ri.Code, ri.Subcode, ri.Message)
 			}
