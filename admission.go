@@ -23,10 +23,9 @@ const priorStreamCost = 2500 * time.Microsecond
 const minMeasuredStreams = 20
 
 // admission is the load state a new call is judged by: the measured one,
-// overloaded when the projected load of the calls still connecting (the
-// new one among them once it is held) and of extra calls not yet held
-// would leave the machine under its overload margin.
-func (b *Bot) admission(extra int) LoadState {
+// overloaded when the projected load of the calls still connecting and of
+// the new call would leave the machine under its overload margin.
+func (b *Bot) admission() LoadState {
 	st := b.currentLoad()
 	if st.Level == LoadOverloaded || b.loadFunc != nil {
 		return st
@@ -36,7 +35,7 @@ func (b *Bot) admission(extra int) LoadState {
 	if st.Streams >= minMeasuredStreams && st.CPUPerStream > 0 {
 		cost = st.CPUPerStream
 	}
-	calls := float64(connecting + extra)
+	calls := float64(connecting + 1) // and the new call
 	// Their set-up (ICE, DTLS) is already in the measured idle share.
 	idle := st.MachineIdle - calls*perCall*cost.Seconds()/float64(runtime.NumCPU())
 	if idle >= overloadedIdle {
@@ -48,13 +47,15 @@ func (b *Bot) admission(extra int) LoadState {
 	return st
 }
 
-// connectingCalls counts the live calls with a media session whose media
-// has not connected yet (not those being refused), and the streams a call
+// connectingCalls counts the calls being placed and the live calls with a
+// media session whose media has not connected yet (not those being
+// refused), and the streams a call
 // brings: the mean of the calls with media, or the offer's audio sections
 // before there is one.
 func (b *Bot) connectingCalls() (connecting int, streamsPerCall float64) {
 	b.mu.Lock()
 	withMedia := 0
+	connecting = b.early.placing // placements waiting for Graph's reply
 	for _, c := range b.calls {
 		switch {
 		case c.mediaStart.Load() != 0:

@@ -32,13 +32,13 @@ func TestAdmissionCountsTheCallsStillConnecting(t *testing.T) {
 	for i := range fits - 2 {
 		b.calls["connecting-"+string(rune('a'+i))] = connecting()
 	}
-	if st := b.admission(1); st.Level != LoadNormal {
+	if st := b.admission(); st.Level != LoadNormal {
 		t.Fatalf("%d calls connecting and one more: %s (%s), want normal: %d fit", fits-2, st.Level, st.Reason, fits)
 	}
 	for _, id := range []string{"x", "y", "z"} {
 		b.calls[id] = connecting()
 	}
-	st := b.admission(1)
+	st := b.admission()
 	if st.Level != LoadOverloaded || !strings.HasPrefix(st.Reason, "admission:") || !strings.Contains(st.Reason, "calls connecting") {
 		t.Errorf("%d calls connecting and one more: %s (%s), want overloaded by admission", fits+1, st.Level, st.Reason)
 	}

@@ -219,7 +219,7 @@ func (b *Bot) serveReady(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
 	}
-	if st := b.admission(1); st.Level == LoadOverloaded {
+	if st := b.admission(); st.Level == LoadOverloaded {
 		http.Error(w, "overloaded: "+st.Reason, http.StatusServiceUnavailable)
 		return
 	}
@@ -341,6 +341,9 @@ type CallInfo struct {
 	Ended bool `json:"ended,omitempty"`
 	// ResultInfo is how Graph said the call ended, once it has.
 	ResultInfo *event.ResultInfo `json:"resultInfo,omitempty"`
+	// EndReason is why the bot ended the call itself (lobby timeout, media
+	// failure, hang-up by the operator, shutdown), if it did.
+	EndReason string `json:"endReason,omitempty"`
 }
 
 // Calls describes the calls this instance holds.

@@ -39,8 +39,10 @@ type call struct {
 	done    chan struct{}
 
 	state atomic.Pointer[string] // written by the worker only
-	// result is how Graph said the call ended (nil until it does).
-	result atomic.Pointer[event.ResultInfo]
+	// result is how Graph said the call ended (nil until it does);
+	// endReason is why the bot ended it itself, if it did.
+	result    atomic.Pointer[event.ResultInfo]
+	endReason atomic.Pointer[string]
 	// direction is "incoming", or "outgoing" for a call the bot placed.
 	direction string
 	// myParticipantID is the bot's own participant in the roster, when
@@ -99,6 +101,9 @@ func (c *call) currentState() string { return *c.state.Load() }
 func (c *call) info() CallInfo {
 	ci := CallInfo{ID: c.id, TenantID: c.tenant, State: c.currentState(), Direction: c.direction,
 		InLobby: c.lobby.waiting.Load(), Ended: c.ended.Load(), ResultInfo: c.result.Load()}
+	if why := c.endReason.Load(); why != nil {
+		ci.EndReason = *why
+	}
 	if start := c.mediaStart.Load(); start != 0 {
 		ci.MediaStart = time.Unix(0, start).UTC()
 	}
@@ -284,7 +289,7 @@ func (c *call) onIncoming(gc signaling.Call) {
 		c.reject(ctx, "busy")
 		return
 	}
-	load := c.bot.admission(0)
+	load := c.bot.admission() // this call, without a media session yet, is the new one
 	d := c.bot.policy(IncomingCall{Call: gc, TenantID: c.tenant, LiveCalls: c.bot.liveCount() - 1, Load: load})
 	var err error
 	switch d.Action {
@@ -516,6 +521,7 @@ func (c *call) hangup(ctx context.Context, why string) {
 	if c.ended.Load() {
 		return
 	}
+	c.endReason.Store(&why)
 	if err := c.bot.graph.Hangup(ctx, c.tenant, c.id); err != nil && !errors.Is(err, signaling.ErrCallGone) {
 		c.log.Warn("hang-up failed", "err", err)
 	}
@@ -555,6 +561,7 @@ func (c *call) end() {
 	}
 	c.bot.levels.endCall(c.id)
 	c.lobby.stop()
+	c.lobby.waiting.Store(false)
 	c.bot.forget(c)
 	close(c.done)
 }

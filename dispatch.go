@@ -42,7 +42,7 @@ func (b *Bot) handoff(batch *signaling.CommsNotifications) string {
 		return ""
 	}
 	full := b.cfg.MaxCalls > 0 && b.liveCount() >= b.cfg.MaxCalls
-	if full || b.draining.Load() || b.admission(1).Level == LoadOverloaded {
+	if full || b.draining.Load() || b.admission().Level == LoadOverloaded {
 		return b.cfg.HandoffURL
 	}
 	return ""

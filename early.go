@@ -36,14 +36,19 @@ func (e *earlyNotifications) park(id string, w work) bool {
 func (e *earlyNotifications) begin() { e.placing++ }
 
 // end counts a placement done and returns what was parked for the call it
-// created (id "" when it created none); when none is in flight any more,
-// the rest, about calls nobody placed, is dropped.
-func (e *earlyNotifications) end(id string) []work {
+// created (id "" when it created none). When no placement is in flight any
+// more, the rest is dropped: orphans are the calls it was about, which no
+// placement claimed, and dropped counts their notifications.
+func (e *earlyNotifications) end(id string) (mine []work, orphans []string, dropped int) {
 	e.placing--
-	q := e.byCall[id]
+	mine = e.byCall[id]
 	delete(e.byCall, id)
 	if e.placing == 0 {
+		for other, q := range e.byCall {
+			orphans = append(orphans, other)
+			dropped += len(q)
+		}
 		clear(e.byCall)
 	}
-	return q
+	return mine, orphans, dropped
 }

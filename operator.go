@@ -96,8 +96,10 @@ func (b *Bot) servePlaceCall(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadGateway)
 		_ = json.NewEncoder(w).Encode(graphErr.Graph) // Graph's error body, with its request ids
+	case errors.Is(err, ErrNoReplyFromGraph):
+		writeOperatorError(w, http.StatusGatewayTimeout, "noReplyFromGraph", err.Error())
 	default:
-		writeOperatorError(w, http.StatusBadGateway, "graphUnavailable", err.Error())
+		writeOperatorError(w, http.StatusInternalServerError, "internal", err.Error())
 	}
 }
 

@@ -119,8 +119,11 @@ func TestOperatorListsAndHangsUpAPlacedCall(t *testing.T) {
 	}
 	code, body = operatorRequest(t, http.MethodGet, calls, "s3cret", "", "")
 	list, _ := body["calls"].([]any)
-	if first, _ := list[0].(map[string]any); code != http.StatusOK || len(list) != 1 || first["id"] != id || first["direction"] != "outgoing" {
-		t.Errorf("GET /v1/calls = %d %v, want the placed call", code, body)
+	if code != http.StatusOK || len(list) != 1 {
+		t.Fatalf("GET /v1/calls = %d %v, want the placed call", code, body)
+	}
+	if first, _ := list[0].(map[string]any); first["id"] != id || first["direction"] != "outgoing" {
+		t.Errorf("GET /v1/calls lists %v, want the placed call %s, outgoing", first, id)
 	}
 	if code, _ := operatorRequest(t, http.MethodDelete, calls+"/"+id, "s3cret", "", ""); code != http.StatusNoContent {
 		t.Errorf("DELETE /v1/calls/%s = %d, want 204", id, code)
@@ -129,4 +132,15 @@ func TestOperatorListsAndHangsUpAPlacedCall(t *testing.T) {
 		t.Error("graphsim did not see the bot hang up")
 	}
 	waitIdle(t, bot)
+}
+
+// Graph out of reach: the operator hears 504, not that Graph refused.
+func TestOperatorSaysWhenGraphDidNotReply(t *testing.T) {
+	sim := startSim(t)
+	_, webhook := startBot(t, sim, func(c *mediabot.Config) { c.GraphURL = "http://127.0.0.1:1/v1.0" })
+	code, body := operatorRequest(t, http.MethodPost, strings.TrimSuffix(webhook, "/api/calls")+"/v1/calls", "", "application/json",
+		`{"userId":"22222222-0000-4000-8000-0000000000e1"}`)
+	if code != http.StatusGatewayTimeout || !strings.Contains(errorMessage(body), "no reply from Graph") {
+		t.Errorf("POST /v1/calls with Graph unreachable = %d %q, want 504 saying there was no reply", code, errorMessage(body))
+	}
 }

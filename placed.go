@@ -11,9 +11,14 @@ import (
 	"github.com/mediabot-dev/mediabot/signaling"
 )
 
-// ErrNotPlacing is returned by Join while the bot drains, or when it holds
-// Config.MaxCalls calls already.
+// ErrNotPlacing is returned by Join while the bot drains, when it holds
+// (or is placing) Config.MaxCalls calls already, or when it is overloaded.
 var ErrNotPlacing = errors.New("mediabot: not placing calls")
+
+// ErrNoReplyFromGraph is wrapped when Graph could not be reached or did not
+// answer the request to place a call: Graph may have created the call all
+// the same (the bot then hangs it up when its notifications come).
+var ErrNoReplyFromGraph = errors.New("mediabot: no reply from Graph")
 
 // Join asks Graph to place the call req names, with this instance's media
 // (the same blob as an answer), and returns the call Graph created. From
@@ -31,36 +36,44 @@ func (b *Bot) Join(ctx context.Context, req JoinRequest) (CallInfo, error) {
 	if err := b.canPlace(); err != nil {
 		return CallInfo{}, err
 	}
+	b.mu.Lock()
+	if b.cfg.MaxCalls > 0 && len(b.calls)+b.early.placing >= b.cfg.MaxCalls {
+		b.mu.Unlock()
+		return CallInfo{}, fmt.Errorf("%w: %d calls live or being placed, the most this instance holds (--max-calls)", ErrNotPlacing, b.cfg.MaxCalls)
+	}
+	b.early.begin() // counted from here on by --max-calls and admission
+	b.mu.Unlock()
 	body.CallbackURI = b.CallbackURI()
 	p := &placement{ready: make(chan struct{})}
 	cfg := b.cfg
 	// No call id yet: Graph names the call in its reply. The blob's answer
 	// is taken for as long as a lobby may hold the call, plus the window.
 	sess, err := b.engine.NewSession(b.sessionConfig("", cfg.LobbyTimeout+cfg.AnswerWindow, p.call))
-	if err != nil {
-		return CallInfo{}, fmt.Errorf("mediabot: media session: %w", err)
+	var blob string
+	if err == nil {
+		if blob, err = sess.Blob().Encode(); err != nil {
+			_ = sess.Close()
+		}
 	}
-	blob, err := sess.Blob().Encode()
 	if err != nil {
-		_ = sess.Close()
+		b.endPlacement(ctx, tenant, false)
+		p.resolve(nil)
 		return CallInfo{}, fmt.Errorf("mediabot: media session: %w", err)
 	}
 	body.MediaConfig = signaling.MediaConfig{ODataType: signaling.ODataAppHostedMediaConfig, Blob: blob}
 
-	b.mu.Lock()
-	b.early.begin()
-	b.mu.Unlock()
 	start := time.Now()
 	created, err := b.graph.CreateCall(ctx, tenant, body)
 	if err != nil {
-		b.mu.Lock()
-		b.early.end("")
-		b.mu.Unlock()
+		refused := errors.Is(err, signaling.ErrGraph)
+		b.endPlacement(ctx, tenant, !refused)
 		p.resolve(nil)
 		_ = sess.Close()
 		result := "failed"
-		if errors.Is(err, signaling.ErrGraph) {
+		if refused {
 			result = "refused"
+		} else {
+			err = fmt.Errorf("%w: %w", ErrNoReplyFromGraph, err)
 		}
 		b.metrics.callsPlaced.WithLabelValues(result).Inc()
 		b.log.Warn("placing a call failed", "destination", describe(req), "err", err)
@@ -80,7 +93,8 @@ func (b *Bot) Join(ctx context.Context, req JoinRequest) (CallInfo, error) {
 		MeetingInfo: body.MeetingInfo, Targets: targetJSON(body.Targets)})
 	c.emit(event.Event{Type: event.CallState, State: state}) // Graph's notification of it is then a repeat
 	b.mu.Lock()
-	parked := b.early.end(created.ID)
+	parked, _, dropped := b.early.end(created.ID)
+	b.metrics.notificationsIgnored.Add(float64(dropped))
 	if b.closed.Load() {
 		b.mu.Unlock()
 		p.resolve(c)
@@ -97,18 +111,43 @@ func (b *Bot) Join(ctx context.Context, req JoinRequest) (CallInfo, error) {
 	return c.info(), nil
 }
 
+// endPlacement counts a placement done that created no call. Notifications
+// of calls nobody placed are dropped; when Graph may have created the call
+// without a reply reaching the bot (maybeCreated), those calls, if any, are
+// hung up rather than left to wait for media that will never come.
+func (b *Bot) endPlacement(ctx context.Context, tenant string, maybeCreated bool) {
+	b.mu.Lock()
+	_, orphans, dropped := b.early.end("")
+	b.mu.Unlock()
+	b.metrics.notificationsIgnored.Add(float64(dropped))
+	if !maybeCreated {
+		return
+	}
+	for _, id := range orphans {
+		err := b.graph.Hangup(context.WithoutCancel(ctx), tenant, id)
+		b.log.Warn("hung up a call Graph created for a placement whose reply was lost", "call", id, "err", err)
+	}
+}
+
 // canPlace refuses a new call while draining, full or overloaded.
 func (b *Bot) canPlace() error {
 	switch {
 	case b.draining.Load() || b.closed.Load():
 		return fmt.Errorf("%w: the bot is draining", ErrNotPlacing)
-	case b.cfg.MaxCalls > 0 && b.liveCount() >= b.cfg.MaxCalls:
+	case b.cfg.MaxCalls > 0 && b.liveCount()+b.placingCount() >= b.cfg.MaxCalls:
 		return fmt.Errorf("%w: %d live calls, the most this instance holds (--max-calls)", ErrNotPlacing, b.cfg.MaxCalls)
 	}
-	if st := b.admission(1); st.Level == LoadOverloaded {
+	if st := b.admission(); st.Level == LoadOverloaded {
 		return fmt.Errorf("%w: overloaded: %s", ErrNotPlacing, st.Reason)
 	}
 	return nil
+}
+
+// placingCount is the number of placements waiting for Graph's reply.
+func (b *Bot) placingCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.early.placing
 }
 
 // placement hands a placed call to its media session's callbacks, which

@@ -366,6 +366,9 @@ func TestJoinLeavesALobbyNobodyOpens(t *testing.T) {
 	if timedOut == nil || !strings.Contains(timedOut.Reason, "--lobby-timeout") {
 		t.Errorf("no call.lobby timedOut event naming --lobby-timeout: %+v", timedOut)
 	}
+	if got, _ := bot.Call(info.ID); !got.Ended || got.InLobby || !strings.Contains(got.EndReason, "lobby") {
+		t.Errorf("the call after the lobby timeout: %+v, want ended, not in the lobby, with the bot's reason", got)
+	}
 }
 
 // Graph's refusal reaches the operator as 502 with Graph's own error body;
@@ -404,4 +407,29 @@ func TestJoinRefusedOrEndedSaysWhy(t *testing.T) {
 	if got := scrapeGauge(metrics, `mediabot_calls_placed_total{result="refused"}`); got != 2 {
 		t.Errorf("calls placed refused = %v, want 2", got)
 	}
+}
+
+// A call being placed counts toward --max-calls while Graph has not
+// answered yet: a burst of joins cannot overshoot it.
+func TestPlacementsInFlightCountTowardMaxCalls(t *testing.T) {
+	sim := startSim(t)
+	bot, _ := startBot(t, sim, func(c *mediabot.Config) { c.MaxCalls = 1 })
+	const first, second = "22222222-0000-4000-8000-0000000000f1", "22222222-0000-4000-8000-0000000000f2"
+	d := sim.AddUser(first, graphsim.Callee{Scenario: graphsim.Scenario{Duration: time.Second}})
+	sim.AddUser(second, graphsim.Callee{Scenario: graphsim.Scenario{Duration: time.Second}})
+	sim.FailNext(http.MethodPost, "/communications/calls", http.StatusTooManyRequests, time.Second, 1) // the first waits a second
+	placed := make(chan error, 1)
+	go func() {
+		_, err := bot.Join(context.Background(), mediabot.JoinRequest{UserID: first})
+		placed <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := bot.Join(context.Background(), mediabot.JoinRequest{UserID: second}); !errors.Is(err, mediabot.ErrNotPlacing) || !strings.Contains(err.Error(), "--max-calls") {
+		t.Errorf("a second join while the first is being placed: %v, want ErrNotPlacing naming --max-calls", err)
+	}
+	if err := <-placed; err != nil {
+		t.Fatalf("the first join: %v", err)
+	}
+	waitPlaced(t, d)
+	waitIdle(t, bot)
 }

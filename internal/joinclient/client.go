@@ -41,6 +41,8 @@ func (e *Error) Error() string {
 	switch e.Status {
 	case http.StatusBadGateway:
 		b.WriteString("Graph refused the call")
+	case http.StatusGatewayTimeout:
+		b.WriteString("no reply from Graph (the call may exist all the same; the bot hangs it up)")
 	case http.StatusUnauthorized:
 		b.WriteString("the bot refused the admin token (--admin-token, MEDIABOT_ADMIN_TOKEN)")
 	case http.StatusBadRequest:
@@ -99,8 +101,11 @@ func (c *Client) Follow(ctx context.Context, id string, say func(string)) error 
 		last = info
 		switch {
 		case info.Ended || info.State == "terminated": // "terminating" is followed by Graph's result
-			if ri := info.ResultInfo; ri != nil {
+			switch ri := info.ResultInfo; {
+			case ri != nil:
 				return fmt.Errorf("%w: %d/%d %s", ErrCallEnded, ri.Code, ri.Subcode, ri.Message)
+			case info.EndReason != "":
+				return fmt.Errorf("%w: the bot left: %s", ErrCallEnded, info.EndReason)
 			}
 			return ErrCallEnded
 		case info.State == "established" && !info.MediaStart.IsZero() && !info.InLobby:
