@@ -37,9 +37,9 @@ func (b *Bot) Join(ctx context.Context, req JoinRequest) (CallInfo, error) {
 		return CallInfo{}, err
 	}
 	b.mu.Lock()
-	if b.cfg.MaxCalls > 0 && len(b.calls)+b.early.placing >= b.cfg.MaxCalls {
+	if b.fullLocked() { // again, with the count taken as it grows
 		b.mu.Unlock()
-		return CallInfo{}, fmt.Errorf("%w: %d calls live or being placed, the most this instance holds (--max-calls)", ErrNotPlacing, b.cfg.MaxCalls)
+		return CallInfo{}, b.errFull()
 	}
 	b.early.begin() // counted from here on by --max-calls and admission
 	b.mu.Unlock()
@@ -134,8 +134,12 @@ func (b *Bot) canPlace() error {
 	switch {
 	case b.draining.Load() || b.closed.Load():
 		return fmt.Errorf("%w: the bot is draining", ErrNotPlacing)
-	case b.cfg.MaxCalls > 0 && b.liveCount()+b.placingCount() >= b.cfg.MaxCalls:
-		return fmt.Errorf("%w: %d live calls, the most this instance holds (--max-calls)", ErrNotPlacing, b.cfg.MaxCalls)
+	}
+	b.mu.Lock()
+	full := b.fullLocked()
+	b.mu.Unlock()
+	if full {
+		return b.errFull()
 	}
 	if st := b.admission(); st.Level == LoadOverloaded {
 		return fmt.Errorf("%w: overloaded: %s", ErrNotPlacing, st.Reason)
@@ -143,11 +147,14 @@ func (b *Bot) canPlace() error {
 	return nil
 }
 
-// placingCount is the number of placements waiting for Graph's reply.
-func (b *Bot) placingCount() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.early.placing
+// fullLocked reports whether the calls held and being placed reach
+// --max-calls; b.mu is held.
+func (b *Bot) fullLocked() bool {
+	return b.cfg.MaxCalls > 0 && len(b.calls)+b.early.placing >= b.cfg.MaxCalls
+}
+
+func (b *Bot) errFull() error {
+	return fmt.Errorf("%w: %d calls live or being placed, the most this instance holds (--max-calls)", ErrNotPlacing, b.cfg.MaxCalls)
 }
 
 // placement hands a placed call to its media session's callbacks, which
