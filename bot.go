@@ -267,6 +267,9 @@ func (b *Bot) setupMixer() {
 	b.addDrainer(b.mixer, "mixer", ringFrames)
 }
 
+// ringFrames is each consumer's buffer per stream: 64 frames, 1.28 s.
+const ringFrames = 64
+
 // addDrainer gives consumer c a drainer, and each stream a ring of frames
 // for it. The first consumer's frames are also timed: the delay from a
 // packet's arrival to its frame's delivery.
@@ -311,6 +314,17 @@ func (b *Bot) MediaPorts() []int { return b.engine.MediaPorts() }
 // CallbackURI is the callbackUri this instance gives Graph in its answers.
 func (b *Bot) CallbackURI() string {
 	return b.cfg.PublicURL + "/api/calls/" + url.PathEscape(b.cfg.InstanceID)
+}
+
+// liveCalls is the calls held now; each is read under its own locks.
+func (b *Bot) liveCalls() []*call {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	live := make([]*call, 0, len(b.calls))
+	for _, c := range b.calls {
+		live = append(live, c)
+	}
+	return live
 }
 
 // LiveCalls returns the ids of the calls this instance holds.
@@ -409,13 +423,7 @@ func (b *Bot) Run(ctx context.Context) error {
 }
 
 func (b *Bot) keepAlive(ctx context.Context) {
-	b.mu.Lock()
-	live := make([]*call, 0, len(b.calls))
-	for _, c := range b.calls {
-		live = append(live, c)
-	}
-	b.mu.Unlock()
-	for _, c := range live {
+	for _, c := range b.liveCalls() {
 		c.enqueue(work{fn: func() { c.keepAlive(ctx) }})
 	}
 }

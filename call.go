@@ -448,9 +448,6 @@ func (cr countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// ringFrames is each consumer's buffer per stream: 64 frames, 1.28 s.
-const ringFrames = 64
-
 // onTrack starts a reader for one remote audio stream, with a ring per
 // consumer that the consumers' drainers empty.
 func (c *call) onTrack(tr *mediasession.Track) {

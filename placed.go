@@ -87,11 +87,9 @@ func (b *Bot) Join(ctx context.Context, req JoinRequest) (CallInfo, error) {
 	if state == "" {
 		state = "establishing"
 	}
-	c.state.Store(&state)
-
 	c.emit(event.Event{Type: event.CallPlaced, TenantID: tenant, Direction: "outgoing",
 		MeetingInfo: body.MeetingInfo, Targets: targetJSON(body.Targets)})
-	c.emit(event.Event{Type: event.CallState, State: state}) // Graph's notification of it is then a repeat
+	c.setState(state, nil) // Graph's notification of it is then a repeat
 	b.mu.Lock()
 	parked, _, dropped := b.early.end(created.ID)
 	b.metrics.notificationsIgnored.Add(float64(dropped))

@@ -55,12 +55,7 @@ type ParticipantStatus struct {
 // calls; each call's roster and sharing tracker are read under their own
 // locks.
 func (b *Bot) statusSnapshot() Status {
-	b.mu.Lock()
-	live := make([]*call, 0, len(b.calls))
-	for _, c := range b.calls {
-		live = append(live, c)
-	}
-	b.mu.Unlock()
+	live := b.liveCalls()
 	slices.SortFunc(live, func(x, y *call) int { return strings.Compare(x.id, y.id) })
 
 	now := time.Now()

@@ -152,14 +152,7 @@ func checkIdentity(id *signaling.IdentitySet) error {
 // redirect hands the incoming call to targets: ring reports it and ends the
 // call for the bot.
 func (c *simCall) redirect(targets []signaling.InvitationParticipantInfo) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state != "incoming" {
-		return fmt.Errorf("call is %s, not incoming", c.state)
-	}
-	c.state = "redirected"
-	c.redirectCh <- targets
-	return nil
+	return c.decide("redirected", func() { c.redirectCh <- targets })
 }
 
 // endRedirected ends a redirected call for the bot as Graph does: one

@@ -109,27 +109,29 @@ func (c *simCall) newResult() CallResult {
 	return res
 }
 
-func (c *simCall) answer(req signaling.AnswerRequest) error {
+// decide takes the bot's decision on an incoming call: the call moves to
+// state and hand passes the decision to ring; a call no longer incoming
+// refuses it.
+func (c *simCall) decide(state string, hand func()) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state != "incoming" {
 		return fmt.Errorf("call is %s, not incoming", c.state)
 	}
-	c.state = "answered"
-	c.callback = req.CallbackURI
-	c.answerCh <- req
+	c.state = state
+	hand()
 	return nil
 }
 
+func (c *simCall) answer(req signaling.AnswerRequest) error {
+	return c.decide("answered", func() {
+		c.callback = req.CallbackURI
+		c.answerCh <- req
+	})
+}
+
 func (c *simCall) reject(reason string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state != "incoming" {
-		return fmt.Errorf("call is %s, not incoming", c.state)
-	}
-	c.state = "rejected"
-	c.rejectCh <- reason
-	return nil
+	return c.decide("rejected", func() { c.rejectCh <- reason })
 }
 
 func (c *simCall) hangupByBot() { c.hungUp.Do(func() { close(c.byBot) }) }
