@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mediabot-dev/mediabot"
@@ -59,15 +58,7 @@ func TestTwoInstancesOneNATSConsumer(t *testing.T) {
 	}
 
 	// One consumer reads every frame the stream holds.
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, natsURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cons, err := js.OrderedConsumer(ctx, "MEDIABOT", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"mediabot.audio.>"}})

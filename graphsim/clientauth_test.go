@@ -1,12 +1,8 @@
 package graphsim
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,27 +12,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/mediabot-dev/mediabot/internal/testcert"
 	"github.com/mediabot-dev/mediabot/signaling"
 )
-
-func testCertificate(t *testing.T) (*x509.Certificate, *rsa.PrivateKey) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "app"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
 
 // assertionSpec says how a test assertion differs from a valid one.
 type assertionSpec struct {
@@ -64,8 +42,8 @@ func signAssertion(t *testing.T, a assertionSpec) string {
 }
 
 func TestTokenEndpointChecksClientAssertions(t *testing.T) {
-	cert, key := testCertificate(t)
-	_, otherKey := testCertificate(t)
+	cert, key := testcert.App(t)
+	_, otherKey := testcert.App(t)
 	sim, err := Start(Config{TenantID: "tenant-1", ClientID: "app", ClientSecret: "secret", ClientCertificate: cert})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +96,7 @@ func TestTokenEndpointChecksClientAssertions(t *testing.T) {
 }
 
 func TestTokenEndpointWithoutCertificateRefusesAssertions(t *testing.T) {
-	cert, key := testCertificate(t)
+	cert, key := testcert.App(t)
 	sim, err := Start(Config{TenantID: "tenant-1", ClientID: "app"})
 	if err != nil {
 		t.Fatal(err)

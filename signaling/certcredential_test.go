@@ -7,11 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,34 +23,9 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/testcert"
 	"github.com/mediabot-dev/mediabot/signaling"
 )
-
-// newSelfSigned returns a fresh self-signed RSA certificate and its key, as
-// `az ad app credential reset --create-cert` would make.
-func newSelfSigned(t *testing.T) (*x509.Certificate, *rsa.PrivateKey) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "mediabot test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
 
 // tokenCounter is a transport that counts token requests and keeps the
 // form of the last one.
@@ -104,7 +77,7 @@ func startCertSim(t *testing.T, cert *x509.Certificate, key *rsa.PrivateKey) (*g
 }
 
 func TestCertificateCredentialTokenIsAcceptedByGraph(t *testing.T) {
-	cert, key := newSelfSigned(t)
+	cert, key := testcert.App(t)
 	_, client, _ := startCertSim(t, cert, key)
 	// A 404 for an unknown call is Graph's answer to an authorized request:
 	// without a token graphsim answers 401.
@@ -116,8 +89,8 @@ func TestCertificateCredentialTokenIsAcceptedByGraph(t *testing.T) {
 }
 
 func TestCertificateCredentialWrongKeyIsRefused(t *testing.T) {
-	cert, _ := newSelfSigned(t)
-	_, otherKey := newSelfSigned(t)
+	cert, _ := testcert.App(t)
+	_, otherKey := testcert.App(t)
 	_, client, counter := startCertSim(t, cert, otherKey)
 	err := client.KeepAlive(context.Background(), "", "no-such-call")
 	if err == nil {
@@ -138,7 +111,7 @@ func TestCertificateCredentialWrongKeyIsRefused(t *testing.T) {
 }
 
 func TestCertificateCredentialTokenIsCachedPerTenant(t *testing.T) {
-	cert, key := newSelfSigned(t)
+	cert, key := testcert.App(t)
 	_, client, counter := startCertSim(t, cert, key)
 	ctx := context.Background()
 	for range 2 {
@@ -159,7 +132,7 @@ func TestCertificateCredentialTokenIsCachedPerTenant(t *testing.T) {
 }
 
 func TestCertificateCredentialRequestIsEntraIDs(t *testing.T) {
-	cert, key := newSelfSigned(t)
+	cert, key := testcert.App(t)
 	_, client, counter := startCertSim(t, cert, key)
 	before := time.Now().Truncate(time.Second)
 	if err := client.KeepAlive(context.Background(), "", "no-such-call"); !errors.Is(err, signaling.ErrCallGone) {
@@ -202,7 +175,7 @@ func TestCertificateCredentialRequestIsEntraIDs(t *testing.T) {
 }
 
 func TestCertificateCredentialUnregisteredIsRefused(t *testing.T) {
-	cert, key := newSelfSigned(t)
+	cert, key := testcert.App(t)
 	sim, err := graphsim.Start(graphsim.Config{TenantID: "tenant-1", ClientID: "app", ClientSecret: "secret"})
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +194,7 @@ func TestCertificateCredentialUnregisteredIsRefused(t *testing.T) {
 }
 
 func TestNewClientRefusesHalfACertificateCredential(t *testing.T) {
-	cert, key := newSelfSigned(t)
+	cert, key := testcert.App(t)
 	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -255,8 +228,8 @@ func writePEM(t *testing.T, dir, name string, blocks ...*pem.Block) string {
 }
 
 func TestLoadCertificate(t *testing.T) {
-	cert, key := newSelfSigned(t)
-	_, otherKey := newSelfSigned(t)
+	cert, key := testcert.App(t)
+	_, otherKey := testcert.App(t)
 	dir := t.TempDir()
 	certBlock := &pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}
 	pkcs1 := &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}

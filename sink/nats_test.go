@@ -72,15 +72,7 @@ func pcmBytes(pcm []int16) []byte {
 // stored returns every message of the stream, in stream order.
 func stored(t *testing.T, url string) []*jetstream.RawStreamMsg {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := js.Stream(ctx, DefaultNATSStream)
@@ -121,12 +113,7 @@ func storedCount(t *testing.T, js jetstream.JetStream) uint64 {
 // waitStored waits until the stream holds want messages.
 func waitStored(t *testing.T, url string, want uint64) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.JetStream(t, url)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		n := storedCount(t, js)
@@ -374,12 +361,7 @@ func TestNATSStreamStoresAResendOnce(t *testing.T) {
 	if len(first) != 1 {
 		t.Fatalf("%d messages, want 1", len(first))
 	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.JetStream(t, srv.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ack, err := js.PublishMsg(ctx, &nats.Msg{Subject: first[0].Subject, Data: first[0].Data, Header: first[0].Header})
@@ -533,18 +515,13 @@ func TestNATSStringHidesPasswords(t *testing.T) {
 
 func TestNewNATSRefusesAStreamThatDoesNotTakeItsSubjects(t *testing.T) {
 	srv := natsServer(t, -1, t.TempDir())
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.JetStream(t, srv.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "MEDIABOT", Subjects: []string{"mediabot.audio.>"}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewNATS(NATSConfig{URL: srv.ClientURL(), Logger: quietLogger()})
+	_, err := NewNATS(NATSConfig{URL: srv.ClientURL(), Logger: quietLogger()})
 	if err == nil || !strings.Contains(err.Error(), "mediabot.events.") {
 		t.Errorf("NewNATS on a stream without the events subjects: %v", err)
 	}

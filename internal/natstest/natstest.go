@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Start runs a server on 127.0.0.1:port (-1: any free port) storing under
@@ -29,4 +31,20 @@ func Start(t testing.TB, port int, dir string) *server.Server {
 		srv.WaitForShutdown()
 	})
 	return srv
+}
+
+// JetStream connects a test client to the server at url; the connection is
+// closed when the test ends.
+func JetStream(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
