@@ -31,13 +31,18 @@ func command(t *testing.T, args ...string) *exec.Cmd {
 
 var readyLine = regexp.MustCompile(`msg=ready http_addr=(\S+) media_port=(\d+)`)
 
-// serve logs one ready line with the bound addresses, answers /readyz, and
-// exits 0 on SIGTERM.
-func TestServeReadyThenDrainsOnSIGTERM(t *testing.T) {
-	cmd := command(t, "serve", "--listen", "127.0.0.1:0", "--client-id", "app", "--client-secret", "s",
+// ready is what serve's ready line says.
+type ready struct{ line, addr, mediaPort string }
+
+// startServe runs `mediabot serve` on loopback against an unreachable
+// Graph, with env and more flags, and waits for its ready line; the
+// process is killed when the test ends, and its log is read to the end.
+func startServe(t *testing.T, env []string, flags ...string) (*exec.Cmd, ready) {
+	t.Helper()
+	cmd := command(t, append([]string{"serve", "--listen", "127.0.0.1:0", "--client-id", "app", "--client-secret", "s",
 		"--graph-url", "http://127.0.0.1:1/v1.0", "--token-url", "http://127.0.0.1:1/token",
-		"--inbound-jwks-url", "http://127.0.0.1:1/keys", "--media-bind-ip", "127.0.0.1", "--out-dir", t.TempDir())
-	cmd.Env = append(cmd.Env, "MEDIABOT_DRAIN_TIMEOUT=1s")
+		"--inbound-jwks-url", "http://127.0.0.1:1/keys", "--media-bind-ip", "127.0.0.1"}, flags...)...)
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -45,29 +50,32 @@ func TestServeReadyThenDrainsOnSIGTERM(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stderr)
-	var addr string
-	deadline := time.After(20 * time.Second)
-	found := make(chan []string, 1)
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	found := make(chan ready, 1)
 	go func() {
-		for lines.Scan() {
-			if m := readyLine.FindStringSubmatch(lines.Text()); m != nil {
-				found <- m
-				break
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil && len(found) == 0 {
+				found <- ready{line: sc.Text(), addr: m[1], mediaPort: m[2]}
 			}
-		}
-		for lines.Scan() {
 		}
 	}()
 	select {
-	case m := <-found:
-		addr = m[1]
-		if m[2] == "0" {
-			t.Errorf("media_port 0 in the ready line: want the bound port")
-		}
-	case <-deadline:
+	case r := <-found:
+		return cmd, r
+	case <-time.After(20 * time.Second):
 		t.Fatal("no ready line")
+	}
+	return nil, ready{}
+}
+
+// serve logs one ready line with the bound addresses, answers /readyz, and
+// exits 0 on SIGTERM.
+func TestServeReadyThenDrainsOnSIGTERM(t *testing.T) {
+	cmd, ready := startServe(t, []string{"MEDIABOT_DRAIN_TIMEOUT=1s"}, "--out-dir", t.TempDir())
+	addr := ready.addr
+	if ready.mediaPort == "0" {
+		t.Errorf("media_port 0 in the ready line: want the bound port")
 	}
 	resp, err := http.Get("http://" + addr + "/readyz")
 	if err != nil {

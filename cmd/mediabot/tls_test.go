@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -52,35 +51,9 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 func TestServeHTTPS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := selfSigned(t, dir)
-	cmd := command(t, "serve", "--listen", "127.0.0.1:0", "--client-id", "app", "--client-secret", "s",
-		"--graph-url", "http://127.0.0.1:1/v1.0", "--token-url", "http://127.0.0.1:1/token",
-		"--inbound-jwks-url", "http://127.0.0.1:1/keys", "--media-bind-ip", "127.0.0.1", "--out-dir", dir,
-		"--tls-cert", certFile, "--tls-key", keyFile)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	found := make(chan []string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- append(m, sc.Text())
-			}
-		}
-	}()
-	var m []string
-	select {
-	case m = <-found:
-	case <-time.After(20 * time.Second):
-		t.Fatal("no ready line")
-	}
+	cmd, ready := startServe(t, nil, "--out-dir", dir, "--tls-cert", certFile, "--tls-key", keyFile)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	resp, err := client.Get("https://" + m[1] + "/readyz")
+	resp, err := client.Get("https://" + ready.addr + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +61,8 @@ func TestServeHTTPS(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.TLS == nil {
 		t.Errorf("/readyz over HTTPS: %d, TLS %v", resp.StatusCode, resp.TLS != nil)
 	}
-	if want := "public_url=https://" + m[1]; !strings.Contains(m[3], want) {
-		t.Errorf("ready line %q does not say %s", m[3], want)
+	if want := "public_url=https://" + ready.addr; !strings.Contains(ready.line, want) {
+		t.Errorf("ready line %q does not say %s", ready.line, want)
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
