@@ -2,7 +2,6 @@ package mediabot
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,11 +13,9 @@ import (
 // shows the bot's own participant with isInLobby until someone admits it.
 // The bot waits at most Config.LobbyTimeout, then leaves.
 type lobby struct {
-	waiting atomic.Bool
-	since   time.Time // worker only
-
-	mu    sync.Mutex
-	timer *time.Timer
+	waiting atomic.Bool // read by the status page and CallInfo
+	since   time.Time   // worker only, as is timer
+	timer   *time.Timer
 }
 
 // checkLobby looks for the bot's own participant in a roster update.
@@ -49,8 +46,6 @@ func (c *call) enterLobby() {
 	c.lobby.since = time.Now()
 	c.log.Info("waiting in the meeting's lobby to be admitted", "for_at_most", timeout)
 	c.emit(event.Event{Type: event.CallLobby, State: "waiting", Reason: "waiting to be admitted, at most " + timeout.String()})
-	c.lobby.mu.Lock()
-	defer c.lobby.mu.Unlock()
 	c.lobby.timer = time.AfterFunc(timeout, func() { c.enqueue(work{fn: c.lobbyExpired}) })
 }
 
@@ -70,8 +65,6 @@ func (c *call) lobbyExpired() {
 
 // stop cancels the lobby timer, if any.
 func (l *lobby) stop() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.timer != nil {
 		l.timer.Stop()
 		l.timer = nil
