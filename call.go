@@ -379,10 +379,11 @@ func (b *Bot) sessionConfig(callID string, answerTimeout time.Duration, which fu
 		AnswerURI:      func(id string) string { return cfg.PublicURL + "/media/sessions/" + id + "/answer" },
 		AnswerTimeout:  answerTimeout,
 		ConnectTimeout: cfg.MediaConnectTimeout,
-		OnTrack: func(tr *mediasession.Track) {
+		OnTrack: func(tr *mediasession.Track) mediasession.PacketHandler {
 			if c := which(); c != nil {
-				c.onTrack(tr)
+				return c.onTrack(tr)
 			}
+			return nil
 		},
 		OnConnected: func(at time.Time) {
 			if c := which(); c != nil {
@@ -433,26 +434,12 @@ func (c *call) holdFunc() func() bool {
 	return c.gate.isOpen
 }
 
-// countingReader counts the packets a stream reads, for the call's media
-// watchdog. hot path: one atomic add, no alloc.
-type countingReader struct {
-	r audio.PacketReader
-	n *atomic.Uint64
-}
-
-func (cr countingReader) Read(b []byte) (int, error) {
-	n, err := cr.r.Read(b)
-	if err == nil {
-		cr.n.Add(1)
-	}
-	return n, err
-}
-
-// onTrack starts a reader for one remote audio stream, with a ring per
-// consumer that the consumers' drainers empty.
-func (c *call) onTrack(tr *mediasession.Track) {
+// onTrack makes the decoder of one remote audio stream, with a ring per
+// consumer that the consumers' drainers empty. It runs on the media
+// socket's reader with the stream's first packet.
+func (c *call) onTrack(tr *mediasession.Track) mediasession.PacketHandler {
 	if c.ended.Load() {
-		return
+		return nil
 	}
 	c.mediaStart.CompareAndSwap(0, time.Now().UnixNano())
 	rings := make([]*audio.Ring, len(c.bot.drainers))
@@ -474,7 +461,7 @@ func (c *call) onTrack(tr *mediasession.Track) {
 	})
 	if err != nil {
 		log.Warn("stream not decoded", "err", err)
-		return
+		return nil
 	}
 	for i, d := range c.bot.drainers {
 		d.Add(rings[i])
@@ -483,21 +470,43 @@ func (c *call) onTrack(tr *mediasession.Track) {
 	c.bot.metrics.streamsActive.Inc()
 	c.bot.streams.Add(1)
 	c.streams.Add(1)
-	go func() {
-		defer c.streams.Done()
-		_ = st.Run(countingReader{tr, &c.packets})
-		for i, d := range c.bot.drainers {
-			d.Remove(rings[i]) // returns once the last frames were delivered
-		}
-		stats := st.Stats()
-		overflows := map[string]uint64{}
-		for i, r := range rings {
-			overflows[c.bot.drainerNames[i]] += r.Overflows()
-		}
-		c.bot.metrics.streamEnded(&stats, overflows)
-		c.bot.streams.Add(-1)
-		c.emit(event.Event{Type: event.StreamStats, SSRC: tr.SSRC, ParticipantID: c.roster.name(tr.SSRC), StreamCounters: &stats})
-	}()
+	return &streamHandler{c: c, st: st, rings: rings, ssrc: tr.SSRC}
+}
+
+// streamHandler feeds one remote stream's packets to its decoder and, at
+// the session's end, flushes it and reports its counters.
+type streamHandler struct {
+	c     *call
+	st    *audio.Stream
+	rings []*audio.Ring
+	ssrc  uint32
+}
+
+// Push decodes one packet; the count feeds the call's media watchdog.
+//
+// hot path: no alloc, no lock.
+func (h *streamHandler) Push(b []byte, arrival time.Time) {
+	h.c.packets.Add(1)
+	h.st.Push(b, arrival)
+}
+
+// Flush delivers what the stream still holds and reports its counters: the
+// stream has ended.
+func (h *streamHandler) Flush() {
+	c := h.c
+	defer c.streams.Done()
+	h.st.Flush()
+	for i, d := range c.bot.drainers {
+		d.Remove(h.rings[i]) // returns once the last frames were delivered
+	}
+	stats := h.st.Stats()
+	overflows := map[string]uint64{}
+	for i, r := range h.rings {
+		overflows[c.bot.drainerNames[i]] += r.Overflows()
+	}
+	c.bot.metrics.streamEnded(&stats, overflows)
+	c.bot.streams.Add(-1)
+	c.emit(event.Event{Type: event.StreamStats, SSRC: h.ssrc, ParticipantID: c.roster.name(h.ssrc), StreamCounters: &stats})
 }
 
 // mediaFailed ends a call whose media never connected or broke: Graph is

@@ -11,20 +11,11 @@ import (
 // FrameMs is the duration of every delivered frame.
 const FrameMs = 20
 
-// maxRTPPacket is the receive buffer of a stream: one MTU.
-const maxRTPPacket = 1500
-
 // Defaults of StreamConfig.
 const (
 	DefaultMaxWait   = 60 * time.Millisecond
 	DefaultConcealMs = 100
 )
-
-// PacketReader is where a stream's RTP packets come from (a WebRTC track).
-// Read fills b with one packet and returns its length.
-type PacketReader interface {
-	Read(b []byte) (int, error)
-}
 
 // StreamConfig describes one remote audio stream.
 type StreamConfig struct {
@@ -64,13 +55,12 @@ type StreamConfig struct {
 
 // Stream turns one remote audio stream into frames on the media clock: RTP
 // parsed in place, put back in order by a small window, decoded straight to
-// the output rate, losses concealed, frames handed to rings. Push, Run and
-// Flush are for one goroutine; Stats may be read after Run returns.
+// the output rate, losses concealed, frames handed to rings. Push and
+// Flush are for one goroutine at a time; Stats may be read after Flush.
 type Stream struct {
 	cfg      StreamConfig
 	dec      decoder
 	pkt      rtp.Packet
-	buf      []byte
 	win      reorderWindow
 	frame    Frame
 	frameLen int // samples per 20 ms frame at the output rate
@@ -123,7 +113,6 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	s := &Stream{
 		cfg:      cfg,
 		dec:      dec,
-		buf:      make([]byte, maxRTPPacket),
 		frameLen: cfg.SampleRate * FrameMs / 1000,
 		pend:     make([]int16, 0, cfg.SampleRate*FrameMs/1000),
 		ssrc:     cfg.SSRC,
@@ -134,19 +123,6 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 		s.held = NewRingOf(max(cfg.HoldFrames, 1), s.frameLen)
 	}
 	return s, nil
-}
-
-// Run reads packets until the reader fails (the track ended), delivers what
-// the window still holds, and returns the reader's error.
-func (s *Stream) Run(r PacketReader) error {
-	for {
-		n, err := r.Read(s.buf)
-		if err != nil {
-			s.Flush()
-			return err
-		}
-		s.Push(s.buf[:n], s.cfg.Now())
-	}
 }
 
 // Push takes one RTP packet that arrived at arrival. Garbage is counted as a

@@ -30,6 +30,22 @@ func (c *collect) Frame(f *audio.Frame) {
 	c.mu.Unlock()
 }
 
+// decode decodes each track of call callID at 16 kHz into c.
+func (c *collect) decode(t *testing.T, callID string) func(*mediasession.Track) mediasession.PacketHandler {
+	return func(tr *mediasession.Track) mediasession.PacketHandler {
+		c.mu.Lock()
+		c.tracks[tr.SSRC] = tr
+		c.mu.Unlock()
+		s, err := audio.NewStream(audio.StreamConfig{CallID: callID, SSRC: tr.SSRC, MimeType: tr.MimeType,
+			ClockRate: tr.ClockRate, SampleRate: 16000, Consumer: c})
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		return s
+	}
+}
+
 // played is what a bot session received from a media peer.
 type played struct {
 	peer *mediaPeer
@@ -52,26 +68,13 @@ func playToSession(t *testing.T, codecs []sendCodec, voices []Voice, frames int)
 	defer srv.Close()
 
 	got := &collect{pcm: map[uint32][]int16{}, tracks: map[uint32]*mediasession.Track{}}
-	var wg sync.WaitGroup
 	var connected time.Time
 	sess, err := engine.NewSession(mediasession.SessionConfig{
 		CallID:        "call-1",
 		AudioSections: 4,
 		AnswerURI:     func(id string) string { return srv.URL + "/media/sessions/" + id + "/answer" },
 		OnConnected:   func(at time.Time) { connected = at },
-		OnTrack: func(tr *mediasession.Track) {
-			got.mu.Lock()
-			got.tracks[tr.SSRC] = tr
-			got.mu.Unlock()
-			s, err := audio.NewStream(audio.StreamConfig{CallID: "call-1", SSRC: tr.SSRC, MimeType: tr.MimeType,
-				ClockRate: tr.ClockRate, SampleRate: 16000, Consumer: got})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); _ = s.Run(tr) }()
-		},
+		OnTrack:       got.decode(t, "call-1"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -104,8 +107,7 @@ func playToSession(t *testing.T, codecs []sendCodec, voices []Voice, frames int)
 	}
 	time.Sleep(300 * time.Millisecond)
 	peer.close()
-	sess.Close()
-	wg.Wait()
+	sess.Close() // flushes every stream
 	if connected.IsZero() {
 		t.Error("OnConnected was not called")
 	}

@@ -11,13 +11,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/internal/audiotest"
 	"github.com/mediabot-dev/mediabot/mediasession"
 	"github.com/mediabot-dev/mediabot/signaling"
@@ -582,7 +580,6 @@ type botSession struct {
 	sess *mediasession.Session
 	blob string
 	got  *collect
-	wg   sync.WaitGroup
 }
 
 func newBotSession(t *testing.T, sections int) *botSession {
@@ -599,7 +596,7 @@ func newBotSession(t *testing.T, sections int) *botSession {
 	b := &botSession{got: &collect{pcm: map[uint32][]int16{}, tracks: map[uint32]*mediasession.Track{}}}
 	b.sess, err = engine.NewSession(mediasession.SessionConfig{CallID: "placed", AudioSections: sections,
 		AnswerURI: func(id string) string { return answers.URL + "/media/sessions/" + id + "/answer" },
-		OnTrack:   b.decode(t)})
+		OnTrack:   b.got.decode(t, "placed")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -609,25 +606,8 @@ func newBotSession(t *testing.T, sections int) *botSession {
 	return b
 }
 
-// decode starts decoding each track into b.got.
-func (b *botSession) decode(t *testing.T) func(*mediasession.Track) {
-	return func(tr *mediasession.Track) {
-		b.got.mu.Lock()
-		b.got.tracks[tr.SSRC] = tr
-		b.got.mu.Unlock()
-		s, err := audio.NewStream(audio.StreamConfig{CallID: "placed", SSRC: tr.SSRC, MimeType: tr.MimeType,
-			ClockRate: tr.ClockRate, SampleRate: 16000, Consumer: b.got})
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		b.wg.Go(func() { _ = s.Run(tr) })
-	}
-}
-
 // close ends the session and returns what it received, once decoded.
 func (b *botSession) close() *collect {
-	b.sess.Close()
-	b.wg.Wait()
+	b.sess.Close() // flushes every stream
 	return b.got
 }

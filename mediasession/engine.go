@@ -10,11 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/logging"
-	"github.com/pion/webrtc/v4"
 )
 
 // EngineConfig configures the process-wide media engine.
@@ -45,14 +42,14 @@ type EngineConfig struct {
 // Opus, several times that in kernel bookkeeping).
 const DefaultSocketBuffer = 4 << 20
 
-// Engine owns the pion APIs and the media sockets, one API per port. All
-// sessions share them: the UDP mux is what lets one public port serve every
-// call.
+// Engine owns the media ports and the DTLS certificate. All sessions share
+// them: the ICE UDP mux on each port is what lets one public port serve
+// every call.
 type Engine struct {
-	apis   []*webrtc.API
-	conns  []*net.UDPConn
-	muxes  []ice.UDPMux
-	next   atomic.Uint64 // round robin over apis
+	ports  []*enginePort
+	next   atomic.Uint64 // round robin over ports
+	cert   dtlsCertificate
+	lite   bool
 	log    *slog.Logger
 	closed chan struct{}
 
@@ -65,13 +62,18 @@ type Engine struct {
 	endedOrder []string
 }
 
+// enginePort is one media socket, the ICE mux over it and the options of
+// the agents that gather on it.
+type enginePort struct {
+	*mediaPort
+	mux          ice.UDPMux
+	agentOptions []ice.AgentOption
+}
+
 // endedMemory is how long an ended session's id is remembered.
 const endedMemory = 10 * time.Minute
 
-// NewEngine opens the media sockets and builds the pion APIs: Opus and
-// G.711 only, no interceptors (a receive-only audio bot needs none of the
-// default ones, which allocate per packet), AES-GCM first among SRTP
-// profiles.
+// NewEngine opens the media sockets and makes the DTLS certificate.
 func NewEngine(cfg EngineConfig) (*Engine, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -100,13 +102,17 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 			return nil, fmt.Errorf("%w: media public IP %q: %v", ErrBadEngineSetting, cfg.PublicIP, err)
 		}
 	}
-	e := &Engine{log: log, closed: make(chan struct{}), sessions: map[string]*Session{}, ended: map[string]time.Time{}}
+	cert, err := newDTLSCertificate()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cert: cert, lite: cfg.ICELite, log: log, closed: make(chan struct{}), sessions: map[string]*Session{}, ended: map[string]time.Time{}}
 	for i := range cfg.Ports {
 		port := 0
 		if cfg.Port != 0 {
 			port = cfg.Port + i
 		}
-		if err := e.openPort(cfg, netip.AddrPortFrom(bindAddr, uint16(port)), netip.AddrPortFrom(publicIP, 0)); err != nil {
+		if err := e.openPort(cfg, netip.AddrPortFrom(bindAddr, uint16(port)), publicIP); err != nil {
 			e.closePorts()
 			return nil, err
 		}
@@ -114,51 +120,52 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	return e, nil
 }
 
-// openPort opens one media socket and the pion API that gathers on it.
-func (e *Engine) openPort(cfg EngineConfig, addr, public netip.AddrPort) error {
+// openPort opens one media socket, its ICE mux, and the agent options of
+// the sessions on it: host candidates on UDP only, no mDNS, the public IP in
+// place of the host address when set (1:1 NAT).
+func (e *Engine) openPort(cfg EngineConfig, addr netip.AddrPort, public netip.Addr) error {
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
 	if err != nil {
 		return fmt.Errorf("media port %d: %w", addr.Port(), err)
 	}
-	e.conns = append(e.conns, conn)
 	sizeSocket(conn, cfg.SocketBuffer, e.log)
-	media := &webrtc.MediaEngine{}
-	if err := registerAudioCodecs(media); err != nil {
-		return err
+	logs := quietLoggerFactory()
+	p := &enginePort{mediaPort: newMediaPort(conn)}
+	p.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: logs.NewLogger("ice"), UDPConn: p.mediaPort})
+	e.ports = append(e.ports, p)
+	p.agentOptions = []ice.AgentOption{
+		ice.WithUDPMux(p.mux),
+		ice.WithNetworkTypes([]ice.NetworkType{ice.NetworkTypeUDP4, ice.NetworkTypeUDP6}),
+		ice.WithCandidateTypes([]ice.CandidateType{ice.CandidateTypeHost}),
+		ice.WithMulticastDNSMode(ice.MulticastDNSModeDisabled),
+		ice.WithICELite(cfg.ICELite),
+		ice.WithLoggerFactory(logs),
 	}
-	var se webrtc.SettingEngine
-	se.LoggerFactory = quietLoggerFactory()
-	mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("ice"), conn)
-	e.muxes = append(e.muxes, mux)
-	se.SetICEUDPMux(mux)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetLite(cfg.ICELite)
-	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
-	if addr.Addr().IsLoopback() || public.Addr().IsLoopback() {
-		se.SetIncludeLoopbackCandidate(true)
+	if addr.Addr().IsLoopback() || public.IsLoopback() {
+		p.agentOptions = append(p.agentOptions, ice.WithIncludeLoopback())
 	}
-	if public.Addr().IsValid() {
-		err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
-			External:        []string{public.Addr().String()},
-			AsCandidateType: webrtc.ICECandidateTypeHost,
-			Mode:            webrtc.ICEAddressRewriteReplace,
-		})
-		if err != nil {
-			return fmt.Errorf("%w: public IP rule: %v", ErrBadEngineSetting, err)
-		}
+	if public.IsValid() {
+		p.agentOptions = append(p.agentOptions, ice.WithAddressRewriteRules(ice.AddressRewriteRule{
+			External:        []string{public.String()},
+			AsCandidateType: ice.CandidateTypeHost,
+			Mode:            ice.AddressRewriteReplace,
+		}))
 	}
-	e.apis = append(e.apis, webrtc.NewAPI(
-		webrtc.WithMediaEngine(media),
-		webrtc.WithSettingEngine(se),
-		webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
-	))
 	return nil
 }
 
-// nextAPI spreads sessions over the ports in turn.
-func (e *Engine) nextAPI() *webrtc.API {
-	return e.apis[(e.next.Add(1)-1)%uint64(len(e.apis))]
+// nextPort spreads sessions over the ports in turn.
+func (e *Engine) nextPort() *enginePort {
+	return e.ports[(e.next.Add(1)-1)%uint64(len(e.ports))]
+}
+
+// PortStats sums the ports' counters.
+func (e *Engine) PortStats() PortStats {
+	var s PortStats
+	for _, p := range e.ports {
+		p.counters.addTo(&s)
+	}
+	return s
 }
 
 // MediaPort is the first bound UDP media port.
@@ -166,9 +173,9 @@ func (e *Engine) MediaPort() int { return e.MediaPorts()[0] }
 
 // MediaPorts are the bound UDP media ports.
 func (e *Engine) MediaPorts() []int {
-	ports := make([]int, len(e.conns))
-	for i, c := range e.conns {
-		ports[i] = c.LocalAddr().(*net.UDPAddr).Port
+	ports := make([]int, len(e.ports))
+	for i, p := range e.ports {
+		ports[i] = p.port()
 	}
 	return ports
 }
@@ -244,33 +251,13 @@ func (e *Engine) Close() error {
 	return e.closePorts()
 }
 
-// closePorts closes the muxes (and with them their sockets), and any socket
-// opened before its mux.
+// closePorts closes the muxes and with them their sockets.
 func (e *Engine) closePorts() error {
 	var errs []error
-	for i, c := range e.conns {
-		if i < len(e.muxes) {
-			errs = append(errs, e.muxes[i].Close())
-		} else {
-			errs = append(errs, c.Close())
-		}
+	for _, p := range e.ports {
+		errs = append(errs, p.mux.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// registerAudioCodecs offers Opus (with in-band FEC) and G.711 for phone legs.
-func registerAudioCodecs(m *webrtc.MediaEngine) error {
-	codecs := []webrtc.RTPCodecParameters{
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1}, PayloadType: 0},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000, Channels: 1}, PayloadType: 8},
-	}
-	for _, c := range codecs {
-		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
-			return fmt.Errorf("register %s: %w", c.MimeType, err)
-		}
-	}
-	return nil
 }
 
 // quietLoggerFactory keeps pion's own logging at errors only: its warnings

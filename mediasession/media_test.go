@@ -39,9 +39,25 @@ func sineOpus(t *testing.T, frames int) [][]byte {
 // receivedTrack is what the bot saw of one remote track.
 type receivedTrack struct {
 	track            *Track
+	connected        *atomic.Int32
 	packets          atomic.Int32
-	connectedAtFirst int32 // OnConnected calls when the first packet was read
+	connectedAtFirst int32 // OnConnected calls when the first packet came
+	flushed          atomic.Int32
 }
+
+// Push counts the track's decrypted packets: RTP of the track's own SSRC,
+// with a payload.
+func (rt *receivedTrack) Push(b []byte, _ time.Time) {
+	var pkt rtp.Packet
+	if pkt.Unmarshal(b) != nil || pkt.SSRC != rt.track.SSRC || len(pkt.Payload) == 0 {
+		return
+	}
+	if rt.packets.Add(1) == 1 {
+		rt.connectedAtFirst = rt.connected.Load()
+	}
+}
+
+func (rt *receivedTrack) Flush() { rt.flushed.Add(1) }
 
 // A media processor that answers and sends Opus on two sections reaches the
 // bot as two tracks, each with its sender's SSRC, after OnConnected.
@@ -51,36 +67,18 @@ func TestTwoSpeakersArriveAsTwoOpusTracks(t *testing.T) {
 		connected atomic.Int32
 		mu        sync.Mutex
 		tracks    []*receivedTrack
-		readers   sync.WaitGroup
 	)
 	failed := make(chan string, 1)
 	s := newTestSession(t, e, SessionConfig{
 		ConnectTimeout: 10 * time.Second,
 		OnConnected:    func(time.Time) { connected.Add(1) },
 		OnFailed:       func(reason string) { failed <- reason },
-		OnTrack: func(tr *Track) {
-			rt := &receivedTrack{track: tr}
+		OnTrack: func(tr *Track) PacketHandler {
+			rt := &receivedTrack{track: tr, connected: &connected}
 			mu.Lock()
 			tracks = append(tracks, rt)
 			mu.Unlock()
-			readers.Add(1)
-			go func() {
-				defer readers.Done()
-				buf := make([]byte, 1500)
-				for {
-					n, err := tr.Read(buf)
-					if err != nil {
-						return
-					}
-					var pkt rtp.Packet
-					if pkt.Unmarshal(buf[:n]) != nil || pkt.SSRC != tr.SSRC || len(pkt.Payload) == 0 {
-						continue
-					}
-					if rt.packets.Add(1) == 1 {
-						rt.connectedAtFirst = connected.Load()
-					}
-				}
-			}()
+			return rt
 		},
 	})
 	peer := newAnsweringPeer(t, s.Blob().Offer, 2)
@@ -115,7 +113,6 @@ func TestTwoSpeakersArriveAsTwoOpusTracks(t *testing.T) {
 	}
 	got := eventually(5*time.Second, all)
 	s.Close()
-	readers.Wait()
 
 	select {
 	case r := <-failed:
@@ -144,7 +141,10 @@ func TestTwoSpeakersArriveAsTwoOpusTracks(t *testing.T) {
 			t.Errorf("track %d: %s/%d pt %d, want audio/opus/48000 pt 111", tr.SSRC, tr.MimeType, tr.ClockRate, tr.PayloadType)
 		}
 		if rt.connectedAtFirst != 1 {
-			t.Errorf("track %d: first packet read before OnConnected was called", tr.SSRC)
+			t.Errorf("track %d: first packet came before OnConnected was called", tr.SSRC)
+		}
+		if n := rt.flushed.Load(); n != 1 {
+			t.Errorf("track %d: flushed %d times by Close, want once", tr.SSRC, n)
 		}
 	}
 	slices.Sort(ssrcs)

@@ -5,11 +5,13 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/pion/webrtc/v4"
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
 )
 
 // MinAudioSections is the least number of audio sections an offer carries:
@@ -28,37 +30,49 @@ type SessionConfig struct {
 	AnswerTimeout time.Duration
 	// ConnectTimeout bounds answer-to-connected; past it OnFailed is called.
 	ConnectTimeout time.Duration
-	// OnTrack is called once per remote audio track, on a pion goroutine; it
-	// must start its own reader and return.
-	OnTrack func(*Track)
-	// OnConnected is called once when ICE and DTLS are up: the start of the
-	// call's media clock.
+	// OnTrack is called once per remote audio stream, with its first
+	// packet, on the goroutine that reads the media socket: it must not
+	// block. The handler it returns receives the stream's packets; nil
+	// ignores the stream.
+	OnTrack func(*Track) PacketHandler
+	// OnConnected is called once when ICE and DTLS are up, before any
+	// packet: the start of the call's media clock.
 	OnConnected func(at time.Time)
 	// OnFailed is called at most once when the media leg fails or never
 	// connects; the session is closed after it.
 	OnFailed func(reason string)
 }
 
-// Session is one call's WebRTC peer connection and the blob that describes it.
+// Session is one call's media leg: an ICE agent on a shared media port, the
+// DTLS handshake that keys SRTP, and the route that takes the peer's SRTP
+// off the port; and the blob that describes it.
 type Session struct {
 	id     string
 	engine *Engine
+	port   *enginePort
 	cfg    SessionConfig
-	pc     *webrtc.PeerConnection
+	agent  *ice.Agent
 	blob   Blob
+	done   chan struct{} // closed by Close
 
 	mu          sync.Mutex
 	answered    bool
 	closed      bool
 	connectedAt time.Time
+	route       *route // from the answer on; published to the port once DTLS is up
+	dtls        *dtls.Conn
 	connectOnce sync.Once
 	failOnce    sync.Once
 	timer       *time.Timer
 }
 
-// NewSession creates the peer connection, gathers its candidates and builds
-// the blob. It blocks until gathering completes (no trickle: the offer in the
-// blob is complete), which on a muxed port takes milliseconds.
+// gatherTimeout bounds candidate gathering; on a muxed port it takes
+// milliseconds.
+const gatherTimeout = 5 * time.Second
+
+// NewSession creates the ICE agent, gathers its candidates and builds the
+// blob. It blocks until gathering completes (no trickle: the offer in the
+// blob is complete).
 func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.AudioSections < MinAudioSections {
 		return nil, fmt.Errorf("%w: got %d", ErrTooFewSections, cfg.AudioSections)
@@ -69,34 +83,35 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = cfg.AnswerTimeout
 	}
-	pc, err := e.nextAPI().NewPeerConnection(webrtc.Configuration{})
+	select {
+	case <-e.closed:
+		return nil, ErrEngineClosed
+	default:
+	}
+	port := e.nextPort()
+	agent, err := ice.NewAgentWithOptions(port.agentOptions...)
 	if err != nil {
-		return nil, fmt.Errorf("new peer connection: %w", err)
+		return nil, fmt.Errorf("new ICE agent: %w", err)
 	}
-	s := &Session{id: randomHex(16), engine: e, cfg: cfg, pc: pc}
-	for range cfg.AudioSections {
-		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio,
-			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-			pc.Close()
-			return nil, fmt.Errorf("add audio section: %w", err)
-		}
-	}
-	offer, err := pc.CreateOffer(nil)
+	candidates, err := gather(agent)
 	if err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("create offer: %w", err)
+		_ = agent.Close()
+		return nil, err
 	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("set offer: %w", err)
+	ufrag, pwd, err := agent.GetLocalUserCredentials()
+	if err != nil {
+		_ = agent.Close()
+		return nil, fmt.Errorf("ICE credentials: %w", err)
 	}
-	<-gathered
+	s := &Session{id: randomHex(16), engine: e, port: port, cfg: cfg, agent: agent, done: make(chan struct{})}
 	s.blob = Blob{
 		V:         BlobVersion,
 		SessionID: s.id,
 		CallID:    cfg.CallID,
-		Offer:     pc.LocalDescription().SDP,
+		Offer: buildOffer(offerParams{
+			sections: cfg.AudioSections, ufrag: ufrag, pwd: pwd,
+			fingerprint: e.cert.fingerprint, candidates: candidates, lite: e.lite,
+		}),
 		Token:     randomToken(),
 		ExpiresAt: expiresAt(time.Now(), cfg.AnswerTimeout),
 	}
@@ -104,13 +119,15 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 		s.blob.AnswerURI = cfg.AnswerURI(s.id)
 	}
 	if err := e.add(s); err != nil {
-		pc.Close()
+		_ = agent.Close()
 		return nil, err
 	}
-	// Only a session the caller gets may report to it: closing a peer
-	// connection above would otherwise call OnFailed for a refused session.
-	pc.OnTrack(s.onTrack)
-	pc.OnConnectionStateChange(s.onState)
+	// Only a session the caller gets may report to it.
+	_ = agent.OnConnectionStateChange(func(st ice.ConnectionState) {
+		if st == ice.ConnectionStateFailed {
+			s.fail("ICE failed")
+		}
+	})
 	s.mu.Lock() // the timer may fire before AfterFunc returns; Close reads it
 	s.timer = time.AfterFunc(time.Until(s.blob.ExpiresAt)+cfg.ConnectTimeout, func() {
 		if s.ConnectedAt().IsZero() {
@@ -119,6 +136,41 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 	})
 	s.mu.Unlock()
 	return s, nil
+}
+
+// gather collects the agent's candidates, as a=candidate values.
+func gather(agent *ice.Agent) ([]string, error) {
+	var (
+		mu         sync.Mutex
+		candidates []string
+		complete   = make(chan struct{})
+	)
+	err := agent.OnCandidate(func(c ice.Candidate) {
+		mu.Lock()
+		defer mu.Unlock()
+		if c == nil {
+			close(complete)
+			return
+		}
+		candidates = append(candidates, c.Marshal())
+	})
+	if err == nil {
+		err = agent.GatherCandidates()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gather candidates: %w", err)
+	}
+	select {
+	case <-complete:
+	case <-time.After(gatherTimeout):
+		return nil, fmt.Errorf("gather candidates: not done in %s", gatherTimeout)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(candidates) == 0 {
+		return nil, errors.New("gather candidates: none (is the media bind address on this host?)")
+	}
+	return candidates, nil
 }
 
 // expiresAt is now+timeout rounded up to the second, as the blob writes it:
@@ -162,18 +214,19 @@ func (s *Session) Answer(token string, answer []byte) error {
 	case s.answered:
 		return ErrAlreadyAnswered
 	}
-	if err := checkAnswer(answer); err != nil {
+	remote, err := readAnswer(answer, s.cfg.AudioSections)
+	if err != nil {
 		return err
 	}
-	err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)})
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
 	s.answered = true
+	go s.connect(remote)
 	return nil
 }
 
-// Close ends the session's peer connection. It is safe to call more than once.
+// Close ends the session: no packet is delivered after it, every track's
+// Flush has been called when it returns, and the peer is told (DTLS
+// close_notify). It is safe to call more than once, but not from a
+// PacketHandler.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -181,24 +234,21 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
-	timer := s.timer
+	close(s.done)
+	timer, r, conn := s.timer, s.route, s.dtls
 	s.mu.Unlock()
 	if timer != nil {
 		timer.Stop()
 	}
 	s.engine.remove(s.id)
-	return s.pc.Close()
-}
-
-func (s *Session) onState(state webrtc.PeerConnectionState) {
-	switch state {
-	case webrtc.PeerConnectionStateConnected:
-		s.markConnected()
-	case webrtc.PeerConnectionStateFailed:
-		s.fail("ICE failed")
-	case webrtc.PeerConnectionStateClosed:
-		s.fail("DTLS closed")
+	if r != nil {
+		s.port.removeRoutes(r)
+		r.close()
 	}
+	if conn != nil {
+		_ = conn.Close() // closes the ICE agent under it too
+	}
+	return s.agent.Close()
 }
 
 // fail reports the failure once (unless the bot closed the session itself)
@@ -218,9 +268,7 @@ func (s *Session) fail(reason string) {
 	go s.Close()
 }
 
-// markConnected starts the media clock and calls OnConnected, once. onTrack
-// calls it too: pion runs each callback on a goroutine of its own, and a
-// track's first packet must not be read before OnConnected has returned.
+// markConnected starts the media clock and calls OnConnected, once.
 func (s *Session) markConnected() {
 	s.connectOnce.Do(func() {
 		now := time.Now()
@@ -231,39 +279,6 @@ func (s *Session) markConnected() {
 			s.cfg.OnConnected(now)
 		}
 	})
-}
-
-func (s *Session) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	s.markConnected() // media flows only once ICE and DTLS are up
-	if remote.Kind() != webrtc.RTPCodecTypeAudio || s.cfg.OnTrack == nil {
-		return
-	}
-	codec := remote.Codec()
-	s.cfg.OnTrack(&Track{
-		SSRC:        uint32(remote.SSRC()),
-		MimeType:    codec.MimeType,
-		ClockRate:   int(codec.ClockRate),
-		Channels:    int(codec.Channels),
-		PayloadType: uint8(remote.PayloadType()),
-		remote:      remote,
-	})
-}
-
-// Track is one remote audio stream, read as decrypted RTP packets.
-type Track struct {
-	SSRC        uint32
-	MimeType    string // e.g. audio/opus, audio/PCMU
-	ClockRate   int
-	Channels    int
-	PayloadType uint8
-	remote      *webrtc.TrackRemote
-}
-
-// Read reads one RTP packet into b (pion copies it; no allocation). It
-// returns an error once the session is closed.
-func (t *Track) Read(b []byte) (int, error) {
-	n, _, err := t.remote.Read(b)
-	return n, err
 }
 
 func randomHex(n int) string {

@@ -23,11 +23,11 @@ const hugeNumbersAnswer = "v=0\r\n" +
 	"a=candidate:1 99999999999 udp 99999999999 127.0.0.1 99999999 typ host\r\n" +
 	"a=sendonly\r\n"
 
-func TestCheckAnswerAcceptsARealAnswerWithoutCandidates(t *testing.T) {
+func TestReadAnswerAcceptsARealAnswerWithoutCandidates(t *testing.T) {
 	e := newTestEngine(t, EngineConfig{})
 	s := newTestSession(t, e, SessionConfig{})
 	real := newAnsweringPeer(t, s.Blob().Offer, 2).answer
-	if err := checkAnswer([]byte(real)); err != nil {
+	if _, err := readAnswer([]byte(real), MinAudioSections); err != nil {
 		t.Fatalf("real answer: %v\n%s", err, real)
 	}
 	// Browsers answer before gathering; the bot learns their address from
@@ -36,18 +36,18 @@ func TestCheckAnswerAcceptsARealAnswerWithoutCandidates(t *testing.T) {
 	if strings.Contains(string(trickle), "candidate") {
 		t.Fatal("candidates left in the trickle answer")
 	}
-	if err := checkAnswer(trickle); err != nil {
+	if _, err := readAnswer(trickle, MinAudioSections); err != nil {
 		t.Errorf("answer without candidates: %v", err)
 	}
-	if err := checkAnswer([]byte(hugeNumbersAnswer)); !errors.Is(err, ErrBadSDP) {
+	if _, err := readAnswer([]byte(hugeNumbersAnswer), 1); !errors.Is(err, ErrBadSDP) {
 		t.Errorf("huge numbers: %v, want ErrBadSDP", err)
 	}
 }
 
-// Whatever the media processor POSTs, checkAnswer and Session.Answer never
+// Whatever the media processor POSTs, readAnswer and Session.Answer never
 // panic; an answer refused as bad SDP leaves the session able to take a good
 // one (a 400 does not consume the session).
-func FuzzCheckAnswer(f *testing.F) {
+func FuzzReadAnswer(f *testing.F) {
 	e := newTestEngine(f, EngineConfig{})
 	seed := newTestSession(f, e, SessionConfig{})
 	real := newAnsweringPeer(f, seed.Blob().Offer, 1).answer
@@ -58,9 +58,9 @@ func FuzzCheckAnswer(f *testing.F) {
 	f.Add(withoutLines(real, "a=candidate:", "a=end-of-candidates"))
 	f.Add(withoutLines(real, "a=fingerprint:"))
 	f.Fuzz(func(t *testing.T, answer []byte) {
-		if err := checkAnswer(answer); err != nil {
+		if _, err := readAnswer(answer, MinAudioSections); err != nil {
 			if !errors.Is(err, ErrBadSDP) {
-				t.Fatalf("checkAnswer: %v is not ErrBadSDP", err)
+				t.Fatalf("readAnswer: %v is not ErrBadSDP", err)
 			}
 			return
 		}

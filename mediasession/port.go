@@ -1,0 +1,161 @@
+package mediasession
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// mediaPort is one media socket. pion's ICE UDP mux reads it for STUN and
+// DTLS, but the mux reads through mediaPort, which takes SRTP and SRTCP from
+// peers whose DTLS is up out of the stream before the mux sees them: it
+// decrypts and delivers them on the mux's own reader goroutine. A packet
+// therefore crosses no goroutine between the kernel and its decoder.
+//
+// mediaPort is the mux's net.PacketConn; it implements pion's
+// AddrPortReaderWriter so the mux reads and writes without allocating.
+type mediaPort struct {
+	conn *net.UDPConn
+
+	// routes maps a peer's address to its session's receive state. The
+	// reader loads it once per packet; sessions replace it (copy on write)
+	// under mu, so the reader never locks.
+	routes atomic.Pointer[map[netip.AddrPort]*route]
+	mu     sync.Mutex
+
+	counters portCounters
+}
+
+// portCounters count, per port, what the reader did with connected peers'
+// packets (PortStats says what each means). Only the reader adds to them.
+type portCounters struct {
+	srtp, rtcp, undecryptable, unknownSSRC atomic.Uint64
+}
+
+// PortStats counts what the media ports received from connected peers
+// outside the streams' own counters, since the engine started.
+type PortStats struct {
+	// SRTP counts packets delivered decrypted to a track.
+	SRTP uint64
+	// RTCP counts SRTCP packets (not decrypted: a bot that only listens
+	// needs no reports).
+	RTCP uint64
+	// Undecryptable counts packets that failed SRTP authentication or were
+	// replays: garbage, forged or duplicated.
+	Undecryptable uint64
+	// UnknownSSRC counts packets on a source past what the answer declared
+	// and sends on, in a payload type the offer did not carry, or of a
+	// stream no consumer took.
+	UnknownSSRC uint64
+}
+
+func (c *portCounters) addTo(s *PortStats) {
+	s.SRTP += c.srtp.Load()
+	s.RTCP += c.rtcp.Load()
+	s.Undecryptable += c.undecryptable.Load()
+	s.UnknownSSRC += c.unknownSSRC.Load()
+}
+
+func newMediaPort(conn *net.UDPConn) *mediaPort {
+	p := &mediaPort{conn: conn}
+	empty := map[netip.AddrPort]*route{}
+	p.routes.Store(&empty)
+	return p
+}
+
+// isSRTPOrSRTCP tells RTP-family packets from STUN (first byte 0–3) and DTLS
+// (20–63), as RFC 7983 demultiplexes them.
+func isSRTPOrSRTCP(b []byte) bool {
+	return len(b) >= 12 && b[0] >= 128 && b[0] <= 191
+}
+
+// ReadFromAddrPort returns the next packet that is not a connected peer's
+// SRTP; those it delivers itself.
+//
+// hot path: no alloc, no lock.
+func (p *mediaPort) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	for {
+		n, from, err := p.conn.ReadFromUDPAddrPort(b)
+		if err != nil || !isSRTPOrSRTCP(b[:n]) {
+			return n, from, err
+		}
+		r := (*p.routes.Load())[canonical(from)]
+		if r == nil {
+			return n, from, nil // not connected yet: the session's DTLS side keeps it
+		}
+		r.receive(b[:n], time.Now())
+	}
+}
+
+// WriteToAddrPort sends b to addr.
+func (p *mediaPort) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	return p.conn.WriteToUDPAddrPort(b, addr)
+}
+
+// ReadFrom is ReadFromAddrPort for callers that want a net.Addr.
+func (p *mediaPort) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, from, err := p.ReadFromAddrPort(b)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(from), nil
+}
+
+// WriteTo sends b to addr.
+func (p *mediaPort) WriteTo(b []byte, addr net.Addr) (int, error) { return p.conn.WriteTo(b, addr) }
+
+// Close closes the socket.
+func (p *mediaPort) Close() error { return p.conn.Close() }
+
+// LocalAddr is the socket's address.
+func (p *mediaPort) LocalAddr() net.Addr { return p.conn.LocalAddr() }
+
+// SetDeadline sets the socket's deadlines.
+func (p *mediaPort) SetDeadline(t time.Time) error { return p.conn.SetDeadline(t) }
+
+// SetReadDeadline sets the socket's read deadline.
+func (p *mediaPort) SetReadDeadline(t time.Time) error { return p.conn.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the socket's write deadline.
+func (p *mediaPort) SetWriteDeadline(t time.Time) error { return p.conn.SetWriteDeadline(t) }
+
+// port is the bound UDP port.
+func (p *mediaPort) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
+
+// addRoute sends the SRTP of peer to r from now on.
+func (p *mediaPort) addRoute(peer netip.AddrPort, r *route) {
+	p.updateRoutes(func(m map[netip.AddrPort]*route) { m[canonical(peer)] = r })
+}
+
+// removeRoutes stops sending anything to r. Once it returns, the reader may
+// still be inside r.receive for a packet it loaded before: route.close
+// waits for that.
+func (p *mediaPort) removeRoutes(r *route) {
+	p.updateRoutes(func(m map[netip.AddrPort]*route) {
+		for addr, to := range m {
+			if to == r {
+				delete(m, addr)
+			}
+		}
+	})
+}
+
+func (p *mediaPort) updateRoutes(change func(map[netip.AddrPort]*route)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.routes.Load()
+	next := make(map[netip.AddrPort]*route, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	change(next)
+	p.routes.Store(&next)
+}
+
+// canonical is addr with an IPv4-mapped IPv6 address unmapped, as the reader
+// looks it up.
+func canonical(addr netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+}

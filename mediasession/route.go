@@ -1,0 +1,185 @@
+package mediasession
+
+import (
+	"encoding/binary"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// route is one connected session's receive side: the SRTP context of the
+// peer's keys and the session's tracks. The reader goroutine of the port the
+// peer sends to owns it; the session touches it only before it is published
+// to the port and after close has waited the reader out. So the hot path
+// takes no lock.
+type route struct {
+	srtp    *srtp.Context // set once DTLS is up, before the route is published
+	header  rtp.Header
+	codecs  map[uint8]offeredCodec
+	onTrack func(*Track) PacketHandler
+	counts  *portCounters
+	// tracks maps an SSRC to its track; the reader adds sources the answer
+	// did not declare, up to maxTracks.
+	tracks    map[uint32]*trackSlot
+	maxTracks int
+
+	busy    atomic.Bool // the reader is inside receive
+	closing atomic.Bool
+	// early holds SRTP that reached the session's DTLS side before the route
+	// was published (the peer's first packets may overtake the end of our
+	// handshake); the reader plays it first.
+	early atomic.Pointer[[]earlyPacket]
+}
+
+// trackSlot is one source of a route: its track once its first packet came.
+type trackSlot struct {
+	handler PacketHandler
+	ignored bool // the consumer did not take it
+}
+
+type earlyPacket struct {
+	b  []byte
+	at time.Time
+}
+
+// maxEarlyPackets bounds the SRTP kept while the route comes up: 64 packets
+// is over a second of one stream, far more than a handshake takes.
+const maxEarlyPackets = 64
+
+func newRoute(ctx *srtp.Context, declared []uint32, maxTracks int, onTrack func(*Track) PacketHandler, counts *portCounters) *route {
+	r := &route{
+		srtp:      ctx,
+		codecs:    offeredCodecs,
+		onTrack:   onTrack,
+		counts:    counts,
+		tracks:    make(map[uint32]*trackSlot, len(declared)),
+		maxTracks: max(maxTracks, len(declared)),
+	}
+	for _, ssrc := range declared {
+		r.tracks[ssrc] = &trackSlot{}
+	}
+	return r
+}
+
+// receive takes one SRTP or SRTCP packet of the peer, on the port's reader
+// goroutine. b is decrypted in place.
+//
+// hot path: no alloc, no lock.
+func (r *route) receive(b []byte, arrival time.Time) {
+	r.busy.Store(true)
+	defer r.busy.Store(false)
+	if r.closing.Load() {
+		return
+	}
+	if r.early.Load() != nil {
+		r.playEarly()
+	}
+	r.deliver(b, arrival)
+}
+
+// playEarly delivers the packets that came before the route was up.
+func (r *route) playEarly() {
+	if e := r.early.Swap(nil); e != nil {
+		for _, p := range *e {
+			r.deliver(p.b, p.at)
+		}
+	}
+}
+
+// deliver decrypts one packet and hands it to its track.
+//
+// hot path: no alloc.
+func (r *route) deliver(b []byte, arrival time.Time) {
+	c := r.counts
+	if isRTCP(b) {
+		c.rtcp.Add(1)
+		return
+	}
+	slot := r.tracks[binary.BigEndian.Uint32(b[8:12])]
+	if (slot == nil && len(r.tracks) >= r.maxTracks) || (slot != nil && slot.ignored) {
+		c.unknownSSRC.Add(1) // checked before decrypting: no SRTP state for it
+		return
+	}
+	plain, err := r.srtp.DecryptRTP(b, b, &r.header)
+	if err != nil {
+		c.undecryptable.Add(1)
+		return
+	}
+	if slot == nil {
+		slot = &trackSlot{}
+		r.tracks[r.header.SSRC] = slot
+	}
+	if slot.handler == nil && !r.start(slot) {
+		c.unknownSSRC.Add(1)
+		return
+	}
+	c.srtp.Add(1)
+	slot.handler.Push(plain, arrival)
+}
+
+// start makes the track of slot from the packet in r.header.
+func (r *route) start(slot *trackSlot) bool {
+	codec, ok := r.codecs[r.header.PayloadType]
+	if !ok {
+		return false // no track yet: a later packet in an offered codec starts it
+	}
+	h := r.onTrack(&Track{
+		SSRC:        r.header.SSRC,
+		MimeType:    codec.mimeType,
+		ClockRate:   codec.clockRate,
+		Channels:    codec.channels,
+		PayloadType: r.header.PayloadType,
+	})
+	if h == nil {
+		slot.ignored = true
+		return false
+	}
+	slot.handler = h
+	return true
+}
+
+// addEarly keeps a copy of b for the reader to play first.
+func (r *route) addEarly(b []byte, at time.Time) {
+	p := earlyPacket{b: append([]byte(nil), b...), at: at}
+	for {
+		old := r.early.Load()
+		var next []earlyPacket
+		if old != nil {
+			if len(*old) >= maxEarlyPackets {
+				return
+			}
+			next = append(next, *old...)
+		}
+		next = append(next, p)
+		if r.early.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// close ends delivery and then every track, once. The route must already be
+// off its port: after the reader has left receive, nothing else can enter.
+func (r *route) close() {
+	if r.closing.Swap(true) {
+		return
+	}
+	for r.busy.Load() {
+		time.Sleep(20 * time.Microsecond)
+	}
+	if r.srtp != nil && r.early.Load() != nil {
+		r.playEarly()
+	}
+	for _, slot := range r.tracks {
+		if slot.handler != nil {
+			slot.handler.Flush()
+		}
+	}
+}
+
+// isRTCP tells SRTCP from SRTP on a muxed port (RFC 5761 §4: RTCP packet
+// types 192–223 where RTP has marker and payload type).
+func isRTCP(b []byte) bool {
+	return b[1] >= 192 && b[1] <= 223
+}
