@@ -148,11 +148,11 @@ func parseLadder(s string) ([]int, error) {
 	return out, nil
 }
 
-// build compiles pkg (run from the module root) into dir, with the go
-// command's own flags (GOFLAGS, e.g. -tags=nolibopusfile).
+// build compiles pkg (run from the module root) into dir without libopusfile,
+// as the project builds (GOFLAGS adds to that).
 func build(dir, name, pkg string) (string, error) {
 	bin := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd := exec.Command("go", "build", "-tags", "nolibopusfile", "-o", bin, pkg)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("build %s (run from the module root): %w", pkg, err)
