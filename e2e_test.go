@@ -216,6 +216,12 @@ func TestCallEndToEndThreeParticipants(t *testing.T) {
 	if got := scrapeGauge(metrics, `mediabot_rtp_total{counter="packets"}`); got < float64(sent)*0.99 || got > float64(sent) {
 		t.Errorf("metrics: %v packets received, graphsim sent %d", got, sent)
 	}
+	if got := scrapeGauge(metrics, `mediabot_media_packets_total{result="srtp"}`); got < float64(sent)*0.99 || got > float64(sent) {
+		t.Errorf("metrics: %v SRTP packets delivered by the media ports, graphsim sent %d", got, sent)
+	}
+	if got := scrapeGauge(metrics, `mediabot_media_packets_total{result="undecryptable"}`); got != 0 {
+		t.Errorf("metrics: %v undecryptable packets from an honest peer", got)
+	}
 	if got := scrapeGauge(metrics, "mediabot_streams_active"); got != 0 {
 		t.Errorf("metrics: %v streams active after the call", got)
 	}

@@ -94,6 +94,7 @@ func newMetrics(b *Bot) *metrics {
 		m.answerSeconds,
 		m.notificationsIgnored,
 		callsByState{b},
+		mediaPackets{b},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "mediabot_calls_live",
 			Help: "Calls this instance holds (answered or being answered, not yet ended).",
@@ -156,5 +157,23 @@ func (c callsByState) Collect(ch chan<- prometheus.Metric) {
 	}
 	for state, n := range count {
 		ch <- prometheus.MustNewConstMetric(callsDesc, prometheus.GaugeValue, float64(n), state)
+	}
+}
+
+// mediaPackets reports what the media ports did with connected peers'
+// packets that no stream counter sees.
+type mediaPackets struct{ b *Bot }
+
+var mediaPacketsDesc = prometheus.NewDesc("mediabot_media_packets_total",
+	"Packets from connected peers on the media ports, by result: srtp (delivered to a stream), rtcp (read, not decrypted), undecryptable (failed SRTP authentication or replayed), unknown_ssrc (a source the answer did not declare, past the stream limit, or an unoffered payload type).",
+	[]string{"result"}, nil)
+
+func (m mediaPackets) Describe(ch chan<- *prometheus.Desc) { ch <- mediaPacketsDesc }
+
+func (m mediaPackets) Collect(ch chan<- prometheus.Metric) {
+	s := m.b.engine.PortStats()
+	for result, v := range map[string]uint64{"srtp": s.SRTP, "rtcp": s.RTCP,
+		"undecryptable": s.Undecryptable, "unknown_ssrc": s.UnknownSSRC} {
+		ch <- prometheus.MustNewConstMetric(mediaPacketsDesc, prometheus.CounterValue, float64(v), result)
 	}
 }
