@@ -155,11 +155,21 @@ func srtpContext(conn *dtls.Conn, isClient bool) (*srtp.Context, error) {
 	if err := cfg.ExtractSessionKeysFromDTLS(&state, isClient); err != nil {
 		return nil, fmt.Errorf("SRTP keys: %w", err)
 	}
-	ctx, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, cfg.Profile)
+	ctx, err := receiveContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, cfg.Profile)
 	if err != nil {
 		return nil, fmt.Errorf("SRTP context: %w", err)
 	}
 	return ctx, nil
+}
+
+// replayWindow is how many packets back a replay is recognised (RFC 3711
+// §3.3.2), pion's default; the streams' reorder buffers look as far back.
+const replayWindow = 64
+
+// receiveContext decrypts and authenticates the peer's SRTP, refusing
+// replays.
+func receiveContext(key, salt []byte, profile srtp.ProtectionProfile) (*srtp.Context, error) {
+	return srtp.CreateContext(key, salt, profile, srtp.SRTPReplayProtection(replayWindow))
 }
 
 // watchDTLS reads the DTLS connection until the peer closes it (or it

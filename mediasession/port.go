@@ -31,7 +31,7 @@ type mediaPort struct {
 // portCounters count, per port, what the reader did with connected peers'
 // packets (PortStats says what each means). Only the reader adds to them.
 type portCounters struct {
-	srtp, rtcp, undecryptable, unknownSSRC atomic.Uint64
+	srtp, rtcp, undecryptable, replayed, unknownSSRC atomic.Uint64
 }
 
 // PortStats counts what the media ports received from connected peers
@@ -42,9 +42,12 @@ type PortStats struct {
 	// RTCP counts SRTCP packets (not decrypted: a bot that only listens
 	// needs no reports).
 	RTCP uint64
-	// Undecryptable counts packets that failed SRTP authentication or were
-	// replays: garbage, forged or duplicated.
+	// Undecryptable counts packets that failed SRTP authentication:
+	// garbage or forged.
 	Undecryptable uint64
+	// Replayed counts authentic packets seen before (within the last 64):
+	// network duplicates, or a replay.
+	Replayed uint64
 	// UnknownSSRC counts packets on a source past what the answer declared
 	// and sends on, in a payload type the offer did not carry, or of a
 	// stream no consumer took.
@@ -55,6 +58,7 @@ func (c *portCounters) addTo(s *PortStats) {
 	s.SRTP += c.srtp.Load()
 	s.RTCP += c.rtcp.Load()
 	s.Undecryptable += c.undecryptable.Load()
+	s.Replayed += c.replayed.Load()
 	s.UnknownSSRC += c.unknownSSRC.Load()
 }
 
