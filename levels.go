@@ -33,12 +33,18 @@ type levelMeter struct {
 	calls map[string]map[string]*level // by call id, then participant id
 }
 
-// level is one participant's latest frame level and when they last spoke.
+// level is one participant's latest measured level and when they last spoke.
 type level struct {
 	dBFS      float64
 	heard     int64 // unix ns of the last frame
-	lastSpoke int64 // unix ns of the last frame above the speaking threshold
+	measured  int64 // unix ns of the last frame measured
+	lastSpoke int64 // unix ns of the last measured frame above the speaking threshold
 }
+
+// levelEvery is how often a participant's level is measured: five times a
+// second is more than a page refreshed each second shows, well inside
+// speakingHold, and a fifth of the work of measuring every frame.
+const levelEvery = 200 * time.Millisecond
 
 // participantLevel is a participant's level as a status request sees it.
 type participantLevel struct {
@@ -63,15 +69,15 @@ func (b *Bot) setupLevels() {
 	b.addDrainer(b.levels, "levels", levelRingFrames)
 }
 
-// Frame records f's level. Frames of a stream no roster names yet are
-// skipped: the status page lists roster members only.
+// Frame records f's level, measuring one frame per levelEvery of each
+// participant. Frames of a stream no roster names yet are skipped: the
+// status page lists roster members only.
 //
 // Steady state: no alloc (entries are made on a participant's first frame).
 func (m *levelMeter) Frame(f *audio.Frame) {
 	if f.ParticipantID == "" {
 		return
 	}
-	db := frameDBFS(f.PCM)
 	now := time.Now().UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -85,8 +91,12 @@ func (m *levelMeter) Frame(f *audio.Frame) {
 		l = &level{}
 		byPart[f.ParticipantID] = l
 	}
-	l.dBFS, l.heard = db, now
-	if db > speakingThresholdDBFS {
+	l.heard = now
+	if now-l.measured < int64(levelEvery) {
+		return
+	}
+	l.dBFS, l.measured = frameDBFS(f.PCM), now
+	if l.dBFS > speakingThresholdDBFS {
 		l.lastSpoke = now
 	}
 }

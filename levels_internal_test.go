@@ -88,3 +88,21 @@ func TestLevelMeterFrameDoesNotAllocate(t *testing.T) {
 		t.Errorf("Frame allocates %.1f times per frame", n)
 	}
 }
+
+func TestLevelMeterMeasuresOneFramePerInterval(t *testing.T) {
+	m := newLevelMeter()
+	loud, quiet := make([]int16, 320), make([]int16, 320)
+	for i := range loud {
+		loud[i], quiet[i] = 3277, 33 // -20 and -60 dBFS
+	}
+	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "alice", PCM: loud})
+	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "alice", PCM: quiet})
+	if a := m.participants("c", time.Now())["alice"]; math.Abs(a.dBFS+20) > 0.1 {
+		t.Errorf("alice: %+v, want the first frame's -20 dBFS until %v has passed", a, levelEvery)
+	}
+	time.Sleep(levelEvery)
+	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "alice", PCM: quiet})
+	if a := m.participants("c", time.Now())["alice"]; math.Abs(a.dBFS+60) > 0.1 {
+		t.Errorf("alice: %+v, want -60 dBFS measured after %v", a, levelEvery)
+	}
+}
