@@ -81,6 +81,7 @@ func (s *Session) connect(remote remoteParams) {
 			s.port.addRoute(addr, r)
 		}
 	})
+	cancel() // ends the goroutine that ties the set-up to close
 	s.watchDTLS(secure)
 }
 
