@@ -1,23 +1,38 @@
 package main
 
 import (
+	"fmt"
+	"runtime"
 	"slices"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/graphsim"
 )
 
-// floorPackets is how much of each voice the floor decodes per pass: 10 s.
+// floorPackets is how much of each voice the floor cycles through: 10 s.
 const floorPackets = 500
 
-// opusFloor is the libopus decode floor: the time one 20 ms packet of the
-// voices graphsim sends takes to decode at the bot's 16 kHz, one reused
+// sampleRounds is how many packets of every voice one sample decodes: with
+// four voices about 4 ms of CPU, once a second.
+const sampleRounds = 50
+
+// opusFloor is the libopus decode floor: the CPU time one 20 ms packet of
+// the voices graphsim sends takes to decode at the bot's 16 kHz, one reused
 // decoder per voice, nothing else. It is what the bot cannot go below per
 // packet; the ladder reports the bot's CPU per packet as a ratio to it.
+//
+// It is sampled during each rung's steady window, beside the bot, because
+// a shared VM's speed drifts by a third from one minute to the next; a
+// sample counts the CPU time of its own thread, so waiting for a core while
+// the bot and graphsim run does not inflate it.
 type opusFloor struct {
-	voices [][][]byte
-	decs   []*audio.OpusDecoder
+	voices  [][][]byte
+	decs    []*audio.OpusDecoder
+	next    int // the packet of every voice the next sample starts at
+	samples []time.Duration
 }
 
 func newOpusFloor(participants, rate int) (*opusFloor, error) {
@@ -36,23 +51,47 @@ func newOpusFloor(participants, rate int) (*opusFloor, error) {
 	return f, nil
 }
 
-// measure decodes every voice passes times over and returns the median
-// time per packet of a pass, on an idle machine (between rungs).
-func (f *opusFloor) measure(passes int) (time.Duration, error) {
-	per := make([]time.Duration, 0, passes)
-	for range passes {
-		n := 0
-		t0 := time.Now()
+// sample decodes the next sampleRounds packets of every voice and keeps the
+// CPU time per packet.
+func (f *opusFloor) sample() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c0, err := threadCPU()
+	if err != nil {
+		return err
+	}
+	for range sampleRounds {
 		for v, packets := range f.voices {
-			for _, p := range packets {
-				if _, err := f.decs[v].Decode(p); err != nil {
-					return 0, err
-				}
-				n++
+			if _, err := f.decs[v].Decode(packets[f.next]); err != nil {
+				return err
 			}
 		}
-		per = append(per, time.Since(t0)/time.Duration(n))
+		f.next = (f.next + 1) % floorPackets
 	}
-	slices.Sort(per)
-	return per[len(per)/2], nil
+	c1, err := threadCPU()
+	if err != nil {
+		return err
+	}
+	f.samples = append(f.samples, (c1-c0)/time.Duration(sampleRounds*len(f.voices)))
+	return nil
+}
+
+// take returns the median of the samples since the last take, and forgets
+// them.
+func (f *opusFloor) take() (time.Duration, error) {
+	if len(f.samples) == 0 {
+		return 0, fmt.Errorf("no floor samples")
+	}
+	s := slices.Sorted(slices.Values(f.samples))
+	f.samples = f.samples[:0]
+	return s[len(s)/2], nil
+}
+
+// threadCPU is the CPU time of the calling thread.
+func threadCPU() (time.Duration, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0, fmt.Errorf("thread CPU clock: %w", err)
+	}
+	return time.Duration(ts.Nano()), nil
 }

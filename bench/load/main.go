@@ -7,8 +7,8 @@
 //
 //	go run -tags nolibopusfile ./bench/load --ladder 25,50,100,150 --participants 4 --duration 20s
 //
-// Bot CPU per packet is set against the libopus decode floor measured in
-// this process before each rung, on the same voices.
+// Bot CPU per packet is set against the libopus decode floor, sampled in
+// this process during each rung's steady window, on the same voices.
 package main
 
 import (

@@ -95,10 +95,6 @@ var (
 // runRung plays calls concurrent calls against a fresh bot and measures it.
 func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error) {
 	r := &rungResult{calls: calls, expected: calls * rc.participants, refusingAt: -1, firstLateAt: -1}
-	var err error
-	if r.floor, err = rc.floor.measure(15); err != nil {
-		return nil, fmt.Errorf("floor: %w", err)
-	}
 	simPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -201,6 +197,9 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	var n int
 	for time.Since(t0) < window {
 		time.Sleep(time.Second)
+		if err := rc.floor.sample(); err != nil {
+			return r, fmt.Errorf("floor: %w", err)
+		}
 		s, err := scrape(ctx, client, metricsURL)
 		rss, err2 := rssBytes(bot.pid())
 		if err != nil || err2 != nil {
@@ -225,6 +224,9 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	r.window = time.Since(t0)
 	if n == 0 {
 		return r, fmt.Errorf("no metrics during the window")
+	}
+	if r.floor, err = rc.floor.take(); err != nil {
+		return r, err
 	}
 	r.streams = streamSum / float64(n)
 	r.botCores = (cpu1 - cpu0) / r.window.Seconds()
