@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // wavHeaderSize is the size of the canonical RIFF/WAVE PCM header: RIFF
@@ -65,7 +66,7 @@ type WAVWriter struct {
 	hdrBytes   int64 // PCM bytes the current file's header counts
 	total      int64 // samples written across all files
 	lastHeader time.Time
-	buf        []byte  // reusable s16le conversion buffer
+	buf        []byte  // reusable s16le conversion buffer (big-endian hosts)
 	pending    []byte  // PCM not yet written to the file; cap pendingBytes
 	sizes      [4]byte // reusable header size field
 	err        error   // first write error; sticky
@@ -127,14 +128,27 @@ func (w *WAVWriter) Write(pcm []int16) error {
 	if w.err != nil {
 		return w.err
 	}
-	if n := 2 * len(pcm); cap(w.buf) < n {
-		w.buf = make([]byte, n)
+	return w.writeBytes(s16le(pcm, &w.buf))
+}
+
+// littleEndian is whether int16s in memory are already the WAV's byte order.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// s16le is pcm as little-endian bytes: pcm's own memory on a little-endian
+// host (no copy: this runs for every frame of every stream), else converted
+// into *buf.
+func s16le(pcm []int16, buf *[]byte) []byte {
+	if littleEndian {
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(pcm))), 2*len(pcm))
 	}
-	b := w.buf[:2*len(pcm)]
+	if n := 2 * len(pcm); cap(*buf) < n {
+		*buf = make([]byte, n)
+	}
+	b := (*buf)[:2*len(pcm)]
 	for i, s := range pcm {
 		binary.LittleEndian.PutUint16(b[2*i:], uint16(s))
 	}
-	return w.writeBytes(b)
+	return b
 }
 
 // WriteSilence appends samples zero samples.

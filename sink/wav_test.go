@@ -135,6 +135,22 @@ func TestWAVWriterRoundTrip(t *testing.T) {
 	}
 }
 
+// TestS16LEIsLittleEndianEitherWay checks the conversion a big-endian host
+// takes against the in-place view this host takes.
+func TestS16LEIsLittleEndianEitherWay(t *testing.T) {
+	pcm := []int16{0, 1, -1, 0x1234, -0x8000, 0x7fff}
+	want := []byte{0, 0, 1, 0, 0xff, 0xff, 0x34, 0x12, 0, 0x80, 0xff, 0x7f}
+	var buf []byte
+	if got := s16le(pcm, &buf); !slices.Equal(got, want) {
+		t.Fatalf("native: % x, want % x", got, want)
+	}
+	defer func(le bool) { littleEndian = le }(littleEndian)
+	littleEndian = false
+	if got := s16le(pcm, &buf); !slices.Equal(got, want) {
+		t.Fatalf("converted: % x, want % x", got, want)
+	}
+}
+
 func TestWAVWriterHeaderValidWithoutCloseAfterOneSecond(t *testing.T) {
 	clock := fakeClock(t)
 	path := filepath.Join(t.TempDir(), "a.wav")
