@@ -52,10 +52,16 @@ func newOpusFloor(participants, rate int) (*opusFloor, error) {
 }
 
 // sample decodes the next sampleRounds packets of every voice and keeps the
-// CPU time per packet.
-func (f *opusFloor) sample() error {
+// CPU time per packet. It runs at the bot's nice value, so the bot does not
+// preempt it (and cool its caches) more than it preempts itself.
+func (f *opusFloor) sample(nice int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	if nice != 0 {
+		if err := unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), nice); err != nil {
+			return fmt.Errorf("nice %d: %w", nice, err)
+		}
+	}
 	c0, err := threadCPU()
 	if err != nil {
 		return err
@@ -76,15 +82,15 @@ func (f *opusFloor) sample() error {
 	return nil
 }
 
-// take returns the median of the samples since the last take, and forgets
-// them.
-func (f *opusFloor) take() (time.Duration, error) {
+// take returns the median of the samples since the last take and their
+// 10th and 90th percentiles, and forgets them.
+func (f *opusFloor) take() (median, p10, p90 time.Duration, err error) {
 	if len(f.samples) == 0 {
-		return 0, fmt.Errorf("no floor samples")
+		return 0, 0, 0, fmt.Errorf("no floor samples")
 	}
 	s := slices.Sorted(slices.Values(f.samples))
 	f.samples = f.samples[:0]
-	return s[len(s)/2], nil
+	return s[len(s)/2], s[len(s)/10], s[len(s)*9/10], nil
 }
 
 // threadCPU is the CPU time of the calling thread.

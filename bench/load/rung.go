@@ -33,7 +33,9 @@ type rungResult struct {
 	redials         int
 	udpDrops        float64 // kernel receive-buffer drops of UDP datagrams during the rung
 	cpuPerPacket    time.Duration
-	floor           time.Duration
+	floor           time.Duration // median of the window's samples
+	floorP10        time.Duration
+	floorP90        time.Duration
 	rssPerCall      float64 // bytes
 	goroutinesCall  float64
 	sent, received  float64
@@ -197,7 +199,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	var n int
 	for time.Since(t0) < window {
 		time.Sleep(time.Second)
-		if err := rc.floor.sample(); err != nil {
+		if err := rc.floor.sample(rc.priority); err != nil {
 			return r, fmt.Errorf("floor: %w", err)
 		}
 		s, err := scrape(ctx, client, metricsURL)
@@ -225,7 +227,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	if n == 0 {
 		return r, fmt.Errorf("no metrics during the window")
 	}
-	if r.floor, err = rc.floor.take(); err != nil {
+	if r.floor, r.floorP10, r.floorP90, err = rc.floor.take(); err != nil {
 		return r, err
 	}
 	r.streams = streamSum / float64(n)
