@@ -3,6 +3,7 @@ package mediasession
 import (
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,15 @@ type mediaPort struct {
 	mu     sync.Mutex
 
 	counters portCounters
+
+	yielded time.Time // when the reader last yielded; only the reader uses it
 }
+
+// yieldEvery is how long the reader runs without yielding while packets keep
+// coming. Go's sysmon preempts a goroutine that has run for 10 ms, and when
+// that goroutine is in a cgo call (a decode, most of the time) it takes its P
+// away and then polls every 20 µs for a while: yielding first spares both.
+const yieldEvery = 5 * time.Millisecond
 
 // portCounters count, per port, what the reader did with connected peers'
 // packets (PortStats says what each means). Only the reader adds to them.
@@ -89,7 +98,12 @@ func (p *mediaPort) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 		if r == nil {
 			return n, from, nil // not connected yet: the session's DTLS side keeps it
 		}
-		r.receive(b[:n], time.Now())
+		now := time.Now()
+		r.receive(b[:n], now)
+		if now.Sub(p.yielded) > yieldEvery {
+			p.yielded = now
+			runtime.Gosched()
+		}
 	}
 }
 
