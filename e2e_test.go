@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -221,6 +222,13 @@ func TestCallEndToEndThreeParticipants(t *testing.T) {
 	}
 	if got := scrapeGauge(metrics, `mediabot_media_packets_total{result="undecryptable"}`); got != 0 {
 		t.Errorf("metrics: %v undecryptable packets from an honest peer", got)
+	}
+	// Every packet took the reader at least a microsecond (an Opus decode
+	// alone takes several), and the reader cannot have been busy longer
+	// than the call lasted.
+	busy := scrapeGauge(metrics, fmt.Sprintf(`mediabot_media_reader_busy_seconds_total{port="%d"}`, bot.MediaPort()))
+	if busy < float64(sent)*1e-6 || busy > sc.Duration.Seconds() {
+		t.Errorf("metrics: the media reader was busy %v s for %d packets of a %s call", busy, sent, sc.Duration)
 	}
 	if got := scrapeGauge(metrics, "mediabot_streams_active"); got != 0 {
 		t.Errorf("metrics: %v streams active after the call", got)

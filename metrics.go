@@ -2,6 +2,7 @@ package mediabot
 
 import (
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +96,7 @@ func newMetrics(b *Bot) *metrics {
 		m.notificationsIgnored,
 		callsByState{b},
 		mediaPackets{b},
+		readerBusy{b},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "mediabot_calls_live",
 			Help: "Calls this instance holds (answered or being answered, not yet ended).",
@@ -175,5 +177,22 @@ func (m mediaPackets) Collect(ch chan<- prometheus.Metric) {
 	for result, v := range map[string]uint64{"srtp": s.SRTP, "rtcp": s.RTCP,
 		"undecryptable": s.Undecryptable, "replayed": s.Replayed, "unknown_ssrc": s.UnknownSSRC} {
 		ch <- prometheus.MustNewConstMetric(mediaPacketsDesc, prometheus.CounterValue, float64(v), result)
+	}
+}
+
+// readerBusy reports each media port's reader time: its rate is the share of
+// a core that port's one reader uses (full near 1, whatever the machine).
+type readerBusy struct{ b *Bot }
+
+var readerBusyDesc = prometheus.NewDesc("mediabot_media_reader_busy_seconds_total",
+	"Time each media port's reader goroutine spent decrypting, decoding and delivering packets; its rate near 1 means the port is full (add --media-ports).",
+	[]string{"port"}, nil)
+
+func (m readerBusy) Describe(ch chan<- *prometheus.Desc) { ch <- readerBusyDesc }
+
+func (m readerBusy) Collect(ch chan<- prometheus.Metric) {
+	ports := m.b.engine.MediaPorts()
+	for i, busy := range m.b.engine.ReaderBusy() {
+		ch <- prometheus.MustNewConstMetric(readerBusyDesc, prometheus.CounterValue, busy.Seconds(), strconv.Itoa(ports[i]))
 	}
 }

@@ -168,6 +168,18 @@ func (e *Engine) PortStats() PortStats {
 	return s
 }
 
+// ReaderBusy is, for each media port in MediaPorts' order, the time its
+// reader goroutine has spent decrypting, decoding and delivering packets
+// since the engine started. One reader runs on one core at a time: when its
+// time grows nearly as fast as the clock, that port is full.
+func (e *Engine) ReaderBusy() []time.Duration {
+	busy := make([]time.Duration, len(e.ports))
+	for i, p := range e.ports {
+		busy[i] = time.Duration(p.busy.Load())
+	}
+	return busy
+}
+
 // MediaPort is the first bound UDP media port.
 func (e *Engine) MediaPort() int { return e.MediaPorts()[0] }
 

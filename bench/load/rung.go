@@ -38,6 +38,7 @@ type rungResult struct {
 	floorP90        time.Duration
 	rssPerCall      float64 // bytes
 	goroutinesCall  float64
+	readerBusy      float64 // the busiest media port reader's share of a core
 	sent, received  float64
 	lost, late      float64 // lost: max(sequence gaps, sent - received) + ring overflows; late: arrived after their slot
 	over60          float64 // frames delivered more than 60 ms after their packet arrived
@@ -197,6 +198,8 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	t0 := time.Now()
 	var streamSum, rssSum, gorSum float64
 	var n int
+	var first, last sample
+	var firstAt, lastAt time.Time
 	for time.Since(t0) < window {
 		time.Sleep(time.Second)
 		if err := rc.floor.sample(rc.priority); err != nil {
@@ -211,6 +214,10 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 			}
 			continue
 		}
+		if first == nil {
+			first, firstAt = s, time.Now()
+		}
+		last, lastAt = s, time.Now()
 		streamSum += s["mediabot_streams_active"]
 		r.follow(s, idle, time.Since(simStart))
 		rssSum += rss
@@ -231,6 +238,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 		return r, err
 	}
 	r.streams = streamSum / float64(n)
+	r.readerBusy = busiestReader(first, last, lastAt.Sub(firstAt))
 	r.botCores = (cpu1 - cpu0) / r.window.Seconds()
 	r.simCores = (simCPU1 - simCPU0) / r.window.Seconds()
 	r.otherCores = (busy1-busy0)/r.window.Seconds() - r.botCores - r.simCores
@@ -330,4 +338,20 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// busiestReader is the highest share of the time between two scrapes that a
+// media port's reader spent on packets.
+func busiestReader(first, last sample, between time.Duration) float64 {
+	const name = "mediabot_media_reader_busy_seconds_total{"
+	busiest := 0.0
+	if between <= 0 {
+		return busiest
+	}
+	for series, v := range last {
+		if strings.HasPrefix(series, name) {
+			busiest = max(busiest, (v-first[series])/between.Seconds())
+		}
+	}
+	return busiest
 }

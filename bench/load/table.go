@@ -35,8 +35,8 @@ func printTable(w io.Writer, cmdline string, rc rungConfig, results []*rungResul
 	}
 	fmt.Fprintln(w)
 	for _, r := range results {
-		fmt.Fprintf(w, "- %d calls: %.0f packets sent, %.0f received; lost %.0f, late %.0f, delivered > 60 ms after arrival %.0f of %.0f timed frames; UDP datagrams the kernel dropped (receive buffer full) %.0f; libopus floor samples %s to %s (10th to 90th percentile)",
-			r.calls, r.sent, r.received, r.lost, r.late, r.over60, r.frames, r.udpDrops, us(r.floorP10), us(r.floorP90))
+		fmt.Fprintf(w, "- %d calls: %.0f packets sent, %.0f received; lost %.0f, late %.0f, delivered > 60 ms after arrival %.0f of %.0f timed frames; UDP datagrams the kernel dropped (receive buffer full) %.0f; libopus floor samples %s to %s (10th to 90th percentile); busiest media port reader %.0f %% busy",
+			r.calls, r.sent, r.received, r.lost, r.late, r.over60, r.frames, r.udpDrops, us(r.floorP10), us(r.floorP90), 100*r.readerBusy)
 		if len(r.notes) > 0 {
 			fmt.Fprintf(w, "; %s", strings.Join(r.notes, "; "))
 		}
