@@ -130,7 +130,12 @@ func (e *Engine) openPort(cfg EngineConfig, addr netip.AddrPort, public netip.Ad
 	}
 	sizeSocket(conn, cfg.SocketBuffer, e.log)
 	logs := quietLoggerFactory()
-	p := &enginePort{mediaPort: newMediaPort(conn)}
+	port, err := newMediaPort(conn)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	p := &enginePort{mediaPort: port}
 	p.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: logs.NewLogger("ice"), UDPConn: p.mediaPort})
 	e.ports = append(e.ports, p)
 	p.agentOptions = []ice.AgentOption{

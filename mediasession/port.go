@@ -28,7 +28,18 @@ type mediaPort struct {
 
 	counters portCounters
 
-	yielded time.Time // when the reader last yielded; only the reader uses it
+	// Only the reader uses these.
+	batch   *batchReader
+	got     int       // datagrams in the batch
+	next    int       // the next one to handle
+	readAt  time.Time // when the batch was read: its packets' arrival
+	yielded time.Time // when the reader last yielded
+	rate    struct {
+		since   time.Time
+		packets int
+		busy    bool // coalescing wake-ups
+	}
+
 	// busy is the time, in ns, the reader spent on connected peers' packets
 	// from arrival to hand-off: the share of a core one port's reader uses,
 	// which cannot exceed one whatever the machine's idle share.
@@ -41,10 +52,23 @@ type mediaPort struct {
 // away and then polls every 20 µs for a while: yielding first spares both.
 const yieldEvery = 5 * time.Millisecond
 
+// coalesceFor is how long a busy port's reader lets packets gather in the
+// socket before it takes them: a packet waits at most that long (plus the
+// timer's slack) before its arrival is stamped, against the 60 ms after
+// which a frame counts as late.
+const coalesceFor = time.Millisecond
+
+// coalesceMin is how many packets per coalesceFor make a port busy enough
+// to coalesce: below it a wake-up per packet costs less than the timer's.
+const coalesceMin = 2
+
+// rateWindow is how often the reader judges its packet rate anew.
+const rateWindow = 10 * time.Millisecond
+
 // portCounters count, per port, what the reader did with connected peers'
 // packets (PortStats says what each means). Only the reader adds to them.
 type portCounters struct {
-	srtp, rtcp, undecryptable, replayed, unknownSSRC atomic.Uint64
+	srtp, rtcp, undecryptable, replayed, unknownSSRC, oversize atomic.Uint64
 }
 
 // PortStats counts what the media ports received from connected peers
@@ -65,6 +89,9 @@ type PortStats struct {
 	// and sends on, in a payload type the offer did not carry, or of a
 	// stream no consumer took.
 	UnknownSSRC uint64
+	// Oversize counts datagrams from anyone too large to be a media,
+	// STUN or DTLS packet, dropped unread.
+	Oversize uint64
 }
 
 func (c *portCounters) addTo(s *PortStats) {
@@ -73,13 +100,18 @@ func (c *portCounters) addTo(s *PortStats) {
 	s.Undecryptable += c.undecryptable.Load()
 	s.Replayed += c.replayed.Load()
 	s.UnknownSSRC += c.unknownSSRC.Load()
+	s.Oversize += c.oversize.Load()
 }
 
-func newMediaPort(conn *net.UDPConn) *mediaPort {
-	p := &mediaPort{conn: conn}
+func newMediaPort(conn *net.UDPConn) (*mediaPort, error) {
+	batch, err := newBatchReader(conn)
+	if err != nil {
+		return nil, err
+	}
+	p := &mediaPort{conn: conn, batch: batch}
 	empty := map[netip.AddrPort]*route{}
 	p.routes.Store(&empty)
-	return p
+	return p, nil
 }
 
 // isSRTPOrSRTCP tells RTP-family packets from STUN (first byte 0–3) and DTLS
@@ -93,24 +125,69 @@ func isSRTPOrSRTCP(b []byte) bool {
 //
 // hot path: no alloc, no lock.
 func (p *mediaPort) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	start := time.Now()
 	for {
-		n, from, err := p.conn.ReadFromUDPAddrPort(b)
-		if err != nil || !isSRTPOrSRTCP(b[:n]) {
-			return n, from, err
+		for p.next < p.got {
+			i := p.next
+			p.next++
+			pkt, from, oversize := p.batch.packet(i)
+			if oversize {
+				p.counters.oversize.Add(1)
+				continue
+			}
+			if !isSRTPOrSRTCP(pkt) {
+				return copy(b, pkt), from, nil
+			}
+			r := (*p.routes.Load())[canonical(from)]
+			if r == nil {
+				return copy(b, pkt), from, nil // not connected yet: the session's DTLS side keeps it
+			}
+			r.receive(pkt, p.readAt)
+			done := time.Now()
+			p.busy.Add(int64(done.Sub(start)))
+			start = done
+			if done.Sub(p.yielded) > yieldEvery {
+				p.yielded = done
+				runtime.Gosched()
+				start = time.Now()
+			}
 		}
-		r := (*p.routes.Load())[canonical(from)]
-		if r == nil {
-			return n, from, nil // not connected yet: the session's DTLS side keeps it
+		if err := p.fill(); err != nil {
+			return 0, netip.AddrPort{}, err
 		}
-		arrival := time.Now()
-		r.receive(b[:n], arrival)
-		done := time.Now()
-		p.busy.Add(int64(done.Sub(arrival)))
-		if done.Sub(p.yielded) > yieldEvery {
-			p.yielded = done
-			runtime.Gosched()
-		}
+		start = p.readAt
 	}
+}
+
+// fill reads the next batch. While packets come faster than one every
+// coalesceFor/coalesceMin, a reader that emptied the socket sleeps for
+// coalesceFor before it looks again, instead of being woken for each
+// packet: one wake-up then takes a batch.
+func (p *mediaPort) fill() error {
+	drained := p.got < batchSize
+	wait := true
+	if drained && p.coalescing() {
+		time.Sleep(coalesceFor)
+		wait = false
+	}
+	n, err := p.batch.read(wait)
+	if err == nil && n == 0 { // looked without waiting, found nothing: traffic has paused
+		n, err = p.batch.read(true)
+	}
+	p.readAt = time.Now()
+	p.got, p.next = n, 0
+	p.rate.packets += n
+	return err
+}
+
+// coalescing is whether the reader coalesces its wake-ups: it did when the
+// last rateWindow brought at least coalesceMin packets per coalesceFor.
+func (p *mediaPort) coalescing() bool {
+	if p.readAt.Sub(p.rate.since) >= rateWindow {
+		p.rate.busy = p.rate.packets*int(coalesceFor) >= coalesceMin*int(p.readAt.Sub(p.rate.since))
+		p.rate.since, p.rate.packets = p.readAt, 0
+	}
+	return p.rate.busy
 }
 
 // WriteToAddrPort sends b to addr.
