@@ -38,8 +38,8 @@ type Bot struct {
 	// drainers feed each frame consumer and sink from every stream's
 	// ring, one goroutine per consumer.
 	drainers     []*audio.Drainer
-	drainerNames []string // the consumer each drainer feeds, for metrics
-	drainerRings []int    // frames of each stream's ring for that consumer
+	drainerNames []string   // the consumer each drainer feeds, for metrics
+	drainerRings []ringSpec // each stream's ring for that consumer
 	// mixer, with Config.Mix, sums each call's streams; it is fed by the
 	// last drainer and feeds the others through mixRings.
 	mixer *audio.Mixer
@@ -125,10 +125,10 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 	b.engine = engine
 	b.metrics = newMetrics(b)
 	for i, c := range b.frameConsumers {
-		b.addDrainer(c, fmt.Sprintf("consumer-%d", i+1), ringFrames)
+		b.addDrainer(c, fmt.Sprintf("consumer-%d", i+1), ringSpec{frames: ringFrames})
 	}
 	for _, s := range b.sinks {
-		b.addDrainer(s, s.String(), ringFrames)
+		b.addDrainer(s, s.String(), ringSpec{frames: ringFrames})
 	}
 	if cfg.Mix {
 		b.setupMixer()
@@ -264,22 +264,31 @@ func (b *Bot) setupMixer() {
 		d.Add(outs[i])
 	}
 	b.mixer = audio.NewMixer(b.cfg.SampleRate, 0, outs)
-	b.addDrainer(b.mixer, "mixer", ringFrames)
+	b.addDrainer(b.mixer, "mixer", ringSpec{frames: ringFrames})
 }
 
 // ringFrames is each consumer's buffer per stream: 64 frames, 1.28 s.
 const ringFrames = 64
 
+// ringSpec is the ring a consumer gets per stream: frames slots, keeping one
+// frame in every (all when 0).
+type ringSpec struct{ frames, every int }
+
+// ring makes one stream's ring to spec, for frames of samples.
+func (s ringSpec) ring(samples int) *audio.Ring {
+	return audio.NewRingOf(s.frames, samples).SampleEvery(s.every)
+}
+
 // addDrainer gives consumer c a drainer, and each stream a ring of frames
 // for it. The first consumer's frames are also timed: the delay from a
 // packet's arrival to its frame's delivery.
-func (b *Bot) addDrainer(c audio.FrameConsumer, name string, frames int) {
+func (b *Bot) addDrainer(c audio.FrameConsumer, name string, spec ringSpec) {
 	if len(b.drainers) == 0 {
 		c = timedConsumer{c, b.metrics.frameDelay, &b.delays}
 	}
 	b.drainers = append(b.drainers, audio.NewDrainer(c, 0))
 	b.drainerNames = append(b.drainerNames, name)
-	b.drainerRings = append(b.drainerRings, frames)
+	b.drainerRings = append(b.drainerRings, spec)
 }
 
 // endMix emits the rest of a call's mix and waits until every consumer has

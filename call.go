@@ -444,7 +444,7 @@ func (c *call) onTrack(tr *mediasession.Track) mediasession.PacketHandler {
 	c.mediaStart.CompareAndSwap(0, time.Now().UnixNano())
 	rings := make([]*audio.Ring, len(c.bot.drainers))
 	for i := range rings {
-		rings[i] = audio.NewRingOf(c.bot.drainerRings[i], c.bot.cfg.SampleRate*audio.FrameMs/1000)
+		rings[i] = c.bot.drainerRings[i].ring(c.bot.cfg.SampleRate * audio.FrameMs / 1000)
 	}
 	log := c.log.With("ssrc", tr.SSRC)
 	st, err := audio.NewStream(audio.StreamConfig{

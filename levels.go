@@ -56,9 +56,16 @@ func newLevelMeter() *levelMeter {
 	return &levelMeter{calls: map[string]map[string]*level{}}
 }
 
-// levelRingFrames is the level meter's ring per stream: 320 ms. The meter
-// is quick, and a level it misses under load is of no consequence.
+// levelRingFrames is the level meter's ring per stream: 16 of the frames it
+// keeps, 1.6 s. The meter is quick, and a level it misses under load is of
+// no consequence.
 const levelRingFrames = 16
+
+// levelFrameEvery is the meter's share of a stream's frames: one in five,
+// every 100 ms, twice as often as it measures (levelEvery) and well inside
+// levelHold, after which a participant it hears nothing of reads as silent.
+// The other frames are never copied for it.
+const levelFrameEvery = 5
 
 // setupLevels gives the bot its level meter behind a drainer of its own.
 // Call it once in New, after the sinks' drainers and the mixer are set up,
@@ -66,7 +73,7 @@ const levelRingFrames = 16
 // timing of the first consumer.
 func (b *Bot) setupLevels() {
 	b.levels = newLevelMeter()
-	b.addDrainer(b.levels, "levels", levelRingFrames)
+	b.addDrainer(b.levels, "levels", ringSpec{frames: levelRingFrames, every: levelFrameEvery})
 }
 
 // Frame records f's level, measuring one frame per levelEvery of each

@@ -22,6 +22,8 @@ type Ring struct {
 	_    cpu.CacheLinePad
 
 	cachedHead uint64 // the producer's last look at head
+	every      uint64 // keep one frame in every; 0 or 1: all (SampleEvery)
+	offered    uint64 // frames Put was given; producer only
 	overflows  atomic.Uint64
 	mask       uint64
 	slots      []Frame
@@ -45,11 +47,26 @@ func NewRingOf(size, maxSamples int) *Ring {
 	return r
 }
 
+// SampleEvery makes r keep only the first of every n frames it is given
+// (the others are skipped, not counted as overflows), for a consumer that
+// looks at a stream now and then, like a level meter. Call it before the
+// first Put; r is returned.
+func (r *Ring) SampleEvery(n int) *Ring {
+	r.every = uint64(max(n, 1))
+	return r
+}
+
 // Put copies f (and its samples) into the ring; it reports false, counting
 // an overflow, when the ring is full.
 //
 // hot path: no alloc. Producer only.
 func (r *Ring) Put(f *Frame) bool {
+	if r.every > 1 {
+		r.offered++
+		if (r.offered-1)%r.every != 0 {
+			return true
+		}
+	}
 	tail := r.tail.Load()
 	if tail-r.cachedHead > r.mask {
 		r.cachedHead = r.head.Load()

@@ -214,3 +214,25 @@ func TestRingOfRefusesFramesLargerThanItsSlots(t *testing.T) {
 		t.Errorf("a 960-sample frame: overflows %d, want refused and counted", r.Overflows())
 	}
 }
+
+func TestRingSampleEveryKeepsOneFrameInNAndCountsNoOverflow(t *testing.T) {
+	r := NewRingOf(4, 8).SampleEvery(5)
+	var got []int64
+	for n := range int64(23) {
+		if !r.Put(ringFrame(n, 8)) {
+			t.Fatalf("Put %d refused", n)
+		}
+		r.Drain(func(f *Frame) {
+			if d := checkRingFrame(f, f.MediaTimeMs); d != "" {
+				t.Error(d)
+			}
+			got = append(got, f.MediaTimeMs)
+		})
+	}
+	if want := []int64{0, 5, 10, 15, 20}; !reflect.DeepEqual(got, want) {
+		t.Errorf("kept frames %v, want %v", got, want)
+	}
+	if o := r.Overflows(); o != 0 {
+		t.Errorf("%d overflows counted for skipped frames, want 0", o)
+	}
+}
