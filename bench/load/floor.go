@@ -16,8 +16,13 @@ import (
 const floorPackets = 500
 
 // sampleRounds is how many packets of every voice one sample decodes: with
-// four voices about 4 ms of CPU, once a second.
-const sampleRounds = 50
+// four voices about 0.4 ms of CPU.
+const sampleRounds = 5
+
+// sampleEvery is how often the floor is sampled during a rung's window:
+// often and briefly, so that the samples see the machine at as many moments
+// as the bot's own packets do.
+const sampleEvery = 100 * time.Millisecond
 
 // opusFloor is the libopus decode floor: the CPU time one 20 ms packet of
 // the voices graphsim sends takes to decode at the bot's 16 kHz, one reused
@@ -27,7 +32,9 @@ const sampleRounds = 50
 // It is sampled during each rung's steady window, beside the bot, because
 // a shared VM's speed drifts by a third from one minute to the next; a
 // sample counts the CPU time of its own thread, so waiting for a core while
-// the bot and graphsim run does not inflate it.
+// the bot and graphsim run does not inflate it. The floor is the samples'
+// mean, as the bot's CPU per packet is a mean over the same window (a core
+// shared with a busy hyperthread sibling decodes slower, for both).
 type opusFloor struct {
 	voices  [][][]byte
 	decs    []*audio.OpusDecoder
@@ -82,15 +89,22 @@ func (f *opusFloor) sample(nice int) error {
 	return nil
 }
 
-// take returns the median of the samples since the last take and their
-// 10th and 90th percentiles, and forgets them.
-func (f *opusFloor) take() (median, p10, p90 time.Duration, err error) {
+// floorSpread is how the samples of one window spread around their mean.
+type floorSpread struct{ p10, median, p90 time.Duration }
+
+// take returns the mean of the samples since the last take and their
+// spread, and forgets them.
+func (f *opusFloor) take() (time.Duration, floorSpread, error) {
 	if len(f.samples) == 0 {
-		return 0, 0, 0, fmt.Errorf("no floor samples")
+		return 0, floorSpread{}, fmt.Errorf("no floor samples")
 	}
 	s := slices.Sorted(slices.Values(f.samples))
 	f.samples = f.samples[:0]
-	return s[len(s)/2], s[len(s)/10], s[len(s)*9/10], nil
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	return sum / time.Duration(len(s)), floorSpread{s[len(s)/10], s[len(s)/2], s[len(s)*9/10]}, nil
 }
 
 // threadCPU is the CPU time of the calling thread.

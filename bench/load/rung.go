@@ -33,9 +33,8 @@ type rungResult struct {
 	redials         int
 	udpDrops        float64 // kernel receive-buffer drops of UDP datagrams during the rung
 	cpuPerPacket    time.Duration
-	floor           time.Duration // median of the window's samples
-	floorP10        time.Duration
-	floorP90        time.Duration
+	floor           time.Duration // mean of the window's samples
+	floorSpread     floorSpread
 	rssPerCall      float64 // bytes
 	goroutinesCall  float64
 	readerBusy      float64 // the busiest media port reader's share of a core
@@ -201,9 +200,11 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	var first, last sample
 	var firstAt, lastAt time.Time
 	for time.Since(t0) < window {
-		time.Sleep(time.Second)
-		if err := rc.floor.sample(rc.priority); err != nil {
-			return r, fmt.Errorf("floor: %w", err)
+		for range time.Second / sampleEvery {
+			time.Sleep(sampleEvery)
+			if err := rc.floor.sample(rc.priority); err != nil {
+				return r, fmt.Errorf("floor: %w", err)
+			}
 		}
 		s, err := scrape(ctx, client, metricsURL)
 		rss, err2 := rssBytes(bot.pid())
@@ -234,7 +235,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	if n == 0 {
 		return r, fmt.Errorf("no metrics during the window")
 	}
-	if r.floor, r.floorP10, r.floorP90, err = rc.floor.take(); err != nil {
+	if r.floor, r.floorSpread, err = rc.floor.take(); err != nil {
 		return r, err
 	}
 	r.streams = streamSum / float64(n)

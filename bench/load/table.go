@@ -24,7 +24,7 @@ func ratio(r *rungResult) float64 {
 // printTable prints the ladder as Markdown, with the command that made it.
 func printTable(w io.Writer, cmdline string, rc rungConfig, results []*rungResult) {
 	fmt.Fprintf(w, "```sh\n%s\n```\n\n", cmdline)
-	fmt.Fprintf(w, "%d cores, bot and graphsim on the same cores (nice %d); %d participants per call, %s calls started over %s (busy rejections redialed for %s); sink: %s; steady window %s. \"other\" is the rest of the machine's CPU in the window (other processes). \"libopus floor\": CPU time of one packet decoded alone, sampled once a second in the window. \"refusing calls at / first late frame\": seconds after graphsim started that the bot first refused new calls (overloaded, measured or projected from the calls still connecting) and first delivered a frame more than 60 ms after its packet arrived, polled every 0.25 s during the ramp and every second after.\n\n",
+	fmt.Fprintf(w, "%d cores, bot and graphsim on the same cores (nice %d); %d participants per call, %s calls started over %s (busy rejections redialed for %s); sink: %s; steady window %s. \"other\" is the rest of the machine's CPU in the window (other processes). \"libopus floor\": CPU time of one packet decoded alone, the mean of samples taken ten times a second in the window. \"refusing calls at / first late frame\": seconds after graphsim started that the bot first refused new calls (overloaded, measured or projected from the calls still connecting) and first delivered a frame more than 60 ms after its packet arrived, polled every 0.25 s during the ramp and every second after.\n\n",
 		runtime.NumCPU(), rc.priority, rc.participants, rc.duration, rc.stagger, rc.redial, rc.sink, windowOf(results))
 	fmt.Fprintln(w, "| calls | streams | bot CPU (cores) | graphsim CPU (cores) | other CPU (cores) | bot CPU / packet | libopus floor | ratio | lost + late (> 60 ms) | p50 delay | p99 delay | RSS / call | goroutines / call | load state (highest) | refusing calls at / first late frame |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -35,8 +35,8 @@ func printTable(w io.Writer, cmdline string, rc rungConfig, results []*rungResul
 	}
 	fmt.Fprintln(w)
 	for _, r := range results {
-		fmt.Fprintf(w, "- %d calls: %.0f packets sent, %.0f received; lost %.0f, late %.0f, delivered > 60 ms after arrival %.0f of %.0f timed frames; UDP datagrams the kernel dropped (receive buffer full) %.0f; libopus floor samples %s to %s (10th to 90th percentile); busiest media port reader %.0f %% busy",
-			r.calls, r.sent, r.received, r.lost, r.late, r.over60, r.frames, r.udpDrops, us(r.floorP10), us(r.floorP90), 100*r.readerBusy)
+		fmt.Fprintf(w, "- %d calls: %.0f packets sent, %.0f received; lost %.0f, late %.0f, delivered > 60 ms after arrival %.0f of %.0f timed frames; UDP datagrams the kernel dropped (receive buffer full) %.0f; libopus floor samples %s, %s, %s (10th, 50th, 90th percentile); busiest media port reader %.0f %% busy",
+			r.calls, r.sent, r.received, r.lost, r.late, r.over60, r.frames, r.udpDrops, us(r.floorSpread.p10), us(r.floorSpread.median), us(r.floorSpread.p90), 100*r.readerBusy)
 		if len(r.notes) > 0 {
 			fmt.Fprintf(w, "; %s", strings.Join(r.notes, "; "))
 		}
