@@ -24,27 +24,55 @@ const minMeasuredStreams = 20
 
 // admission is the load state a new call is judged by: the measured one,
 // overloaded when the projected load of the calls still connecting and of
-// the new call would leave the machine under its overload margin.
+// the new call would leave the machine under its overload margin, or fill
+// the busiest media port's reader past its own.
 func (b *Bot) admission() LoadState {
 	st := b.currentLoad()
 	if st.Level == LoadOverloaded || b.loadFunc != nil {
 		return st
 	}
 	connecting, perCall := b.connectingCalls()
+	streams := float64(connecting+1) * perCall // and the new call's
+	measured := st.Streams >= minMeasuredStreams && st.CPUPerStream > 0
 	cost := priorStreamCost
-	if st.Streams >= minMeasuredStreams && st.CPUPerStream > 0 {
+	if measured {
 		cost = st.CPUPerStream
 	}
-	calls := float64(connecting + 1) // and the new call
 	// Their set-up (ICE, DTLS) is already in the measured idle share.
-	idle := st.MachineIdle - calls*perCall*cost.Seconds()/float64(runtime.NumCPU())
-	if idle >= overloadedIdle {
+	idle := st.MachineIdle - streams*cost.Seconds()/float64(runtime.NumCPU())
+	if idle < overloadedIdle {
+		st.Level = LoadOverloaded
+		st.Reason = fmt.Sprintf("admission: the calls connecting would leave the machine %.0f%% idle (below %.0f%%): now %.0f%% idle, %d streams at %s CPU/s each, %d calls connecting, %.1f streams per call",
+			max(idle, 0)*100, overloadedIdle*100, st.MachineIdle*100, st.Streams, cost.Round(10*time.Microsecond), connecting, perCall)
+		return st
+	}
+	// Sessions take the ports in turn, so each port gets its share of the
+	// new streams, each costing its reader what one costs the busiest now
+	// (before that is measured: all of a stream's CPU). New to the reader are
+	// also the streams that started since the measurement: unlike the idle
+	// share, its busy share held none of their set-up.
+	ports := float64(b.mediaPortCount())
+	perStream := cost.Seconds()
+	if measured && st.ReaderBusy > 0 {
+		perStream = st.ReaderBusy * ports / float64(st.Streams)
+	}
+	streams += float64(max(b.activeStreams()-st.Streams, 0))
+	reader := st.ReaderBusy + streams/ports*perStream
+	if reader <= overloadedReader {
 		return st
 	}
 	st.Level = LoadOverloaded
-	st.Reason = fmt.Sprintf("admission: the calls connecting would leave the machine %.0f%% idle (below %.0f%%): now %.0f%% idle, %d streams at %s CPU/s each, %d calls connecting, %.1f streams per call",
-		max(idle, 0)*100, overloadedIdle*100, st.MachineIdle*100, st.Streams, cost.Round(10*time.Microsecond), connecting, perCall)
+	st.Reason = fmt.Sprintf("admission: the calls connecting would keep the busiest media port's reader %.0f%% busy (above %.0f%%: add --media-ports): now %.0f%%, %d streams on %.0f ports, %d calls connecting, %.1f streams per call",
+		reader*100, overloadedReader*100, st.ReaderBusy*100, st.Streams, ports, connecting, perCall)
 	return st
+}
+
+// mediaPortCount is how many media ports share the sessions.
+func (b *Bot) mediaPortCount() int {
+	if b.engine == nil {
+		return 1
+	}
+	return len(b.engine.MediaPorts())
 }
 
 // connectingCalls counts the calls being placed and the live calls with a

@@ -72,11 +72,12 @@ const (
 	overloadedSlow  = 0.005
 	slowFrame       = 40 * time.Millisecond
 	// A reader past these shares of its core is near the point where packets
-	// queue in the socket faster than it takes them: on the load ladder with
-	// one port, 79 % busy (600 streams) lost nothing, 90 % (700 streams, a
-	// slower minute of the same VM) overflowed the socket.
-	heavyReader      = 0.70
-	overloadedReader = 0.85
+	// queue in the socket faster than it takes them (the rest of its core
+	// goes to the socket reads themselves): on the load ladder with one port,
+	// 85 % busy (700 streams) lost nothing, 90 % (800 streams) overflowed
+	// the socket. Admission keeps a port under overloadedReader.
+	heavyReader      = 0.65
+	overloadedReader = 0.80
 	loadInterval     = time.Second
 	probeInterval    = 5 * time.Millisecond
 	// sustained is how many intervals in a row a level must be measured

@@ -20,8 +20,8 @@ func TestJudgeNamesTheResource(t *testing.T) {
 		{LoadState{MachineIdle: 0.5, SchedDelay: 45 * time.Millisecond}, LoadOverloaded, "scheduling: goroutines waited up to 45ms for a core (over 20ms)"},
 		{LoadState{MachineIdle: 0.5, SlowFrames: 0.003}, LoadHeavy, "delivery: 0.30% of frames over 40ms after arrival (heavy above 0.1%)"},
 		{LoadState{MachineIdle: 0.5, SlowFrames: 0.02}, LoadOverloaded, "delivery: 2.00% of frames over 40ms after arrival (overloaded above 0.5%)"},
-		{LoadState{MachineIdle: 0.6, ReaderBusy: 0.75, ReaderPort: 45000}, LoadHeavy, "media: the reader of port 45000 was busy 75% of the time (heavy above 70%: add --media-ports)"},
-		{LoadState{MachineIdle: 0.6, ReaderBusy: 0.93, ReaderPort: 45001}, LoadOverloaded, "media: the reader of port 45001 was busy 93% of the time (overloaded above 85%"},
+		{LoadState{MachineIdle: 0.6, ReaderBusy: 0.75, ReaderPort: 45000}, LoadHeavy, "media: the reader of port 45000 was busy 75% of the time (heavy above 65%: add --media-ports)"},
+		{LoadState{MachineIdle: 0.6, ReaderBusy: 0.93, ReaderPort: 45001}, LoadOverloaded, "media: the reader of port 45001 was busy 93% of the time (overloaded above 80%"},
 		{LoadState{MachineIdle: 0.6, ReaderBusy: 0.5, ReaderPort: 45000}, LoadNormal, "60% idle"},
 	}
 	for _, tc := range cases {
