@@ -40,7 +40,7 @@ func run(args []string) error {
 	participants := f.Int("participants", 4, "speakers per call (1 to 4: the bot offers 4 audio sections)")
 	duration := f.Duration("duration", 20*time.Second, "how long each call lasts once its media flows")
 	stagger := f.Duration("stagger", 2*time.Second, "spread of the calls' starts")
-	redial := f.Duration("redial", 10*time.Second, "graphsim rings a call rejected busy again for this long (the bot refuses calls while the machine is under 10 % idle)")
+	redial := f.Duration("redial", 10*time.Second, "graphsim rings a call rejected busy again for this long (the bot refuses calls it projects would overload the machine or a media port's reader)")
 	priority := f.Int("nice", -10, "nice value of the bot and graphsim (negative: ahead of other processes on a shared machine; 0 leaves it)")
 	sink := f.String("sink", "file", `the bot's consumer: "file" (WAVs on tmpfs, the delay histogram times the file sink) or "none" (--out-dir "": no consumer, no delay histogram)`)
 	stopAt := f.Float64("stop-at", 1, "stop climbing once frames lost or late exceed this percentage")

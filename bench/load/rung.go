@@ -43,7 +43,10 @@ type rungResult struct {
 	over60          float64 // frames delivered more than 60 ms after their packet arrived
 	frames          float64 // frames timed by the delay histogram
 	p50, p99        time.Duration
-	failedCalls     int
+	refusedCalls    int     // rejected busy by the bot's admission, after every redial
+	failedCalls     int     // failed for any other reason
+	short           bool    // fewer streams than expected came up during the ramp
+	cameUp          float64 // the most streams active during the ramp
 	notes           []string
 	broke           bool    // the bot died, or the calls did not all come up
 	maxLoad         float64 // highest mediabot_load_state seen: 0 normal, 1 heavy, 2 overloaded
@@ -177,8 +180,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 			break
 		}
 		if time.Now().After(rampEnd) || (best > 0 && time.Since(bestAt) > rc.stagger+rc.redial+5*time.Second) || !sim.alive() {
-			r.broke = true
-			r.notes = append(r.notes, fmt.Sprintf("only %.0f of %d streams came up", best, r.expected))
+			r.short, r.cameUp = true, best // refused, or broken: the totals tell
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -263,9 +265,8 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 		case l := <-sim.lines:
 			if m := totalsRE.FindStringSubmatch(l); m != nil {
 				r.sent, _ = strconv.ParseFloat(m[5], 64)
-				rejected, _ := strconv.Atoi(m[3])
-				failed, _ := strconv.Atoi(m[4])
-				r.failedCalls = rejected + failed
+				r.refusedCalls, _ = strconv.Atoi(m[3])
+				r.failedCalls, _ = strconv.Atoi(m[4])
 			}
 			if m := redialsRE.FindStringSubmatch(l); m != nil && strings.HasPrefix(l, "totals ") {
 				r.redials, _ = strconv.Atoi(m[1])
@@ -277,8 +278,20 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	if r.redials > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("%d redials after busy rejections", r.redials))
 	}
+	if r.refusedCalls > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("admission refused %d calls busy (after every redial)", r.refusedCalls))
+	}
 	if r.failedCalls > 0 {
-		r.notes = append(r.notes, fmt.Sprintf("%d calls failed or rejected (see graphsim log)", r.failedCalls))
+		r.notes = append(r.notes, fmt.Sprintf("%d calls failed (see graphsim log)", r.failedCalls))
+	}
+	// Streams short of expected are the bot's refusal when the refused
+	// calls account for them; anything else is a failure.
+	if r.short {
+		missing := float64(r.expected) - r.cameUp
+		if r.failedCalls > 0 || missing > float64(r.refusedCalls*rc.participants) {
+			r.broke = true
+		}
+		r.notes = append(r.notes, fmt.Sprintf("%.0f of %d streams came up", r.cameUp, r.expected))
 	}
 	var final sample
 	for deadline := time.Now().Add(20 * time.Second); ; {
