@@ -16,7 +16,11 @@ type batchReader struct {
 	from netip.AddrPort
 }
 
-const slotBytes = 2048
+// A batch of one is never short, so the reader never coalesces here.
+const (
+	batchSize = 1
+	slotBytes = 2048
+)
 
 func newBatchReader(conn *net.UDPConn) (*batchReader, error) { return &batchReader{conn: conn}, nil }
 
