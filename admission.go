@@ -48,9 +48,9 @@ func (b *Bot) admission() LoadState {
 	}
 	// Sessions take the ports in turn, so each port gets its share of the
 	// new streams, each costing its reader what one costs the busiest now
-	// (before that is measured: all of a stream's CPU). New to the reader are
-	// also the streams that started since the measurement: unlike the idle
-	// share, its busy share held none of their set-up.
+	// (before that is measured: all of a stream's CPU). The streams started
+	// since the measurement count too: the idle share above already paid for
+	// their set-up, but the reader's busy share holds none of their packets.
 	ports := float64(b.mediaPortCount())
 	perStream := cost.Seconds()
 	if measured && st.ReaderBusy > 0 {
