@@ -16,7 +16,8 @@ func TestAdmissionCountsTheCallsStillConnecting(t *testing.T) {
 	b := &Bot{cfg: Config{AudioSections: 4}, calls: map[string]*call{}}
 	b.load.Store(&LoadState{Level: LoadNormal, MachineIdle: 0.30, Streams: 100, CPUPerStream: perStream})
 	b.streams.Store(100)
-	withCallsOfMedia(b, 25)                                        // 100 streams over 25 calls: 4 per call
+	// 100 streams over 25 calls: 4 per call.
+	withCallsOfMedia(b, 25)
 	perCall := 4 * perStream.Seconds() / float64(runtime.NumCPU()) // idle share a call takes
 	fits := int(math.Floor((0.30 - overloadedIdle) / perCall))     // calls that still fit
 
