@@ -18,6 +18,7 @@ import (
 	"github.com/mediabot-dev/mediabot/mediasession"
 	"github.com/mediabot-dev/mediabot/signaling"
 	"github.com/mediabot-dev/mediabot/sink"
+	"github.com/mediabot-dev/mediabot/sink/nats"
 )
 
 // tombstoneTTL is how long an ended call's id is remembered, so that a late
@@ -105,7 +106,7 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 		}
 	}
 	if cfg.NATSURL != "" {
-		ns, err := sink.NewNATS(sink.NATSConfig{
+		ns, err := nats.New(nats.Config{
 			URL: cfg.NATSURL, Stream: cfg.NATSStream, InstanceID: cfg.InstanceID, SampleRate: cfg.SampleRate,
 			OnError: b.Event, Logger: b.log,
 		})

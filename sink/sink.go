@@ -7,9 +7,12 @@ import (
 
 // Sink consumes a call's frames and events.
 //
-// Frame is called concurrently from several stream goroutines and must not
-// keep f or f.PCM after it returns; Event may be called concurrently with
-// Frame. Neither may panic or block for long.
+// Each sink, like each in-process frame consumer, is fed by a drainer
+// goroutine of its own (audio.Drainer), which delivers the frames of every
+// stream: Frame is called from one goroutine at a time for a given sink,
+// never concurrently with itself. Event may be called concurrently with
+// Frame and with itself, from call workers. Frame must not keep f or f.PCM
+// after it returns; neither may panic or block for long.
 type Sink interface {
 	audio.FrameConsumer
 	event.Consumer

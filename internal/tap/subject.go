@@ -4,12 +4,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mediabot-dev/mediabot/sink"
+	natssink "github.com/mediabot-dev/mediabot/sink/nats"
 )
 
 // audioSubject splits mediabot.audio.{callId}.{participantId}.
 func audioSubject(subject string) (call, participant string, ok bool) {
-	rest, ok := strings.CutPrefix(subject, sink.NATSAudioSubjectPrefix)
+	rest, ok := strings.CutPrefix(subject, natssink.AudioSubjectPrefix)
 	if !ok {
 		return "", "", false
 	}
@@ -19,7 +19,7 @@ func audioSubject(subject string) (call, participant string, ok bool) {
 
 // eventSubject splits mediabot.events.{callId}.
 func eventSubject(subject string) (call string, ok bool) {
-	call, ok = strings.CutPrefix(subject, sink.NATSEventSubjectPrefix)
+	call, ok = strings.CutPrefix(subject, natssink.EventSubjectPrefix)
 	return call, ok && call != "" && !strings.Contains(call, ".")
 }
 

@@ -1,5 +1,6 @@
-// Package tap is the consumer side of the NATS sink (CONTRACT §1 `mediabot
-// tap`, §5): it follows the JetStream stream the bot publishes to and either
+// Package tap is `mediabot tap`, the consumer side of the NATS sink (package
+// sink/nats; its subjects and headers are those of the README's "Consuming
+// audio: in-process, files, NATS" section): it follows the JetStream stream the bot publishes to and either
 // prints each speaker's level live, or rebuilds the WAVs and events.jsonl of
 // every call the way the file sink writes them. It is both an operator's
 // tool and the proof that the published stream carries everything.
@@ -17,14 +18,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/mediabot-dev/mediabot/sink"
+	natssink "github.com/mediabot-dev/mediabot/sink/nats"
 )
 
 // Options configure Run.
 type Options struct {
 	// URL of the NATS server(s); required.
 	URL string
-	// Stream is the JetStream stream (default sink.DefaultNATSStream).
+	// Stream is the JetStream stream (default natssink.DefaultStream).
 	Stream string
 	// WriteDir, when set, rebuilds {WriteDir}/{callId}/{participantId}.wav
 	// and events.jsonl from the start of the stream instead of printing
@@ -56,7 +57,7 @@ func Run(ctx context.Context, o Options) error {
 		return errors.New("tap: --nats-url is required")
 	}
 	if o.Stream == "" {
-		o.Stream = sink.DefaultNATSStream
+		o.Stream = natssink.DefaultStream
 	}
 	if o.Idle <= 0 {
 		o.Idle = 5 * time.Second
@@ -102,11 +103,11 @@ func Run(ctx context.Context, o Options) error {
 func filters(o Options) []string {
 	call := "*"
 	if o.CallID != "" {
-		call = sink.SubjectToken(o.CallID)
+		call = natssink.SubjectToken(o.CallID)
 	}
-	subjects := []string{sink.NATSAudioSubjectPrefix + call + ".*"}
+	subjects := []string{natssink.AudioSubjectPrefix + call + ".*"}
 	if o.WriteDir != "" {
-		subjects = append(subjects, sink.NATSEventSubjectPrefix+call)
+		subjects = append(subjects, natssink.EventSubjectPrefix+call)
 	}
 	return subjects
 }

@@ -22,16 +22,16 @@ import (
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/internal/natstest"
 	"github.com/mediabot-dev/mediabot/internal/wavtest"
-	"github.com/mediabot-dev/mediabot/sink"
+	natssink "github.com/mediabot-dev/mediabot/sink/nats"
 )
 
 func natsServer(t *testing.T) *server.Server { return natstest.Start(t, -1, t.TempDir()) }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newSink(t *testing.T, url string) *sink.NATS {
+func newSink(t *testing.T, url string) *natssink.Sink {
 	t.Helper()
-	s, err := sink.NewNATS(sink.NATSConfig{URL: url, InstanceID: "test", Logger: quiet()})
+	s, err := natssink.New(natssink.Config{URL: url, InstanceID: "test", Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}

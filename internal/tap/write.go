@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mediabot-dev/mediabot/sink"
+	natssink "github.com/mediabot-dev/mediabot/sink/nats"
 )
 
 // write rebuilds the calls of the stream under o.WriteDir until it has been
@@ -85,9 +86,9 @@ func (rb *rebuild) take(m jetstream.Msg) {
 
 func (rb *rebuild) audio(call, pid string, m jetstream.Msg) {
 	h := m.Headers()
-	rate, err1 := strconv.Atoi(h.Get(sink.HeaderSampleRate))
-	seq, err2 := strconv.ParseUint(h.Get(sink.HeaderSeq), 10, 64)
-	media, err3 := strconv.ParseInt(h.Get(sink.HeaderMediaTime), 10, 64)
+	rate, err1 := strconv.Atoi(h.Get(natssink.HeaderSampleRate))
+	seq, err2 := strconv.ParseUint(h.Get(natssink.HeaderSeq), 10, 64)
+	media, err3 := strconv.ParseInt(h.Get(natssink.HeaderMediaTime), 10, 64)
 	if err := errors.Join(err1, err2, err3); err != nil || rate <= 0 || len(m.Data())%2 != 0 {
 		rb.log.Warn("tap: malformed frame skipped", "subject", m.Subject(), "err", err)
 		return
@@ -142,7 +143,7 @@ func (rb *rebuild) event(call string, m jetstream.Msg) {
 		return
 	}
 	emit := func(line []byte) { rb.writeEvent(c, line) }
-	if n, ok := eventNumber(m.Headers().Get(sink.HeaderMsgID)); ok {
+	if n, ok := eventNumber(m.Headers().Get(natssink.HeaderMsgID)); ok {
 		c.order.push(n, m.Data(), emit)
 		return
 	}

@@ -1,4 +1,11 @@
-package sink
+// Package nats is mediabot's NATS JetStream sink: a sink.Sink that publishes
+// every frame and event of a call to a JetStream stream, for consumers in any
+// language or on other machines. The subjects, headers and message ids are
+// those of the README's "Consuming audio: in-process, files, NATS" section.
+//
+// It is a package of its own so that an embedder who wants only the file
+// sink (package sink) does not link the NATS client.
+package nats
 
 import (
 	"context"
@@ -17,22 +24,24 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/nats-io/nats.go"
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/sink"
 )
 
-// The NATS subjects and headers of CONTRACT §5. Other languages consume
-// them: they change only with a contract version bump.
+// The NATS subjects and headers, as the README's "Consuming audio:
+// in-process, files, NATS" section documents them. Other languages consume
+// them: they change only with a version bump.
 const (
-	// NATSAudioSubjectPrefix starts every frame's subject:
+	// AudioSubjectPrefix starts every frame's subject:
 	// mediabot.audio.{callId}.{participantId}.
-	NATSAudioSubjectPrefix = "mediabot.audio."
-	// NATSEventSubjectPrefix starts every event's subject:
+	AudioSubjectPrefix = "mediabot.audio."
+	// EventSubjectPrefix starts every event's subject:
 	// mediabot.events.{callId}.
-	NATSEventSubjectPrefix = "mediabot.events."
+	EventSubjectPrefix = "mediabot.events."
 
 	HeaderSampleRate   = "Mediabot-Sample-Rate"
 	HeaderSeq          = "Mediabot-Seq"
@@ -44,25 +53,26 @@ const (
 	HeaderMsgID = jetstream.MsgIDHeader
 )
 
-// The defaults of NATSConfig.
+// The defaults of Config.
 const (
-	DefaultNATSStream = "MEDIABOT"
-	// DefaultNATSMaxPending is the publish window: frames and events sent
+	DefaultStream = "MEDIABOT"
+	// DefaultMaxPending is the publish window: frames and events sent
 	// and not yet acknowledged by the stream. 4096 frames are 1.6 s of
 	// audio for 50 speakers.
-	DefaultNATSMaxPending = 4096
-	// DefaultNATSBacklog is how many frames and events wait locally when the
+	DefaultMaxPending = 4096
+	// DefaultBacklog is how many frames and events wait locally when the
 	// window is full (NATS slow or unreachable): 10 s of audio for 50
 	// speakers, about 16 MB of PCM at 16 kHz (48 MB at 48 kHz).
-	DefaultNATSBacklog = 25_000
-	// DefaultNATSAckTimeout is how long a publish waits for its ack before
+	DefaultBacklog = 25_000
+	// DefaultAckTimeout is how long a publish waits for its ack before
 	// it is sent again.
-	DefaultNATSAckTimeout = 5 * time.Second
-	// DefaultNATSCloseTimeout bounds how long Close waits for acks.
-	DefaultNATSCloseTimeout = 5 * time.Second
+	DefaultAckTimeout = 5 * time.Second
+	// DefaultCloseTimeout bounds how long Close waits for acks.
+	DefaultCloseTimeout = 5 * time.Second
 
 	// natsHold is how long frames of a stream no roster names are held,
-	// waiting for the name, before they go out as ssrc-{n} (CONTRACT §5).
+	// waiting for the name, before they go out as ssrc-{n} (as the README's
+	// "Consuming audio: in-process, files, NATS" section says).
 	natsHold = 2 * time.Second
 	// natsRetryWait is the pause after a failed publish before the next try.
 	natsRetryWait = 100 * time.Millisecond
@@ -71,13 +81,13 @@ const (
 	natsTick = 50 * time.Millisecond
 )
 
-// ErrNATSUnacked is returned by Close when messages were still waiting for
+// ErrUnacked is returned by Close when messages were still waiting for
 // their acks when its timeout ran out: they may be missing from the stream.
-var ErrNATSUnacked = errors.New("sink: nats messages left unacknowledged")
+var ErrUnacked = errors.New("sink: nats messages left unacknowledged")
 
-// NATSConfig configures a NATS sink. URL is required; zero values of the
+// Config configures a NATS sink. URL is required; zero values of the
 // others take the defaults named in their comments.
-type NATSConfig struct {
+type Config struct {
 	// URL of the NATS server(s), comma-separated.
 	URL string
 	// Stream is the JetStream stream, created when missing (default MEDIABOT).
@@ -86,14 +96,14 @@ type NATSConfig struct {
 	InstanceID string
 	// SampleRate is the rate of frames that do not say theirs (default 16000).
 	SampleRate int
-	// MaxPending is the publish window (default DefaultNATSMaxPending).
+	// MaxPending is the publish window (default DefaultMaxPending).
 	MaxPending int
 	// Backlog bounds the frames and events waiting locally, held unnamed
-	// frames included (default DefaultNATSBacklog). Past it new ones are
+	// frames included (default DefaultBacklog). Past it new ones are
 	// dropped and counted.
 	Backlog int
 	// AckTimeout is how long a publish waits for its ack before it is sent
-	// again (default DefaultNATSAckTimeout).
+	// again (default DefaultAckTimeout).
 	AckTimeout time.Duration
 	// ReconnectWait is the pause between reconnect attempts (default 500 ms).
 	ReconnectWait time.Duration
@@ -107,7 +117,7 @@ type NATSConfig struct {
 	// (default 2 min): a resend within it is stored once.
 	Duplicates time.Duration
 	// CloseTimeout bounds how long Close waits for acks (default
-	// DefaultNATSCloseTimeout).
+	// DefaultCloseTimeout).
 	CloseTimeout time.Duration
 	// OnError, if not nil, receives one sink.error event per overflow of
 	// the backlog; it is called without locks held and may feed the event
@@ -120,9 +130,9 @@ type NATSConfig struct {
 	now func() time.Time
 }
 
-func (c NATSConfig) withDefaults() NATSConfig {
+func (c Config) withDefaults() Config {
 	if c.Stream == "" {
-		c.Stream = DefaultNATSStream
+		c.Stream = DefaultStream
 	}
 	if c.InstanceID == "" {
 		c.InstanceID, _ = os.Hostname()
@@ -131,13 +141,13 @@ func (c NATSConfig) withDefaults() NATSConfig {
 		c.SampleRate = 16000
 	}
 	if c.MaxPending <= 0 {
-		c.MaxPending = DefaultNATSMaxPending
+		c.MaxPending = DefaultMaxPending
 	}
 	if c.Backlog <= 0 {
-		c.Backlog = DefaultNATSBacklog
+		c.Backlog = DefaultBacklog
 	}
 	if c.AckTimeout <= 0 {
-		c.AckTimeout = DefaultNATSAckTimeout
+		c.AckTimeout = DefaultAckTimeout
 	}
 	if c.ReconnectWait <= 0 {
 		c.ReconnectWait = 500 * time.Millisecond
@@ -152,7 +162,7 @@ func (c NATSConfig) withDefaults() NATSConfig {
 		c.Duplicates = 2 * time.Minute
 	}
 	if c.CloseTimeout <= 0 {
-		c.CloseTimeout = DefaultNATSCloseTimeout
+		c.CloseTimeout = DefaultCloseTimeout
 	}
 	if c.OnError == nil {
 		c.OnError = func(event.Event) {}
@@ -166,10 +176,11 @@ func (c NATSConfig) withDefaults() NATSConfig {
 	return c
 }
 
-// NATS publishes frames and events to a JetStream stream, as CONTRACT §5
-// says: frames on mediabot.audio.{callId}.{participantId} with the
-// Mediabot-* headers and Nats-Msg-Id {callId}/{participantId}/{seq}, events
-// on mediabot.events.{callId} with Nats-Msg-Id {callId}/events/{n}.
+// Sink publishes frames and events to a JetStream stream, as the README's
+// "Consuming audio: in-process, files, NATS" section says: frames on
+// mediabot.audio.{callId}.{participantId} with the Mediabot-* headers and
+// Nats-Msg-Id {callId}/{participantId}/{seq}, events on
+// mediabot.events.{callId} with Nats-Msg-Id {callId}/events/{n}.
 //
 // Subject tokens: a call or participant id is one subject token. Graph's ids
 // (GUIDs) pass unchanged; in any other id '.', '*', '>' and whitespace
@@ -191,11 +202,11 @@ func (c NATSConfig) withDefaults() NATSConfig {
 // overflow as a sink.error event; the report re-arms when the backlog has
 // emptied. Memory is bounded by Backlog+MaxPending messages.
 //
-// NATS is safe for concurrent use. Frame allocates (the PCM is copied into
+// Sink is safe for concurrent use. Frame allocates (the PCM is copied into
 // the message, which outlives the call).
-type NATS struct {
-	cfg     NATSConfig
-	nc      *nats.Conn
+type Sink struct {
+	cfg     Config
+	nc      *natsgo.Conn
 	js      jetstream.JetStream
 	log     *slog.Logger
 	dropped atomic.Uint64
@@ -207,8 +218,8 @@ type NATS struct {
 	mu           sync.Mutex
 	calls        map[string]*natsCall
 	ended        map[string]struct{} // calls EndCall closed; one id per call
-	queue        []*nats.Msg         // waiting to be published, oldest first
-	retry        []*nats.Msg         // failed publishes, sent before queue
+	queue        []*natsgo.Msg       // waiting to be published, oldest first
+	retry        []*natsgo.Msg       // failed publishes, sent before queue
 	held         int                 // frames held across all calls
 	inflight     int                 // published, ack not yet seen
 	backoffUntil time.Time           // no publish before (after a failure)
@@ -217,9 +228,9 @@ type NATS struct {
 	closed       bool
 }
 
-var _ Sink = (*NATS)(nil)
+var _ sink.Sink = (*Sink)(nil)
 
-// natsCall is one call's naming and numbering state, guarded by NATS.mu.
+// natsCall is one call's naming and numbering state, guarded by Sink.mu.
 type natsCall struct {
 	token    string                  // the call id as a subject token
 	subjects map[string]*natsSubject // by participant token
@@ -252,16 +263,16 @@ type heldFrame struct {
 	concealed bool
 }
 
-// NewNATS connects to cfg.URL, creates the stream when missing and starts
+// New connects to cfg.URL, creates the stream when missing and starts
 // publishing. It fails (at start-up, not mid-call) when the server cannot be
 // reached or the stream cannot be created; once connected it reconnects
 // forever.
-func NewNATS(cfg NATSConfig) (*NATS, error) {
+func New(cfg Config) (*Sink, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("nats sink: no URL")
 	}
 	cfg = cfg.withDefaults()
-	s := &NATS{
+	s := &Sink{
 		cfg:   cfg,
 		log:   cfg.Logger,
 		wake:  make(chan struct{}, 1),
@@ -270,17 +281,17 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 		calls: make(map[string]*natsCall),
 		ended: make(map[string]struct{}),
 	}
-	nc, err := nats.Connect(cfg.URL,
-		nats.Name("mediabot "+cfg.InstanceID),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(cfg.ReconnectWait),
-		nats.ReconnectBufSize(cfg.ReconnectBufSize),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+	nc, err := natsgo.Connect(cfg.URL,
+		natsgo.Name("mediabot "+cfg.InstanceID),
+		natsgo.MaxReconnects(-1),
+		natsgo.ReconnectWait(cfg.ReconnectWait),
+		natsgo.ReconnectBufSize(cfg.ReconnectBufSize),
+		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
 			if err != nil {
 				s.log.Warn("nats sink: disconnected; reconnecting", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) {
+		natsgo.ReconnectHandler(func(c *natsgo.Conn) {
 			s.log.Info("nats sink: reconnected", "url", c.ConnectedUrlRedacted())
 		}),
 	)
@@ -308,12 +319,12 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 
 // ensureStream creates the stream when it is missing; an existing stream is
 // left as its operator configured it, provided it takes our subjects.
-func (s *NATS) ensureStream() error {
+func (s *Sink) ensureStream() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := s.js.Stream(ctx, s.cfg.Stream)
 	if err == nil {
-		for _, probe := range []string{NATSAudioSubjectPrefix + "c.p", NATSEventSubjectPrefix + "c"} {
+		for _, probe := range []string{AudioSubjectPrefix + "c.p", EventSubjectPrefix + "c"} {
 			if !slices.ContainsFunc(st.CachedInfo().Config.Subjects, func(f string) bool { return subjectMatches(f, probe) }) {
 				return fmt.Errorf("nats sink: stream %s exists but does not take %s* subjects (it has %v)",
 					s.cfg.Stream, strings.TrimSuffix(probe, "c.p"), st.CachedInfo().Config.Subjects)
@@ -326,8 +337,8 @@ func (s *NATS) ensureStream() error {
 	}
 	_, err = s.js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:        s.cfg.Stream,
-		Description: "mediabot audio frames and call events (CONTRACT §5)",
-		Subjects:    []string{NATSAudioSubjectPrefix + ">", NATSEventSubjectPrefix + ">"},
+		Description: `mediabot audio frames and call events (README: "Consuming audio: in-process, files, NATS")`,
+		Subjects:    []string{AudioSubjectPrefix + ">", EventSubjectPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
@@ -341,17 +352,17 @@ func (s *NATS) ensureStream() error {
 }
 
 // String prints the sink, e.g. "NATS(nats://127.0.0.1:4222 MEDIABOT)".
-func (s *NATS) String() string {
+func (s *Sink) String() string {
 	return "NATS(" + redactURL(s.cfg.URL) + " " + s.cfg.Stream + ")"
 }
 
 // Dropped is the number of frames and events dropped because the backlog
 // was full.
-func (s *NATS) Dropped() uint64 { return s.dropped.Load() }
+func (s *Sink) Dropped() uint64 { return s.dropped.Load() }
 
 // Frame publishes f, or holds it while its stream is unnamed. It copies the
 // PCM and never waits for NATS.
-func (s *NATS) Frame(f *audio.Frame) {
+func (s *Sink) Frame(f *audio.Frame) {
 	if f.CallID == "" {
 		return
 	}
@@ -394,7 +405,7 @@ func (s *NATS) Frame(f *audio.Frame) {
 // Event publishes e; a participant.joined/updated event that names a
 // source releases its held frames under the name. Events without a call id
 // are ignored.
-func (s *NATS) Event(e event.Event) {
+func (s *Sink) Event(e event.Event) {
 	if e.CallID == "" {
 		return
 	}
@@ -421,10 +432,10 @@ func (s *NATS) Event(e event.Event) {
 	} else {
 		n := c.events
 		c.events++
-		s.enqueue(&nats.Msg{
+		s.enqueue(&natsgo.Msg{
 			Subject: c.eventSub,
 			Data:    data,
-			Header: nats.Header{
+			Header: natsgo.Header{
 				HeaderInstance: {s.cfg.InstanceID},
 				HeaderMsgID:    {c.token + "/events/" + strconv.FormatUint(n, 10)},
 			},
@@ -438,7 +449,7 @@ func (s *NATS) Event(e event.Event) {
 // EndCall publishes the call's held frames (as ssrc-{n}) and forgets the
 // call; later frames and events of it are ignored. It does not wait for
 // NATS: Close does.
-func (s *NATS) EndCall(callID string) {
+func (s *Sink) EndCall(callID string) {
 	s.mu.Lock()
 	if c := s.calls[callID]; c != nil {
 		s.releaseAll(c)
@@ -450,13 +461,13 @@ func (s *NATS) EndCall(callID string) {
 }
 
 // Close publishes the held frames, waits up to CloseTimeout for everything
-// to be acknowledged, and closes the connection. It returns ErrNATSUnacked
-// when messages were left; a second Close returns ErrSinkClosed.
-func (s *NATS) Close() error {
+// to be acknowledged, and closes the connection. It returns ErrUnacked
+// when messages were left; a second Close returns sink.ErrSinkClosed.
+func (s *Sink) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrSinkClosed
+		return sink.ErrSinkClosed
 	}
 	for id, c := range s.calls {
 		s.releaseAll(c)
@@ -480,20 +491,20 @@ func (s *NATS) Close() error {
 	s.nc.Close()
 	if left > 0 {
 		s.log.Error("nats sink: closed with messages unacknowledged", "messages", left)
-		return fmt.Errorf("nats sink: %w: %d after %s", ErrNATSUnacked, left, s.cfg.CloseTimeout)
+		return fmt.Errorf("nats sink: %w: %d after %s", ErrUnacked, left, s.cfg.CloseTimeout)
 	}
 	return nil
 }
 
 // outstanding is the number of messages not yet acknowledged.
-func (s *NATS) outstanding() int {
+func (s *Sink) outstanding() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.queue) + len(s.retry) + s.held + s.inflight
 }
 
 // kick wakes the publisher without waiting.
-func (s *NATS) kick() {
+func (s *Sink) kick() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -502,7 +513,7 @@ func (s *NATS) kick() {
 
 // run is the publisher: it moves messages from the backlog into the window
 // and releases holds that ran out.
-func (s *NATS) run() {
+func (s *Sink) run() {
 	defer close(s.done)
 	tick := time.NewTicker(natsTick)
 	defer tick.Stop()
@@ -519,14 +530,14 @@ func (s *NATS) run() {
 }
 
 // publish sends from retry, then queue, while the window has room.
-func (s *NATS) publish() {
+func (s *Sink) publish() {
 	for {
 		s.mu.Lock()
 		if s.inflight >= s.cfg.MaxPending || time.Now().Before(s.backoffUntil) {
 			s.mu.Unlock()
 			return
 		}
-		var m *nats.Msg
+		var m *natsgo.Msg
 		switch {
 		case len(s.retry) > 0:
 			m = s.retry[0]
@@ -554,7 +565,7 @@ func (s *NATS) publish() {
 
 // acked is the JetStream ack callback (duplicates included: the stream has
 // the message either way).
-func (s *NATS) acked(_ jetstream.JetStream, _ *nats.Msg, _ *jetstream.PubAck) {
+func (s *Sink) acked(_ jetstream.JetStream, _ *natsgo.Msg, _ *jetstream.PubAck) {
 	s.mu.Lock()
 	s.inflight--
 	recovered := s.failing
@@ -568,7 +579,7 @@ func (s *NATS) acked(_ jetstream.JetStream, _ *nats.Msg, _ *jetstream.PubAck) {
 
 // failed takes back a message whose publish or ack failed, to send it again
 // with the same Nats-Msg-Id after a pause.
-func (s *NATS) failed(_ jetstream.JetStream, m *nats.Msg, err error) {
+func (s *Sink) failed(_ jetstream.JetStream, m *natsgo.Msg, err error) {
 	s.mu.Lock()
 	s.inflight--
 	s.retry = append(s.retry, m)
@@ -585,7 +596,7 @@ func (s *NATS) failed(_ jetstream.JetStream, m *nats.Msg, err error) {
 
 // call returns the live call callID, creating it on first use, or nil if the
 // call has ended or the sink is closed.
-func (s *NATS) call(callID string) *natsCall {
+func (s *Sink) call(callID string) *natsCall {
 	if c := s.calls[callID]; c != nil {
 		return c
 	}
@@ -602,14 +613,14 @@ func (s *NATS) call(callID string) *natsCall {
 		names:    make(map[uint32]string),
 		expired:  make(map[uint32]bool),
 		held:     make(map[uint32]*natsHeld),
-		eventSub: NATSEventSubjectPrefix + tok,
+		eventSub: EventSubjectPrefix + tok,
 	}
 	s.calls[callID] = c
 	return c
 }
 
 // full says the backlog has no room for one more message.
-func (s *NATS) full() bool {
+func (s *Sink) full() bool {
 	return len(s.queue)+len(s.retry)+s.held >= s.cfg.Backlog
 }
 
@@ -619,7 +630,7 @@ type natsDrop struct{ callID, msg string }
 
 // drop counts a dropped message of callID and returns the report to send, or
 // the zero report when this overflow was already reported.
-func (s *NATS) drop(callID string) natsDrop {
+func (s *Sink) drop(callID string) natsDrop {
 	n := s.dropped.Add(1)
 	if s.dropReported {
 		return natsDrop{}
@@ -632,12 +643,12 @@ func (s *NATS) drop(callID string) natsDrop {
 
 // reportDrop sends a drop report, if r is one, to OnError; it runs without
 // locks. Other calls may be dropping too: the event names the first.
-func (s *NATS) reportDrop(r natsDrop) {
+func (s *Sink) reportDrop(r natsDrop) {
 	if r.msg == "" {
 		return
 	}
 	s.cfg.OnError(event.Event{
-		Time:   now(),
+		Time:   time.Now(),
 		Type:   event.SinkError,
 		CallID: r.callID,
 		Sink:   "nats",
@@ -647,14 +658,14 @@ func (s *NATS) reportDrop(r natsDrop) {
 
 // name records that source src of call c is participant pid and publishes
 // the frames held for it under that name.
-func (s *NATS) name(c *natsCall, src uint32, pid string) {
+func (s *Sink) name(c *natsCall, src uint32, pid string) {
 	c.names[src] = pid
 	s.release(c, src, pid)
 }
 
 // hold keeps a copy of an unnamed frame; it returns a drop report when the
 // backlog is full.
-func (s *NATS) hold(c *natsCall, src uint32, f *audio.Frame) natsDrop {
+func (s *Sink) hold(c *natsCall, src uint32, f *audio.Frame) natsDrop {
 	if s.full() {
 		return s.drop(f.CallID)
 	}
@@ -669,7 +680,7 @@ func (s *NATS) hold(c *natsCall, src uint32, f *audio.Frame) natsDrop {
 }
 
 // release publishes the frames held for src under pid, oldest first.
-func (s *NATS) release(c *natsCall, src uint32, pid string) {
+func (s *Sink) release(c *natsCall, src uint32, pid string) {
 	h := c.held[src]
 	if h == nil {
 		return
@@ -682,20 +693,20 @@ func (s *NATS) release(c *natsCall, src uint32, pid string) {
 }
 
 // expire gives up waiting for src's name: its frames go out as ssrc-{n}.
-func (s *NATS) expire(c *natsCall, src uint32) {
+func (s *Sink) expire(c *natsCall, src uint32) {
 	c.expired[src] = true
 	s.release(c, src, ssrcName(src))
 }
 
 // releaseAll publishes every frame call c holds.
-func (s *NATS) releaseAll(c *natsCall) {
+func (s *Sink) releaseAll(c *natsCall) {
 	for src := range c.held {
 		s.expire(c, src)
 	}
 }
 
 // expireHolds releases the holds older than natsHold.
-func (s *NATS) expireHolds() {
+func (s *Sink) expireHolds() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.held == 0 {
@@ -712,21 +723,21 @@ func (s *NATS) expireHolds() {
 }
 
 // publishFrame numbers a frame on its subject and queues it.
-func (s *NATS) publishFrame(c *natsCall, pid string, f heldFrame) {
+func (s *Sink) publishFrame(c *natsCall, pid string, f heldFrame) {
 	sub := c.subjects[pid]
 	if sub == nil {
 		sub = &natsSubject{
-			subject: NATSAudioSubjectPrefix + c.token + "." + pid,
+			subject: AudioSubjectPrefix + c.token + "." + pid,
 			idPre:   c.token + "/" + pid + "/",
 		}
 		c.subjects[pid] = sub
 	}
 	seq := strconv.FormatUint(sub.next, 10)
 	sub.next++
-	s.enqueue(&nats.Msg{
+	s.enqueue(&natsgo.Msg{
 		Subject: sub.subject,
 		Data:    f.pcm,
-		Header: nats.Header{
+		Header: natsgo.Header{
 			HeaderSampleRate:   {strconv.Itoa(f.rate)},
 			HeaderSeq:          {seq},
 			HeaderRTPTimestamp: {strconv.FormatUint(uint64(f.rtp), 10)},
@@ -738,7 +749,7 @@ func (s *NATS) publishFrame(c *natsCall, pid string, f heldFrame) {
 	})
 }
 
-func (s *NATS) enqueue(m *nats.Msg) {
+func (s *Sink) enqueue(m *natsgo.Msg) {
 	s.queue = append(s.queue, m)
 }
 

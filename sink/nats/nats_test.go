@@ -1,4 +1,4 @@
-package sink
+package nats
 
 import (
 	"context"
@@ -17,12 +17,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/internal/natstest"
+	"github.com/mediabot-dev/mediabot/sink"
 )
 
 func natsServer(t *testing.T, port int, dir string) *server.Server {
@@ -34,13 +35,13 @@ func serverPort(srv *server.Server) int { return srv.Addr().(*net.TCPAddr).Port 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // newTestNATS makes a sink on srv; change adjusts its configuration.
-func newTestNATS(t *testing.T, url string, change func(*NATSConfig)) *NATS {
+func newTestNATS(t *testing.T, url string, change func(*Config)) *Sink {
 	t.Helper()
-	cfg := NATSConfig{URL: url, InstanceID: "test-1", Logger: quietLogger(), ReconnectWait: 50 * time.Millisecond}
+	cfg := Config{URL: url, InstanceID: "test-1", Logger: quietLogger(), ReconnectWait: 50 * time.Millisecond}
 	if change != nil {
 		change(&cfg)
 	}
-	s, err := NewNATS(cfg)
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func stored(t *testing.T, url string) []*jetstream.RawStreamMsg {
 	js := natstest.JetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, DefaultNATSStream)
+	st, err := js.Stream(ctx, DefaultStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func storedCount(t *testing.T, js jetstream.JetStream) uint64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, DefaultNATSStream)
+	st, err := js.Stream(ctx, DefaultStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,8 @@ func bySubject(msgs []*jetstream.RawStreamMsg) map[string][]*jetstream.RawStream
 }
 
 // checkFrames checks that subject holds exactly frames (in Mediabot-Seq
-// order 0..n-1) with every header CONTRACT §5 names.
+// order 0..n-1) with every header the README's "Consuming audio: in-process,
+// files, NATS" section names.
 func checkFrames(t *testing.T, msgs []*jetstream.RawStreamMsg, callTok, pidTok string, frames []*audio.Frame) {
 	t.Helper()
 	if len(msgs) != len(frames) {
@@ -193,8 +195,8 @@ func TestNATSPublishesFramesAndEventsAsTheContractSays(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); !errors.Is(err, ErrSinkClosed) {
-		t.Errorf("second Close: %v, want ErrSinkClosed", err)
+	if err := s.Close(); !errors.Is(err, sink.ErrSinkClosed) {
+		t.Errorf("second Close: %v, want sink.ErrSinkClosed", err)
 	}
 	subj := bySubject(stored(t, srv.ClientURL()))
 	checkFrames(t, subj["mediabot.audio."+call+"."+alice], call, alice, fa)
@@ -269,7 +271,7 @@ func (c *holdClock) Advance(d time.Duration) {
 func TestNATSHoldsUnnamedFramesThenPublishesThemAsSSRC(t *testing.T) {
 	srv := natsServer(t, -1, t.TempDir())
 	clk := &holdClock{t: time.Unix(1e9, 0)}
-	s := newTestNATS(t, srv.ClientURL(), func(c *NATSConfig) { c.now = clk.Now })
+	s := newTestNATS(t, srv.ClientURL(), func(c *Config) { c.now = clk.Now })
 	var frames []*audio.Frame
 	for i := range 10 {
 		frames = append(frames, testFrame("c1", "", 4242, i))
@@ -293,14 +295,14 @@ func TestNATSHoldsUnnamedFramesThenPublishesThemAsSSRC(t *testing.T) {
 func TestNATSPublishesHeldFramesUnderANameThatArrivesInTime(t *testing.T) {
 	cases := []struct {
 		name  string
-		namer func(s *NATS, frames []*audio.Frame) []*audio.Frame
+		namer func(s *Sink, frames []*audio.Frame) []*audio.Frame
 	}{
-		{"a later frame carries the participant id", func(s *NATS, frames []*audio.Frame) []*audio.Frame {
+		{"a later frame carries the participant id", func(s *Sink, frames []*audio.Frame) []*audio.Frame {
 			f := testFrame("c1", "alice", 77, len(frames))
 			s.Frame(f)
 			return append(frames, f)
 		}},
-		{"a participant.joined event names the source", func(s *NATS, frames []*audio.Frame) []*audio.Frame {
+		{"a participant.joined event names the source", func(s *Sink, frames []*audio.Frame) []*audio.Frame {
 			s.Event(event.Event{Type: event.ParticipantJoined, CallID: "c1", ParticipantID: "alice", SourceID: "77"})
 			f := testFrame("c1", "", 77, len(frames)) // still unnamed in the frame: the roster names it
 			s.Frame(f)
@@ -311,7 +313,7 @@ func TestNATSPublishesHeldFramesUnderANameThatArrivesInTime(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := natsServer(t, -1, t.TempDir())
 			clk := &holdClock{t: time.Unix(1e9, 0)}
-			s := newTestNATS(t, srv.ClientURL(), func(c *NATSConfig) { c.now = clk.Now })
+			s := newTestNATS(t, srv.ClientURL(), func(c *Config) { c.now = clk.Now })
 			var frames []*audio.Frame
 			for i := range 20 {
 				frames = append(frames, testFrame("c1", "", 77, i))
@@ -364,7 +366,7 @@ func TestNATSStreamStoresAResendOnce(t *testing.T) {
 	js := natstest.JetStream(t, srv.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ack, err := js.PublishMsg(ctx, &nats.Msg{Subject: first[0].Subject, Data: first[0].Data, Header: first[0].Header})
+	ack, err := js.PublishMsg(ctx, &natsgo.Msg{Subject: first[0].Subject, Data: first[0].Data, Header: first[0].Header})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +383,7 @@ func TestNATSKeepsEveryFrameAcrossAServerRestart(t *testing.T) {
 	dir := t.TempDir()
 	srv := natsServer(t, -1, dir)
 	port := serverPort(srv)
-	s := newTestNATS(t, srv.ClientURL(), func(c *NATSConfig) { c.AckTimeout = time.Second })
+	s := newTestNATS(t, srv.ClientURL(), func(c *Config) { c.AckTimeout = time.Second })
 
 	speakers := []string{"alice", "bob"}
 	var sent atomic.Int64
@@ -453,7 +455,7 @@ func TestNATSDropsPastTheBacklogAndReportsOnce(t *testing.T) {
 	srv := natsServer(t, -1, t.TempDir())
 	var reports []event.Event
 	var mu sync.Mutex
-	s := newTestNATS(t, srv.ClientURL(), func(c *NATSConfig) {
+	s := newTestNATS(t, srv.ClientURL(), func(c *Config) {
 		c.MaxPending, c.Backlog = 10, 50
 		c.AckTimeout, c.CloseTimeout = 300*time.Millisecond, 300*time.Millisecond
 		c.OnError = func(e event.Event) {
@@ -473,8 +475,8 @@ func TestNATSDropsPastTheBacklogAndReportsOnce(t *testing.T) {
 		t.Errorf("Dropped() = %d, want between %d and %d", d, frames+1-10-50, frames+1-50)
 	}
 	err := s.Close()
-	if !errors.Is(err, ErrNATSUnacked) {
-		t.Errorf("Close with the server down: %v, want ErrNATSUnacked", err)
+	if !errors.Is(err, ErrUnacked) {
+		t.Errorf("Close with the server down: %v, want ErrUnacked", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -495,9 +497,9 @@ func TestNewNATSFailsAtStartWithoutAServer(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	start := time.Now()
-	_, err = NewNATS(NATSConfig{URL: "nats://" + addr, Logger: quietLogger()})
+	_, err = New(Config{URL: "nats://" + addr, Logger: quietLogger()})
 	if err == nil {
-		t.Fatal("NewNATS succeeded without a server")
+		t.Fatal("New succeeded without a server")
 	}
 	if !strings.Contains(err.Error(), addr) {
 		t.Errorf("error does not name the server: %v", err)
@@ -521,16 +523,16 @@ func TestNewNATSRefusesAStreamThatDoesNotTakeItsSubjects(t *testing.T) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "MEDIABOT", Subjects: []string{"mediabot.audio.>"}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := NewNATS(NATSConfig{URL: srv.ClientURL(), Logger: quietLogger()})
+	_, err := New(Config{URL: srv.ClientURL(), Logger: quietLogger()})
 	if err == nil || !strings.Contains(err.Error(), "mediabot.events.") {
-		t.Errorf("NewNATS on a stream without the events subjects: %v", err)
+		t.Errorf("New on a stream without the events subjects: %v", err)
 	}
 	if _, err := js.UpdateStream(ctx, jetstream.StreamConfig{Name: "MEDIABOT", Subjects: []string{"mediabot.>"}}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewNATS(NATSConfig{URL: srv.ClientURL(), Logger: quietLogger()})
+	s, err := New(Config{URL: srv.ClientURL(), Logger: quietLogger()})
 	if err != nil {
-		t.Fatalf("NewNATS on a stream taking mediabot.>: %v", err)
+		t.Fatalf("New on a stream taking mediabot.>: %v", err)
 	}
 	s.Close()
 }
