@@ -95,6 +95,7 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopOnInterrupt(ctx)
 	rc := rungConfig{botBin: *botBin, simBin: *simBin, participants: *participants, duration: *duration,
 		stagger: *stagger, redial: *redial, priority: *priority, sink: *sink, workDir: *workDir, floor: floor,
 		botArgs: strings.Fields(*botArgs)}
@@ -107,6 +108,9 @@ func run(args []string) error {
 		}
 		fmt.Fprintf(os.Stderr, "load: %d calls x %d participants ...\n", calls, *participants)
 		r, err := runRung(ctx, rc, calls)
+		if ctx.Err() != nil {
+			break // interrupted: its children were stopped midway, its numbers mean nothing
+		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "load: %d calls: %v\n", calls, err)
 			if r == nil {
@@ -133,6 +137,10 @@ func run(args []string) error {
 		w = io.MultiWriter(os.Stdout, file)
 	}
 	printTable(w, cmdline, rc, results)
+	if ctx.Err() != nil {
+		stopAll() // returns once every child has exited
+		return fmt.Errorf("%w (%v): stopped the bot and graphsim", errInterrupted, context.Cause(ctx))
+	}
 	return nil
 }
 

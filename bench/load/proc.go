@@ -36,6 +36,7 @@ func start(name, bin string, args []string, logPath string) (*child, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = childAttr()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -43,6 +44,7 @@ func start(name, bin string, args []string, logPath string) (*child, error) {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	c := &child{name: name, cmd: cmd, exited: make(chan struct{}), lines: make(chan string, 4096)}
+	tracked := track(c) // before Wait can untrack it
 	read := make(chan struct{})
 	go func() {
 		defer close(read)
@@ -60,10 +62,15 @@ func start(name, bin string, args []string, logPath string) (*child, error) {
 	}()
 	go func() {
 		c.err = cmd.Wait()
+		untrack(c)
 		pw.Close()
 		<-read // every line is in lines (or the log) before exited closes
 		close(c.exited)
 	}()
+	if !tracked { // an interrupt came while it started
+		c.stop(interruptGrace)
+		return nil, fmt.Errorf("start %s: %w", name, errInterrupted)
+	}
 	return c, nil
 }
 
@@ -79,18 +86,18 @@ func (c *child) alive() bool {
 	}
 }
 
-// stop sends SIGTERM, then SIGKILL when the process has not exited after
-// grace. It reports whether SIGKILL was needed.
+// stop sends SIGTERM to the child's process group, then SIGKILL when the
+// child has not exited after grace. It reports whether SIGKILL was needed.
 func (c *child) stop(grace time.Duration) (killed bool) {
 	if !c.alive() {
 		return false
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = syscall.Kill(-c.pid(), syscall.SIGTERM)
 	select {
 	case <-c.exited:
 		return false
 	case <-time.After(grace):
-		_ = c.cmd.Process.Kill()
+		_ = syscall.Kill(-c.pid(), syscall.SIGKILL)
 		<-c.exited
 		return true
 	}

@@ -296,6 +296,9 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	var final sample
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		final, err = scrape(ctx, client, metricsURL)
+		if ctx.Err() != nil {
+			return r, ctx.Err() // interrupted: the bot is being stopped
+		}
 		if err == nil && final["mediabot_streams_active"] == 0 && final["mediabot_calls_live"] == 0 {
 			break
 		}
