@@ -1,6 +1,7 @@
 package mediabot
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -12,14 +13,12 @@ import (
 	"github.com/mediabot-dev/mediabot/signaling"
 )
 
-// Config is every setting of a bot. The mediabot command fills it from flags
-// and MEDIABOT_* environment variables (CONTRACT §1 lists them); embedders
-// fill it in code. Zero values take the defaults of DefaultConfig.
+// Config is the library's settings of a bot. A zero field means the
+// default of DefaultConfig, with no exception: the zero Config is the
+// default one. What only the mediabot command has (listen addresses,
+// sinks, the operator API's token, redirect targets) reaches the bot
+// through options (WithSink, WithPolicy, WithAdminToken).
 type Config struct {
-	// Listen is the HTTP listen address of the mediabot command (webhook,
-	// media answer endpoint, health). Embedders serving Handler themselves
-	// still set it: it is the default PublicURL.
-	Listen string
 	// PublicURL is the base URL (with any path prefix Handler is mounted
 	// under) by which Graph and the media processor reach this instance. It
 	// builds every callbackUri and blob answerUri.
@@ -51,7 +50,7 @@ type Config struct {
 	// InboundIssuers are the accepted issuers of notification tokens.
 	InboundIssuers []string
 	// InsecureSkipInboundAuth accepts unsigned notifications; refused unless
-	// Listen is a loopback address.
+	// PublicURL names a loopback host.
 	InsecureSkipInboundAuth bool
 
 	// MediaPort is the UDP port of all media (0 = any free).
@@ -75,13 +74,10 @@ type Config struct {
 	DeltaRoster bool
 	// Mix also delivers a mixed track per call (participant id "mixed").
 	Mix bool
-	// SharingNotifications asks Graph for content-sharing notifications.
-	SharingNotifications bool
+	// NoSharingNotifications stops asking Graph for content-sharing
+	// notifications (asked by default).
+	NoSharingNotifications bool
 
-	// AdminToken is the bearer token of the operator API (/v1/calls).
-	// Without one, that API answers only requests from loopback addresses
-	// to a loopback listener.
-	AdminToken string
 	// ApplicationInstanceID is the bot's application instance (the
 	// resource account holding its phone number): Graph needs it as the
 	// source of a call to a phone number.
@@ -89,26 +85,9 @@ type Config struct {
 	// LobbyTimeout is how long a call the bot placed may wait in a
 	// meeting's lobby to be admitted before the bot gives up and leaves.
 	LobbyTimeout time.Duration
-	// OutDir is the file sink's folder; "" turns the file sink off.
-	OutDir string
-	// NATSURL, when set, also publishes every frame and event to NATS
-	// JetStream (CONTRACT §5). The bot fails at start when it cannot reach
-	// the server; afterwards it reconnects forever.
-	NATSURL string
-	// NATSStream is the JetStream stream frames and events go to, created
-	// (file storage) when missing.
-	NATSStream string
-	// RetentionDays is how many days the file sink keeps a call's folder
-	// after its last write; older folders are deleted at start-up and then
-	// hourly (0 = keep forever).
-	RetentionDays int
-	// MaxCalls is the number of live calls above which incoming calls are
-	// rejected busy (0 = no limit).
+	// MaxCalls is the number of live calls from which incoming calls are
+	// rejected busy and Join refuses (0 = no limit).
 	MaxCalls int
-	// RedirectTargets, when set, receive the calls the default policy does
-	// not answer (full or overloaded) instead of a busy rejection: "+E164"
-	// phone numbers or Teams user object ids.
-	RedirectTargets []string
 	// HandoffURL, when set, is where incoming calls are sent (307) while
 	// this instance is full, overloaded or draining, instead of busy.
 	HandoffURL string
@@ -137,15 +116,13 @@ type Config struct {
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
-		Listen:                "127.0.0.1:9440",
+		PublicURL:             "http://127.0.0.1:9440",
 		InstanceID:            host,
 		Cloud:                 "global",
 		InboundIssuers:        signaling.GraphIssuers(),
+		MediaPorts:            1,
 		AudioSections:         4,
 		SampleRate:            16000,
-		SharingNotifications:  true,
-		OutDir:                "./recordings",
-		NATSStream:            "MEDIABOT",
 		AnswerWindow:          15 * time.Second,
 		PolicyRecordingWindow: 5 * time.Second,
 		MediaConnectTimeout:   15 * time.Second,
@@ -159,52 +136,22 @@ func DefaultConfig() Config {
 // withDefaults fills the zero fields of c from DefaultConfig.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Listen == "" {
-		c.Listen = d.Listen
-	}
-	if c.PublicURL == "" {
-		c.PublicURL = "http://" + c.Listen
-	}
-	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-	if c.InstanceID == "" {
-		c.InstanceID = d.InstanceID
-	}
-	if c.Cloud == "" {
-		c.Cloud = d.Cloud
-	}
+	c.PublicURL = strings.TrimRight(cmp.Or(c.PublicURL, d.PublicURL), "/")
+	c.InstanceID = cmp.Or(c.InstanceID, d.InstanceID)
+	c.Cloud = cmp.Or(c.Cloud, d.Cloud)
 	if len(c.InboundIssuers) == 0 {
 		c.InboundIssuers = d.InboundIssuers
 	}
-	if c.AudioSections == 0 {
-		c.AudioSections = d.AudioSections
-	}
-	if c.SampleRate == 0 {
-		c.SampleRate = d.SampleRate
-	}
-	if c.NATSStream == "" {
-		c.NATSStream = d.NATSStream
-	}
-	if c.AnswerWindow == 0 {
-		c.AnswerWindow = d.AnswerWindow
-	}
-	if c.MediaConnectTimeout == 0 {
-		c.MediaConnectTimeout = d.MediaConnectTimeout
-	}
-	if c.PolicyRecordingWindow == 0 {
-		c.PolicyRecordingWindow = d.PolicyRecordingWindow
-	}
-	if c.MediaIdleTimeout == 0 {
-		c.MediaIdleTimeout = d.MediaIdleTimeout
-	}
-	if c.KeepAliveInterval == 0 {
-		c.KeepAliveInterval = d.KeepAliveInterval
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = d.DrainTimeout
-	}
-	if c.LobbyTimeout == 0 {
-		c.LobbyTimeout = d.LobbyTimeout
-	}
+	c.MediaPorts = cmp.Or(c.MediaPorts, d.MediaPorts)
+	c.AudioSections = cmp.Or(c.AudioSections, d.AudioSections)
+	c.SampleRate = cmp.Or(c.SampleRate, d.SampleRate)
+	c.AnswerWindow = cmp.Or(c.AnswerWindow, d.AnswerWindow)
+	c.PolicyRecordingWindow = cmp.Or(c.PolicyRecordingWindow, d.PolicyRecordingWindow)
+	c.MediaConnectTimeout = cmp.Or(c.MediaConnectTimeout, d.MediaConnectTimeout)
+	c.MediaIdleTimeout = cmp.Or(c.MediaIdleTimeout, d.MediaIdleTimeout)
+	c.KeepAliveInterval = cmp.Or(c.KeepAliveInterval, d.KeepAliveInterval)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, d.DrainTimeout)
+	c.LobbyTimeout = cmp.Or(c.LobbyTimeout, d.LobbyTimeout)
 	return c
 }
 
@@ -219,29 +166,28 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("client certificate and client key go together (--client-certificate, --client-key): set both or neither"))
 	}
 	if c.SampleRate != 16000 && c.SampleRate != 48000 {
-		errs = append(errs, fmt.Errorf("sample rate %d: want 16000 or 48000", c.SampleRate))
+		errs = append(errs, fmt.Errorf("sample rate %d (--sample-rate): want 16000 or 48000", c.SampleRate))
 	}
 	if c.AudioSections < 4 {
-		errs = append(errs, fmt.Errorf("audio sections %d: at least 4 are needed", c.AudioSections))
-	}
-	if c.RetentionDays < 0 {
-		errs = append(errs, fmt.Errorf("retention days %d: want 0 (keep forever) or more", c.RetentionDays))
+		errs = append(errs, fmt.Errorf("audio sections %d (--audio-sections): at least 4 are needed", c.AudioSections))
 	}
 	if c.MediaPort < 0 || c.MediaPort > 65535 {
-		errs = append(errs, fmt.Errorf("media port %d is out of range", c.MediaPort))
+		errs = append(errs, fmt.Errorf("media port %d (--media-port) is out of range", c.MediaPort))
 	}
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("public URL %q is not an http(s) URL", c.PublicURL))
-	}
-	if c.InsecureSkipInboundAuth && !isLoopback(c.Listen) {
-		errs = append(errs, fmt.Errorf("--insecure-skip-inbound-auth is refused on a non-loopback listener (%s)", c.Listen))
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("public URL %q (--public-url) is not an http(s) URL", c.PublicURL))
+	} else if c.InsecureSkipInboundAuth && !isLoopback(u.Host) {
+		errs = append(errs, fmt.Errorf("--insecure-skip-inbound-auth is refused for a bot reached from outside loopback (%s)", c.PublicURL))
 	}
 	if _, err := signaling.CloudByName(c.Cloud); err != nil && (c.GraphURL == "" || c.TokenURL == "") {
-		errs = append(errs, err)
+		errs = append(errs, fmt.Errorf("%w (--cloud)", err))
 	}
 	return errors.Join(errs...)
 }
 
+// isLoopback reports whether hostport (or a bare host) is a loopback
+// address or localhost.
 func isLoopback(hostport string) bool {
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
@@ -250,6 +196,6 @@ func isLoopback(hostport string) bool {
 	if host == "localhost" {
 		return true
 	}
-	ip := net.ParseIP(host)
+	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
 }

@@ -2,10 +2,9 @@ package mediabot_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,44 +15,21 @@ import (
 	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/mediabottest"
 	"github.com/mediabot-dev/mediabot/sink"
 )
 
-// playExampleCall runs a bot with opts against graphsim on loopback and
-// plays one 3 s call: Alice speaks for the first 2 s, Bob for the last
-// second and shares his screen from 1 s to 2 s. It is the pattern for an
-// embedder's own tests.
+// playExampleCall runs a bot with opts against graphsim on loopback
+// (mediabottest, the pattern for an embedder's own tests) and plays one 3 s
+// call: Alice speaks for the first 2 s, Bob for the last second and shares
+// his screen from 1 s to 2 s.
 func playExampleCall(opts ...mediabot.Option) error {
-	const tenant, app, secret = "e1e1e1e1-0000-4000-8000-000000000001", "e1e1e1e1-0000-4000-8000-0000000000a1", "example"
-	sim, err := graphsim.Start(graphsim.Config{TenantID: tenant, ClientID: app, ClientSecret: secret})
+	srv, err := mediabottest.Start(mediabottest.Options{BotOptions: opts})
 	if err != nil {
 		return err
 	}
-	defer sim.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	cfg := mediabot.DefaultConfig()
-	cfg.Listen = ln.Addr().String()
-	cfg.PublicURL = "http://" + cfg.Listen
-	cfg.GraphURL, cfg.TokenURL, cfg.InboundJWKSURL = sim.GraphURL(), sim.TokenURL(), sim.JWKSURL()
-	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = tenant, app, secret
-	cfg.MediaPublicIP = "127.0.0.1"
-	cfg.OutDir = "" // these examples consume in-process only
-	bot, err := mediabot.New(cfg, opts...)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: bot.Handler()}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	ctx, stop := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- bot.Run(ctx) }()
-
-	_, err = sim.PlayCall(context.Background(), graphsim.Scenario{
-		BotURL:   cfg.PublicURL + "/api/calls",
+	_, err = srv.Sim.PlayCall(context.Background(), graphsim.Scenario{
+		BotURL:   srv.Webhook,
 		Duration: 3 * time.Second,
 		Participants: []graphsim.Participant{
 			{DisplayName: "Alice", Voice: graphsim.Voice{FundamentalHz: 220, SyllableHz: 4}, Talk: []graphsim.Span{{Start: 0, End: 2 * time.Second}}},
@@ -61,14 +37,7 @@ func playExampleCall(opts ...mediabot.Option) error {
 		},
 		Shares: []graphsim.Share{{Start: time.Second, End: 2 * time.Second, Presenter: 1}},
 	})
-	for deadline := time.Now().Add(10 * time.Second); len(bot.LiveCalls()) > 0 && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	stop()
-	if runErr := <-ran; err == nil {
-		err = runErr
-	}
-	return err
+	return errors.Join(err, srv.WaitIdle(10*time.Second), srv.Close())
 }
 
 // talkTime adds up, per speaker, the frames loud enough to be speech.

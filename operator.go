@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -23,8 +24,8 @@ const maxJoinBody = 64 << 10
 // the operator's request, so that a call Graph is creating is not abandoned.
 const placeTimeout = 30 * time.Second
 
-// operatorRoutes serve the operator API (CONTRACT §2): place calls, list
-// them, hang up. Errors have Graph's shape, {"error":{"code","message"}},
+// operatorRoutes serve the operator API (the README's "HTTP routes"):
+// place calls, list them, hang up. Errors have Graph's shape, {"error":{"code","message"}},
 // and a refusal by Graph is passed on as Graph wrote it.
 func (b *Bot) operatorRoutes(r chi.Router) {
 	r.Use(b.operatorAuth)
@@ -37,10 +38,10 @@ func (b *Bot) operatorRoutes(r chi.Router) {
 // operatorAuth requires the admin token; without one configured, only
 // loopback clients of a loopback listener are served.
 func (b *Bot) operatorAuth(next http.Handler) http.Handler {
-	want := []byte("Bearer " + b.cfg.AdminToken)
+	want := []byte("Bearer " + b.adminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if b.cfg.AdminToken == "" {
-			if !isLoopback(b.cfg.Listen) || !isLoopback(r.RemoteAddr) {
+		if b.adminToken == "" {
+			if !loopbackListener(r) || !isLoopback(r.RemoteAddr) {
 				writeOperatorError(w, http.StatusForbidden, "forbidden", "the operator API needs --admin-token unless both the listener and the client are on loopback")
 				return
 			}
@@ -136,4 +137,10 @@ func writeOperatorJSON(w http.ResponseWriter, status int, v any) {
 
 func writeOperatorError(w http.ResponseWriter, status int, code, msg string) {
 	writeOperatorJSON(w, status, signaling.GraphError{Error: signaling.GraphErrorBody{Code: code, Message: msg}})
+}
+
+// loopbackListener reports whether r came in on a loopback address.
+func loopbackListener(r *http.Request) bool {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return ok && isLoopback(local.String())
 }

@@ -7,9 +7,12 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mediabot-dev/mediabot/internal/call"
+	"github.com/mediabot-dev/mediabot/internal/levels"
 )
 
-// Status is what GET /status.json answers: this instance's live calls, who
+// Status is what GET /status.json answers: this instance's calls, who
 // is in them, who speaks and who shares, for the status page and for an
 // operator's scripts. Fields may be added; none removed.
 type Status struct {
@@ -51,32 +54,30 @@ type ParticipantStatus struct {
 	Presenting bool    `json:"presenting"`
 }
 
-// statusSnapshot describes the bot now. b.mu is held only to list the
-// calls; each call's roster and sharing tracker are read under their own
-// locks.
-func (b *Bot) statusSnapshot() Status {
-	live := b.liveCalls()
-	slices.SortFunc(live, func(x, y *call) int { return strings.Compare(x.id, y.id) })
-
+// Status describes the bot now: its calls, who is in them, who speaks and
+// who shares, and its load.
+func (b *Bot) Status() Status {
+	held := b.calls.Held()
+	slices.SortFunc(held, func(x, y *call.Call) int { return strings.Compare(x.ID(), y.ID()) })
 	now := time.Now()
-	st := Status{Instance: b.cfg.InstanceID, Draining: b.draining.Load(), Load: b.currentLoad().Level.String(), Calls: make([]CallStatus, 0, len(live))}
-	for _, c := range live {
-		st.Calls = append(st.Calls, c.status(b.levels.participants(c.id, now)))
+	st := Status{Instance: b.cfg.InstanceID, Draining: b.draining.Load(), Load: b.currentLoad().Level.String(), Calls: make([]CallStatus, 0, len(held))}
+	for _, c := range held {
+		st.Calls = append(st.Calls, callStatus(c, b.levels.Participants(c.ID(), now)))
 	}
 	return st
 }
 
-// status describes the call, with its participants' levels by id.
-func (c *call) status(levels map[string]participantLevel) CallStatus {
-	cs := CallStatus{ID: c.id, State: c.currentState(), Direction: c.direction, InLobby: c.lobby.waiting.Load(),
-		MediaSeconds: float64(c.mediaNow()) / 1000, SharingActive: c.sharing.Active()}
-	members := c.roster.snapshot()
-	cs.Participants = make([]ParticipantStatus, 0, len(members))
-	for _, m := range members {
-		ps := ParticipantStatus{ID: m.id, DisplayName: m.identity.DisplayName, Kind: string(m.identity.Kind),
-			Muted: m.isMuted, LevelDBFS: silenceDBFS, Presenting: m.presenter}
-		if l, ok := levels[m.id]; ok {
-			ps.LevelDBFS, ps.Speaking = l.dBFS, l.speaking
+// callStatus describes c, with its participants' levels by id.
+func callStatus(c *call.Call, heard map[string]levels.Level) CallStatus {
+	cs := CallStatus{ID: c.ID(), State: c.State(), Direction: c.Direction(), InLobby: c.InLobby(),
+		MediaSeconds: float64(c.MediaNow()) / 1000, SharingActive: c.SharingActive()}
+	parts := c.Participants()
+	cs.Participants = make([]ParticipantStatus, 0, len(parts))
+	for _, p := range parts {
+		ps := ParticipantStatus{ID: p.ID, DisplayName: p.Identity.DisplayName, Kind: string(p.Identity.Kind),
+			Muted: p.Muted, LevelDBFS: levels.SilenceDBFS, Presenting: p.Presenting}
+		if l, ok := heard[p.ID]; ok {
+			ps.LevelDBFS, ps.Speaking = l.DBFS, l.Speaking
 		}
 		cs.Participants = append(cs.Participants, ps)
 	}
@@ -92,7 +93,7 @@ func (c *call) status(levels map[string]participantLevel) CallStatus {
 func (b *Bot) serveStatusJSON(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(b.statusSnapshot())
+	_ = json.NewEncoder(w).Encode(b.Status())
 }
 
 // statusPage is the status page: one self-contained document that polls
@@ -105,7 +106,7 @@ var statusPage []byte
 // reach nothing but this instance.
 const statusPagePolicy = "default-src 'none'; connect-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
 
-func (b *Bot) serveStatus(w http.ResponseWriter, _ *http.Request) {
+func serveStatusPage(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", statusPagePolicy)

@@ -121,6 +121,12 @@ func (s *Sim) OpenIDURL() string { return s.URL() + "/.well-known/openid-configu
 // Issuer is the iss of notification tokens.
 func (s *Sim) Issuer() string { return s.cfg.Issuer }
 
+// App is the bot's app registration the emulator grants tokens to and
+// signs notifications for.
+func (s *Sim) App() (tenantID, clientID, clientSecret string) {
+	return s.cfg.TenantID, s.cfg.ClientID, s.cfg.ClientSecret
+}
+
 // Close stops serving and ends every call's media. The calls the bot placed
 // are terminated (their last notifications sent) within a few seconds.
 func (s *Sim) Close() error {

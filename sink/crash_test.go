@@ -49,14 +49,15 @@ func crashChild(dir string) int {
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	now = func() time.Time { return clock }
 	out := bufio.NewWriter(os.Stdout)
-	s, err := NewFileSink(dir, testRate, func(e event.Event) {
-		fmt.Fprintf(out, "error: %s\n", e.Error)
-		out.Flush()
-	}, slog.New(slog.DiscardHandler))
+	s, err := NewFileSink(dir, testRate, slog.New(slog.DiscardHandler))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	s.ReportErrorsTo(func(e event.Event) {
+		fmt.Fprintf(out, "error: %s\n", e.Error)
+		out.Flush()
+	})
 	alice := newStream(crashCall, "alice", 2001)
 	bob := newStream(crashCall, "", 2002)
 	carol := newStream(crashCall, "carol", 2003)

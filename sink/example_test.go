@@ -14,7 +14,7 @@ func ExampleFileSink() {
 	dir, _ := os.MkdirTemp("", "recordings")
 	defer os.RemoveAll(dir)
 
-	s, err := sink.NewFileSink(dir, 16000, nil, nil)
+	s, err := sink.NewFileSink(dir, 16000, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -27,16 +27,16 @@ import (
 // dropped.
 //
 // An I/O error stops the failing call's writes, is logged once and reported
-// once through onError as a sink.error event; other calls keep going.
+// once as a sink.error event (see ErrorReporter); other calls keep going.
 //
 // FileSink is safe for concurrent use: frames of one call are serialized by
 // a mutex per call.
 type FileSink struct {
-	dir     string
-	rate    int
-	onError func(event.Event)
-	log     *slog.Logger
-	errors  atomic.Uint64
+	Reporter
+	dir    string
+	rate   int
+	log    *slog.Logger
+	errors atomic.Uint64
 
 	retention retention // the StartRetention loop, if any
 
@@ -46,7 +46,7 @@ type FileSink struct {
 	closed bool
 }
 
-var _ Sink = (*FileSink)(nil)
+var _ ErrorReporter = (*FileSink)(nil)
 
 // fileCall is one call's outputs; mu guards all of it.
 type fileCall struct {
@@ -65,10 +65,9 @@ type fileCall struct {
 }
 
 // NewFileSink returns a sink writing under dir (created if missing) at
-// sampleRate. onError, if not nil, receives one sink.error event per failing
-// call; it is called without locks held and may feed the event back to this
-// sink. A nil logger means slog.Default().
-func NewFileSink(dir string, sampleRate int, onError func(event.Event), logger *slog.Logger) (*FileSink, error) {
+// sampleRate; each failing call is reported once (ReportErrorsTo). A nil
+// logger means slog.Default().
+func NewFileSink(dir string, sampleRate int, logger *slog.Logger) (*FileSink, error) {
 	if sampleRate <= 0 {
 		return nil, fmt.Errorf("file sink: %w: %d", ErrSampleRate, sampleRate)
 	}
@@ -81,21 +80,21 @@ func NewFileSink(dir string, sampleRate int, onError func(event.Event), logger *
 	}
 	probe.Close()
 	os.Remove(probe.Name())
-	if onError == nil {
-		onError = func(event.Event) {}
-	}
 	if logger == nil {
 		logger = slog.Default()
 	}
 	return &FileSink{
-		dir:     dir,
-		rate:    sampleRate,
-		onError: onError,
-		log:     logger,
-		calls:   make(map[string]*fileCall),
-		ended:   make(map[string]struct{}),
+		dir:   dir,
+		rate:  sampleRate,
+		log:   logger,
+		calls: make(map[string]*fileCall),
+		ended: make(map[string]struct{}),
 	}, nil
 }
+
+// SampleRate is the rate of the WAVs the sink writes: the bot checks it
+// against the rate it delivers.
+func (s *FileSink) SampleRate() int { return s.rate }
 
 // String prints the sink and its directory, e.g. "FILE(./recordings)".
 func (s *FileSink) String() string { return "FILE(" + s.dir + ")" }
@@ -211,14 +210,14 @@ func (s *FileSink) Close() error {
 }
 
 // report logs and publishes a call's failure; err is non-nil only once per
-// call. It runs without locks so onError may call back into the sink.
+// call. It runs without locks: the event may come back to the sink.
 func (s *FileSink) report(callID string, err error) {
 	if err == nil {
 		return
 	}
 	s.errors.Add(1)
 	s.log.Error("file sink: call output failed; its writes stop", "callId", callID, "err", err)
-	s.onError(event.Event{
+	s.Report(event.Event{
 		Time:   now(),
 		Type:   event.SinkError,
 		CallID: callID,

@@ -85,9 +85,12 @@ func (l *errorLog) add(e event.Event) {
 
 func newTestSink(t *testing.T, dir string, onError func(event.Event)) *FileSink {
 	t.Helper()
-	s, err := NewFileSink(dir, testRate, onError, slog.New(slog.DiscardHandler))
+	s, err := NewFileSink(dir, testRate, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if onError != nil {
+		s.ReportErrorsTo(onError)
 	}
 	return s
 }
@@ -340,10 +343,10 @@ func TestNewFileSinkFailsOnAnUnusableDirectory(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewFileSink(filepath.Join(file, "out"), testRate, nil, nil); !errors.Is(err, ErrDirUnusable) {
+	if _, err := NewFileSink(filepath.Join(file, "out"), testRate, nil); !errors.Is(err, ErrDirUnusable) {
 		t.Errorf("dir under a file: err = %v, want ErrDirUnusable", err)
 	}
-	if _, err := NewFileSink(t.TempDir(), 0, nil, nil); !errors.Is(err, ErrSampleRate) {
+	if _, err := NewFileSink(t.TempDir(), 0, nil); !errors.Is(err, ErrSampleRate) {
 		t.Errorf("rate 0: err = %v, want ErrSampleRate", err)
 	}
 }

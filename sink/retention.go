@@ -24,8 +24,8 @@ type retention struct {
 // replaces the running loop, and a call after Close does nothing.
 //
 // A failing pass is logged; the first of a run of failures is also reported
-// as a sink.error event without a call id through the sink's onError (it
-// does not count in Errors, which counts calls). maxAge must be positive:
+// as a sink.error event without a call id (it does not count in Errors,
+// which counts calls). maxAge must be positive:
 // anything else panics, since it would delete every ended call.
 func (s *FileSink) StartRetention(maxAge, every time.Duration) {
 	if maxAge <= 0 {
@@ -59,7 +59,7 @@ func (s *FileSink) retain(maxAge, every time.Duration, quit <-chan struct{}, don
 		case err != nil:
 			s.log.Error("file sink: retention failed", "dir", s.dir, "removed", removed, "err", err)
 			if !failing {
-				s.onError(event.Event{Time: now(), Type: event.SinkError, Sink: "file", Error: err.Error()})
+				s.Report(event.Event{Time: now(), Type: event.SinkError, Sink: "file", Error: err.Error()})
 			}
 			failing = true
 		case removed > 0:

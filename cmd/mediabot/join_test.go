@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,42 +9,19 @@ import (
 
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/mediabottest"
 )
 
 // joinTestBot runs a bot against a fresh graphsim on loopback, with an
-// admin token, and returns the emulator and the bot's base URL.
+// admin token, and returns the emulator and the bot's operations URL.
 func joinTestBot(t *testing.T) (*graphsim.Sim, string) {
 	t.Helper()
-	const tenant, app, secret = "44444444-0000-4000-8000-000000000001", "44444444-0000-4000-8000-0000000000a1", "s"
-	sim, err := graphsim.Start(graphsim.Config{TenantID: tenant, ClientID: app, ClientSecret: secret})
+	srv, err := mediabottest.Start(mediabottest.Options{BotOptions: []mediabot.Option{mediabot.WithAdminToken("tok")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sim.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := mediabot.DefaultConfig()
-	cfg.Listen = ln.Addr().String()
-	cfg.GraphURL, cfg.TokenURL, cfg.InboundJWKSURL = sim.GraphURL(), sim.TokenURL(), sim.JWKSURL()
-	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = tenant, app, secret
-	cfg.MediaBindIP, cfg.MediaPublicIP, cfg.OutDir, cfg.AdminToken = "127.0.0.1", "127.0.0.1", "", "tok"
-	bot, err := mediabot.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: bot.Handler()}
-	go func() { _ = srv.Serve(ln) }()
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- bot.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-ran
-		_ = srv.Close()
-	})
-	return sim, "http://" + cfg.Listen
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv.Sim, srv.OpsURL
 }
 
 var callIDLine = regexp.MustCompile(`^[0-9a-f-]{36}\n$`)

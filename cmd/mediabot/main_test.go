@@ -29,17 +29,17 @@ func command(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-var readyLine = regexp.MustCompile(`msg=ready http_addr=(\S+) media_port=(\d+)`)
+var readyLine = regexp.MustCompile(`msg=ready http_addr=(\S+) (?:ops_addr=(\S+) )?media_port=(\d+)`)
 
 // ready is what serve's ready line says.
-type ready struct{ line, addr, mediaPort string }
+type ready struct{ line, addr, opsAddr, mediaPort string }
 
 // startServe runs `mediabot serve` on loopback against an unreachable
 // Graph, with env and more flags, and waits for its ready line; the
 // process is killed when the test ends, and its log is read to the end.
 func startServe(t *testing.T, env []string, flags ...string) (*exec.Cmd, ready) {
 	t.Helper()
-	cmd := command(t, append([]string{"serve", "--listen", "127.0.0.1:0", "--client-id", "app", "--client-secret", "s",
+	cmd := command(t, append([]string{"serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--client-id", "app", "--client-secret", "s",
 		"--graph-url", "http://127.0.0.1:1/v1.0", "--token-url", "http://127.0.0.1:1/token",
 		"--inbound-jwks-url", "http://127.0.0.1:1/keys", "--media-bind-ip", "127.0.0.1"}, flags...)...)
 	cmd.Env = append(cmd.Env, env...)
@@ -56,7 +56,7 @@ func startServe(t *testing.T, env []string, flags ...string) (*exec.Cmd, ready) 
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil && len(found) == 0 {
-				found <- ready{line: sc.Text(), addr: m[1], mediaPort: m[2]}
+				found <- ready{line: sc.Text(), addr: m[1], opsAddr: m[2], mediaPort: m[3]}
 			}
 		}
 	}()

@@ -14,54 +14,60 @@ import (
 
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/internal/cli"
+	"github.com/mediabot-dev/mediabot/sink"
+	"github.com/mediabot-dev/mediabot/sink/nats"
 )
 
 func serve(args []string) error {
 	f := cli.NewFlags("mediabot serve", "MEDIABOT")
 	var cfg mediabot.Config
-	var tls [2]string
-	botFlags(f, &cfg, &tls)
+	var s serveSettings
+	serveFlags(f, &cfg, &s)
 	if err := f.Parse(args); err != nil {
 		return err
 	}
-	if (tls[0] == "") != (tls[1] == "") {
-		return errors.New("--tls-cert and --tls-key go together")
+	if err := s.check(); err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ln, err := net.Listen("tcp", cfg.Listen)
+	public, err := net.Listen("tcp", s.listen)
 	if err != nil {
-		return err
+		return fmt.Errorf("--listen: %w", err)
 	}
+	defer public.Close()
+	var ops net.Listener
+	if s.opsListen != "" {
+		if ops, err = net.Listen("tcp", s.opsListen); err != nil {
+			return fmt.Errorf("--ops-listen: %w", err)
+		}
+		defer ops.Close()
+	}
+	cfg.NoSharingNotifications = !s.sharingNotifications
 	if cfg.PublicURL == "" {
 		scheme := "http://"
-		if tls[0] != "" {
+		if s.tlsCert != "" {
 			scheme = "https://"
 		}
-		cfg.PublicURL = scheme + ln.Addr().String()
+		cfg.PublicURL = scheme + public.Addr().String()
 	}
-	bot, err := mediabot.New(cfg, mediabot.WithLogger(log))
+	opts, err := s.options(cfg, log)
 	if err != nil {
-		ln.Close()
 		return err
 	}
-	srv := &http.Server{
-		Handler:           bot.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+	bot, err := mediabot.New(cfg, opts...)
+	if err != nil {
+		return err
 	}
-	served := make(chan error, 1)
-	go func() {
-		if tls[0] != "" {
-			served <- srv.ServeTLS(ln, tls[0], tls[1])
-		} else {
-			served <- srv.Serve(ln)
-		}
-	}()
-	attrs := []any{"http_addr", ln.Addr().String(), "media_port", bot.MediaPort()}
-	if ports := bot.MediaPorts(); len(ports) > 1 {
+	served := make(chan error, 2)
+	servers := []*http.Server{listen(public, bot.Handler(), s.tlsCert, s.tlsKey, served)}
+	attrs := []any{"http_addr", public.Addr().String()}
+	if ops != nil {
+		servers = append(servers, listen(ops, bot.OpsHandler(), s.opsTLSCert, s.opsTLSKey, served))
+		attrs = append(attrs, "ops_addr", ops.Addr().String())
+	}
+	ports := bot.MediaPorts()
+	attrs = append(attrs, "media_port", ports[0])
+	if len(ports) > 1 {
 		attrs = append(attrs, "media_ports", fmt.Sprint(ports))
 	}
 	log.Info("ready", append(attrs, "public_url", cfg.PublicURL)...)
@@ -79,7 +85,94 @@ func serve(args []string) error {
 		log.Info("drained; stopping")
 		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(shutCtx)
+		for _, srv := range servers {
+			_ = srv.Shutdown(shutCtx)
+		}
 		return err
 	}
+}
+
+// check refuses settings that go together only in pairs or in range.
+func (s *serveSettings) check() error {
+	var errs []error
+	if (s.tlsCert == "") != (s.tlsKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if (s.opsTLSCert == "") != (s.opsTLSKey == "") {
+		errs = append(errs, errors.New("--ops-tls-cert and --ops-tls-key go together"))
+	}
+	if s.retentionDays < 0 {
+		errs = append(errs, fmt.Errorf("--retention-days %d: want 0 (keep forever) or more", s.retentionDays))
+	}
+	return errors.Join(errs...)
+}
+
+// options are the bot's options from the command's own settings: its
+// sinks, the operator API's token, the redirect targets.
+func (s *serveSettings) options(cfg mediabot.Config, log *slog.Logger) ([]mediabot.Option, error) {
+	if cfg.InsecureSkipInboundAuth && !isLoopbackAddr(s.listen) {
+		return nil, fmt.Errorf("--insecure-skip-inbound-auth is refused on a non-loopback listener (%s)", s.listen)
+	}
+	opts := []mediabot.Option{mediabot.WithLogger(log), mediabot.WithAdminToken(s.adminToken)}
+	rate := cfg.SampleRate
+	if rate == 0 {
+		rate = mediabot.DefaultConfig().SampleRate
+	}
+	var files *sink.FileSink
+	if s.outDir != "" {
+		fs, err := sink.NewFileSink(s.outDir, rate, log)
+		if err != nil {
+			return nil, fmt.Errorf("--out-dir: %w", err)
+		}
+		if s.retentionDays > 0 {
+			fs.StartRetention(time.Duration(s.retentionDays)*24*time.Hour, 0)
+		}
+		files = fs
+		opts = append(opts, mediabot.WithSink(fs))
+	}
+	if s.natsURL != "" {
+		ns, err := nats.New(nats.Config{URL: s.natsURL, Stream: s.natsStream, InstanceID: cfg.InstanceID, SampleRate: rate, Logger: log})
+		if err != nil {
+			if files != nil {
+				_ = files.Close()
+			}
+			return nil, fmt.Errorf("--nats-url: %w", err)
+		}
+		opts = append(opts, mediabot.WithSink(ns))
+	}
+	if len(s.redirectTargets) > 0 {
+		opts = append(opts, mediabot.WithPolicy(mediabot.DefaultPolicy(cfg.MaxCalls, mediabot.ParseTargets(s.redirectTargets, cfg.TenantID)...)))
+	}
+	return opts, nil
+}
+
+// listen serves h on ln (HTTPS with a certificate), reporting its end on
+// served.
+func listen(ln net.Listener, h http.Handler, cert, key string, served chan<- error) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	go func() {
+		if cert != "" {
+			served <- srv.ServeTLS(ln, cert, key)
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+	return srv
+}
+
+// isLoopbackAddr reports whether a listen address is on loopback.
+func isLoopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }

@@ -7,11 +7,10 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
 	"github.com/mediabot-dev/mediabot/internal/joinclient"
+	"github.com/mediabot-dev/mediabot/mediabottest"
 )
 
 // Options shape the demo call.
@@ -67,40 +67,21 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	const tenant, app, secret = "d3a0d3a0-0000-4000-8000-000000000001", "d3a0d3a0-0000-4000-8000-0000000000a9", "demo-secret"
-	sim, err := graphsim.Start(graphsim.Config{TenantID: tenant, ClientID: app, ClientSecret: secret, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	defer sim.Close()
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	cfg := mediabot.DefaultConfig()
-	cfg.Listen = ln.Addr().String()
-	cfg.PublicURL = "http://" + cfg.Listen
-	cfg.InstanceID = "demo"
-	cfg.GraphURL, cfg.TokenURL, cfg.InboundJWKSURL = sim.GraphURL(), sim.TokenURL(), sim.JWKSURL()
-	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = tenant, app, secret
-	cfg.MediaBindIP, cfg.MediaPublicIP = "127.0.0.1", "127.0.0.1"
-	cfg.OutDir = o.OutDir
-	cfg.SampleRate = o.SampleRate
 	tally := newTally()
-	bot, err := mediabot.New(cfg, mediabot.WithLogger(log), mediabot.WithFrameConsumer(tally), mediabot.WithEventConsumer(tally))
+	srv, err := mediabottest.Start(mediabottest.Options{
+		OutDir: o.OutDir, Logger: log,
+		Configure: func(c *mediabot.Config) {
+			c.InstanceID = "demo"
+			c.SampleRate = o.SampleRate
+		},
+		BotOptions: []mediabot.Option{mediabot.WithFrameConsumer(tally), mediabot.WithEventConsumer(tally)},
+	})
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
-	srv := &http.Server{Handler: bot.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	botCtx, stopBot := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- bot.Run(botCtx) }()
 
-	sc := graphsim.Scenario{BotURL: cfg.PublicURL + "/api/calls", Duration: o.Duration,
+	sc := graphsim.Scenario{BotURL: srv.Webhook, Duration: o.Duration,
 		Shares: []graphsim.Share{{Start: o.Duration / 3, End: o.Duration * 2 / 3, Presenter: 0}}}
 	names := map[string]string{}
 	for i := range o.Participants {
@@ -116,22 +97,18 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	var playErr error
 	var joinURL string
 	if o.Join {
-		res, joinURL, playErr = joinMeeting(ctx, sim, sc, cfg.PublicURL)
+		res, joinURL, playErr = joinMeeting(ctx, srv.Sim, sc, srv.OpsURL)
 	} else {
-		res, playErr = sim.PlayCall(ctx, sc)
+		res, playErr = srv.Sim.PlayCall(ctx, sc)
 	}
 	// The bot ends the call when Graph's "deleted" arrives; wait for it.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(bot.LiveCalls()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	stopBot()
-	runErr := <-ran
+	idleErr := srv.WaitIdle(10 * time.Second)
+	runErr := srv.Stop()
 	if playErr != nil {
 		return nil, playErr
 	}
-	if runErr != nil {
-		return nil, runErr
+	if err := errors.Join(idleErr, runErr); err != nil {
+		return nil, err
 	}
 	sum := &Summary{CallID: res.CallID, AnswerLatency: res.AnswerLatency, JoinURL: joinURL}
 	for _, id := range res.Participants {
@@ -149,12 +126,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 }
 
 // joinMeeting hosts sc as a meeting in graphsim and asks the bot, through
-// its operator API as `mediabot join` does, to join it by its join link;
-// it returns once the meeting has ended.
-func joinMeeting(ctx context.Context, sim *graphsim.Sim, sc graphsim.Scenario, botURL string) (*graphsim.CallResult, string, error) {
+// its operator API (at opsURL) as `mediabot join` does, to join it by its
+// join link; it returns once the meeting has ended.
+func joinMeeting(ctx context.Context, sim *graphsim.Sim, sc graphsim.Scenario, opsURL string) (*graphsim.CallResult, string, error) {
 	m := sim.AddMeeting(graphsim.Callee{Scenario: sc})
 	start := time.Now()
-	info, err := (&joinclient.Client{BotURL: botURL}).Place(ctx, mediabot.JoinRequest{JoinURL: m.JoinURL})
+	info, err := (&joinclient.Client{BotURL: opsURL}).Place(ctx, mediabot.JoinRequest{JoinURL: m.JoinURL})
 	if err != nil {
 		return nil, "", err
 	}

@@ -119,10 +119,6 @@ type Config struct {
 	// CloseTimeout bounds how long Close waits for acks (default
 	// DefaultCloseTimeout).
 	CloseTimeout time.Duration
-	// OnError, if not nil, receives one sink.error event per overflow of
-	// the backlog; it is called without locks held and may feed the event
-	// back to this sink.
-	OnError func(event.Event)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 
@@ -164,9 +160,6 @@ func (c Config) withDefaults() Config {
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = DefaultCloseTimeout
 	}
-	if c.OnError == nil {
-		c.OnError = func(event.Event) {}
-	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -205,6 +198,7 @@ func (c Config) withDefaults() Config {
 // Sink is safe for concurrent use. Frame allocates (the PCM is copied into
 // the message, which outlives the call).
 type Sink struct {
+	sink.Reporter
 	cfg     Config
 	nc      *natsgo.Conn
 	js      jetstream.JetStream
@@ -228,7 +222,7 @@ type Sink struct {
 	closed       bool
 }
 
-var _ sink.Sink = (*Sink)(nil)
+var _ sink.ErrorReporter = (*Sink)(nil)
 
 // natsCall is one call's naming and numbering state, guarded by Sink.mu.
 type natsCall struct {
@@ -641,13 +635,13 @@ func (s *Sink) drop(callID string) natsDrop {
 	return natsDrop{callID, fmt.Sprintf("nats: backlog of %d messages full (NATS slow or unreachable): dropping frames and events until it drains", s.cfg.Backlog)}
 }
 
-// reportDrop sends a drop report, if r is one, to OnError; it runs without
+// reportDrop sends a drop report, if r is one, through ReportErrorsTo; it runs without
 // locks. Other calls may be dropping too: the event names the first.
 func (s *Sink) reportDrop(r natsDrop) {
 	if r.msg == "" {
 		return
 	}
-	s.cfg.OnError(event.Event{
+	s.Report(event.Event{
 		Time:   time.Now(),
 		Type:   event.SinkError,
 		CallID: r.callID,

@@ -458,11 +458,11 @@ func TestNATSDropsPastTheBacklogAndReportsOnce(t *testing.T) {
 	s := newTestNATS(t, srv.ClientURL(), func(c *Config) {
 		c.MaxPending, c.Backlog = 10, 50
 		c.AckTimeout, c.CloseTimeout = 300*time.Millisecond, 300*time.Millisecond
-		c.OnError = func(e event.Event) {
-			mu.Lock()
-			reports = append(reports, e)
-			mu.Unlock()
-		}
+	})
+	s.ReportErrorsTo(func(e event.Event) {
+		mu.Lock()
+		reports = append(reports, e)
+		mu.Unlock()
 	})
 	srv.Shutdown()
 	srv.WaitForShutdown()

@@ -1,17 +1,14 @@
 package mediabot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/mediabot-dev/mediabot/internal/call"
 	"github.com/mediabot-dev/mediabot/signaling"
 )
-
-// ErrBadJoinRequest is wrapped when a JoinRequest cannot become a call:
-// no destination or more than one, a malformed join link, meeting id or
-// phone number, a phone call without an application instance.
-var ErrBadJoinRequest = errors.New("mediabot: bad join request")
 
 // JoinRequest is a call for the bot to place, to exactly one destination:
 // a meeting by its join link, a meeting by join meeting id and passcode,
@@ -52,7 +49,7 @@ func (r JoinRequest) createCall(cfg Config) (signaling.CreateCallRequest, string
 	req := signaling.CreateCallRequest{
 		ODataType: signaling.ODataCall, RequestedModalities: []string{"audio"}, TenantID: strings.TrimSpace(r.TenantID),
 		CallOptions: &signaling.CallOptions{ODataType: signaling.ODataOutgoingCallOptions,
-			IsContentSharingNotificationEnabled: cfg.SharingNotifications, IsDeltaRosterEnabled: cfg.DeltaRoster},
+			IsContentSharingNotificationEnabled: !cfg.NoSharingNotifications, IsDeltaRosterEnabled: cfg.DeltaRoster},
 	}
 	dest, err := r.destination()
 	if err != nil {
@@ -106,4 +103,65 @@ func isE164(s string) bool {
 		return false
 	}
 	return strings.Trim(s[1:], "0123456789") == ""
+}
+
+// describe names the request's destination for logs.
+func (r JoinRequest) describe() string {
+	switch {
+	case r.JoinURL != "":
+		return "meeting link"
+	case r.JoinMeetingID != "":
+		return "meeting " + r.JoinMeetingID
+	case r.UserID != "":
+		return "user " + r.UserID
+	}
+	return "phone " + r.Phone
+}
+
+// Join asks Graph to place the call req names, with this instance's media
+// (the same blob as an answer), and returns the call Graph created. From
+// then on it is a call like an answered one: states, roster, media,
+// content sharing, sinks. A meeting's lobby may hold the bot, for at most
+// Config.LobbyTimeout (CallInfo.InLobby, call.lobby events). A malformed
+// request fails with ErrBadJoinRequest before any request to Graph;
+// Graph's refusal is a *signaling.APIError (errors.Is signaling.ErrGraph)
+// carrying Graph's error body.
+func (b *Bot) Join(ctx context.Context, req JoinRequest) (CallInfo, error) {
+	body, tenant, err := req.createCall(b.cfg)
+	if err != nil {
+		return CallInfo{}, err
+	}
+	if err := b.canPlace(); err != nil {
+		return CallInfo{}, err
+	}
+	c, err := b.calls.Place(ctx, tenant, body, req.describe())
+	switch {
+	case errors.Is(err, call.ErrFull):
+		return CallInfo{}, b.errFull()
+	case errors.Is(err, call.ErrClosed):
+		return CallInfo{}, fmt.Errorf("%w: the bot is shutting down", ErrNotPlacing)
+	case errors.Is(err, call.ErrNoReply):
+		return CallInfo{}, fmt.Errorf("%w: %w", ErrNoReplyFromGraph, err)
+	case err != nil:
+		return CallInfo{}, err
+	}
+	return infoOf(c), nil
+}
+
+// canPlace refuses a new call while draining, full or overloaded.
+func (b *Bot) canPlace() error {
+	switch {
+	case b.draining.Load():
+		return fmt.Errorf("%w: the bot is draining", ErrNotPlacing)
+	case b.calls.Full():
+		return b.errFull()
+	}
+	if st := b.admission(); st.Level == LoadOverloaded {
+		return fmt.Errorf("%w: overloaded: %s", ErrNotPlacing, st.Reason)
+	}
+	return nil
+}
+
+func (b *Bot) errFull() error {
+	return fmt.Errorf("%w: %d calls live or being placed, the most this instance holds (--max-calls)", ErrNotPlacing, b.cfg.MaxCalls)
 }

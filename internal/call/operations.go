@@ -1,4 +1,4 @@
-package mediabot
+package call
 
 import (
 	"context"
@@ -69,37 +69,9 @@ func (o *operations) wait(ctx context.Context, op *signaling.CommsOperation) (*s
 	}
 }
 
-// Invite asks Graph to bring participants (Teams users, phone numbers:
-// signaling.UserTarget, signaling.PhoneTarget) into a live call, and
-// returns the operation once Graph reports it final (or ctx ends).
-func (b *Bot) Invite(ctx context.Context, callID string, targets ...signaling.InvitationParticipantInfo) (*signaling.CommsOperation, error) {
-	c := b.live(callID)
-	if c == nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownCall, callID)
-	}
-	op, err := b.graph.InviteParticipants(ctx, c.tenant, callID, signaling.InviteParticipantsRequest{Participants: targets, ClientContext: callID})
-	if err != nil {
-		return nil, err
-	}
+// Operation waits for an operation Graph returned for an action on the
+// call (invite, transfer) to be final: at once when Graph's reply already
+// was, else when its notification comes, or ctx ends.
+func (c *Call) Operation(ctx context.Context, op *signaling.CommsOperation) (*signaling.CommsOperation, error) {
 	return c.ops.wait(ctx, op)
-}
-
-// Transfer asks Graph to transfer a live call to target; Graph then ends
-// the call for this bot.
-func (b *Bot) Transfer(ctx context.Context, callID string, target signaling.InvitationParticipantInfo) (*signaling.CommsOperation, error) {
-	c := b.live(callID)
-	if c == nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownCall, callID)
-	}
-	op, err := b.graph.Transfer(ctx, c.tenant, callID, signaling.TransferRequest{TransferTarget: target})
-	if err != nil {
-		return nil, err
-	}
-	return c.ops.wait(ctx, op)
-}
-
-func (b *Bot) live(callID string) *call {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.calls[callID]
 }

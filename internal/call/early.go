@@ -1,4 +1,4 @@
-package mediabot
+package call
 
 // Limits of the notifications parked for calls being placed: Graph's first
 // notifications of a new call can overtake its 201 reply.
@@ -9,7 +9,7 @@ const (
 
 // earlyNotifications holds, while the bot places calls, the notifications
 // of calls it does not know yet, until the call Graph created is known (or
-// no placement is in flight any more). Guarded by Bot.mu.
+// no placement is in flight any more). Guarded by Table.mu.
 type earlyNotifications struct {
 	placing int // placements in flight
 	byCall  map[string][]work

@@ -1,7 +1,6 @@
-package mediabot
+package call
 
 import (
-	"context"
 	"sync/atomic"
 	"time"
 
@@ -19,7 +18,7 @@ type lobby struct {
 }
 
 // checkLobby looks for the bot's own participant in a roster update.
-func (c *call) checkLobby(parts []signaling.Participant) {
+func (c *Call) checkLobby(parts []signaling.Participant) {
 	if c.myParticipantID == "" {
 		return
 	}
@@ -40,8 +39,8 @@ func (c *call) checkLobby(parts []signaling.Participant) {
 	}
 }
 
-func (c *call) enterLobby() {
-	timeout := c.bot.cfg.LobbyTimeout
+func (c *Call) enterLobby() {
+	timeout := c.t.deps.Settings.LobbyTimeout
 	c.lobby.waiting.Store(true)
 	c.lobby.since = time.Now()
 	c.log.Info("waiting in the meeting's lobby to be admitted", "for_at_most", timeout)
@@ -50,17 +49,15 @@ func (c *call) enterLobby() {
 }
 
 // lobbyExpired leaves a meeting that kept the bot in its lobby too long.
-func (c *call) lobbyExpired() {
-	timeout := c.bot.cfg.LobbyTimeout
+func (c *Call) lobbyExpired() {
+	timeout := c.t.deps.Settings.LobbyTimeout
 	if !c.lobby.waiting.Load() || time.Since(c.lobby.since) < timeout {
 		return
 	}
 	reason := "not admitted from the lobby within " + timeout.String() + " (--lobby-timeout)"
 	c.log.Warn("leaving the meeting", "why", reason)
 	c.emit(event.Event{Type: event.CallLobby, State: "timedOut", Reason: reason})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c.hangup(ctx, reason)
+	c.hangup(reason)
 }
 
 // stop cancels the lobby timer, if any.

@@ -1,4 +1,4 @@
-package mediabot
+package call
 
 import (
 	"maps"
@@ -79,7 +79,7 @@ func (r *roster) snapshot() []member {
 
 // apply takes a roster notification. With full set, participants missing
 // from parts have left. It returns the participant events it implies.
-func (r *roster) apply(parts []signaling.Participant, full bool, callID string, mediaMs int64) []event.Event {
+func (r *roster) apply(parts []signaling.Participant, full bool, mediaMs int64) []event.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []event.Event
@@ -94,7 +94,7 @@ func (r *roster) apply(parts []signaling.Participant, full bool, callID string, 
 		seen[p.ID] = true
 		if p.RemovedState != nil {
 			if m := r.members[p.ID]; m != nil {
-				out = append(out, r.leaveLocked(m, callID, mediaMs))
+				out = append(out, r.leaveLocked(m, mediaMs))
 			}
 			continue
 		}
@@ -111,15 +111,15 @@ func (r *roster) apply(parts []signaling.Participant, full bool, callID string, 
 		}
 		switch {
 		case prev == nil:
-			out = append(out, memberEvent(event.ParticipantJoined, next, callID, mediaMs))
+			out = append(out, memberEvent(event.ParticipantJoined, next, mediaMs))
 		case prev.isMuted != next.isMuted || prev.sourceID != next.sourceID || prev.inLobby != next.inLobby:
-			out = append(out, memberEvent(event.ParticipantUpdated, next, callID, mediaMs))
+			out = append(out, memberEvent(event.ParticipantUpdated, next, mediaMs))
 		}
 	}
 	if full {
 		for id, m := range r.members {
 			if !seen[id] {
-				out = append(out, r.leaveLocked(m, callID, mediaMs))
+				out = append(out, r.leaveLocked(m, mediaMs))
 			}
 		}
 	}
@@ -137,9 +137,9 @@ func (r *roster) apply(parts []signaling.Participant, full bool, callID string, 
 
 // leaveLocked removes m; its source id keeps naming it, so audio still in
 // flight is attributed correctly.
-func (r *roster) leaveLocked(m *member, callID string, mediaMs int64) event.Event {
+func (r *roster) leaveLocked(m *member, mediaMs int64) event.Event {
 	delete(r.members, m.id)
-	return memberEvent(event.ParticipantLeft, m, callID, mediaMs)
+	return memberEvent(event.ParticipantLeft, m, mediaMs)
 }
 
 func memberOf(p *signaling.Participant) *member {
@@ -158,10 +158,10 @@ func memberOf(p *signaling.Participant) *member {
 	return m
 }
 
-func memberEvent(t event.Type, m *member, callID string, mediaMs int64) event.Event {
+func memberEvent(t event.Type, m *member, mediaMs int64) event.Event {
 	muted := m.isMuted
 	id := m.identity
-	return event.Event{Type: t, CallID: callID, MediaTimeMs: mediaMs, ParticipantID: m.id,
+	return event.Event{Type: t, MediaTimeMs: mediaMs, ParticipantID: m.id,
 		Identity: &id, SourceID: m.sourceID, IsMuted: &muted}
 }
 
@@ -184,4 +184,22 @@ func identityOf(set *signaling.IdentitySet) event.Identity {
 	default:
 		return event.Identity{Kind: event.KindGuest}
 	}
+}
+
+// Participant is one member of a call's roster now.
+type Participant struct {
+	ID         string
+	Identity   event.Identity
+	Muted      bool
+	Presenting bool
+}
+
+// Participants is a copy of the call's roster now, in no order.
+func (c *Call) Participants() []Participant {
+	members := c.roster.snapshot()
+	out := make([]Participant, len(members))
+	for i, m := range members {
+		out[i] = Participant{ID: m.id, Identity: m.identity, Muted: m.isMuted, Presenting: m.presenter}
+	}
+	return out
 }

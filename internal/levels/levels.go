@@ -1,4 +1,6 @@
-package mediabot
+// Package levels follows how loud each participant of each call is, and
+// whether they are speaking, for the status page.
+package levels
 
 import (
 	"math"
@@ -20,21 +22,21 @@ const (
 	// level; after it (DTX, a muted microphone, a stalled stream) the level
 	// reads as silence.
 	levelHold = 500 * time.Millisecond
-	// silenceDBFS is the level of digital silence and of no audio at all:
+	// SilenceDBFS is the level of digital silence and of no audio at all:
 	// the dBFS of one LSB is about -90, and JSON has no -Inf.
-	silenceDBFS = -100.0
+	SilenceDBFS = -100.0
 )
 
-// levelMeter follows how loud each participant of each call is, for the
+// Meter follows how loud each participant of each call is, for the
 // status page. It is a FrameConsumer on a drainer goroutine of its own, off
 // the packet path; readers (status requests) take its lock briefly.
-type levelMeter struct {
+type Meter struct {
 	mu    sync.Mutex
-	calls map[string]map[string]*level // by call id, then participant id
+	calls map[string]map[string]*heard // by call id, then participant id
 }
 
-// level is one participant's latest measured level and when they last spoke.
-type level struct {
+// heard is one participant's latest measured level and when they last spoke.
+type heard struct {
 	dBFS      float64
 	heard     int64 // unix ns of the last frame
 	measured  int64 // unix ns of the last frame measured
@@ -46,42 +48,34 @@ type level struct {
 // speakingHold, and a fifth of the work of measuring every frame.
 const levelEvery = 200 * time.Millisecond
 
-// participantLevel is a participant's level as a status request sees it.
-type participantLevel struct {
-	dBFS     float64
-	speaking bool
+// Level is a participant's level as a status request sees it.
+type Level struct {
+	DBFS     float64
+	Speaking bool
 }
 
-func newLevelMeter() *levelMeter {
-	return &levelMeter{calls: map[string]map[string]*level{}}
+// New makes a meter that knows no call yet.
+func New() *Meter {
+	return &Meter{calls: map[string]map[string]*heard{}}
 }
 
-// levelRingFrames is the level meter's ring per stream: 16 of the frames it
+// RingFrames is the level meter's ring per stream: 16 of the frames it
 // keeps, 1.6 s. The meter is quick, and a level it misses under load is of
 // no consequence.
-const levelRingFrames = 16
+const RingFrames = 16
 
-// levelFrameEvery is the meter's share of a stream's frames: one in five,
+// FrameEvery is the meter's share of a stream's frames: one in five,
 // every 100 ms, twice as often as it measures (levelEvery) and well inside
 // levelHold, after which a participant it hears nothing of reads as silent.
 // The other frames are never copied for it.
-const levelFrameEvery = 5
-
-// setupLevels gives the bot its level meter behind a drainer of its own.
-// Call it once in New, after the sinks' drainers and the mixer are set up,
-// so that the meter neither receives mixed frames nor takes the frame-delay
-// timing of the first consumer.
-func (b *Bot) setupLevels() {
-	b.levels = newLevelMeter()
-	b.addDrainer(b.levels, "levels", ringSpec{frames: levelRingFrames, every: levelFrameEvery})
-}
+const FrameEvery = 5
 
 // Frame records f's level, measuring one frame per levelEvery of each
 // participant. Frames of a stream no roster names yet are skipped: the
 // status page lists roster members only.
 //
 // Steady state: no alloc (entries are made on a participant's first frame).
-func (m *levelMeter) Frame(f *audio.Frame) {
+func (m *Meter) Frame(f *audio.Frame) {
 	if f.ParticipantID == "" {
 		return
 	}
@@ -90,12 +84,12 @@ func (m *levelMeter) Frame(f *audio.Frame) {
 	defer m.mu.Unlock()
 	byPart := m.calls[f.CallID]
 	if byPart == nil {
-		byPart = map[string]*level{}
+		byPart = map[string]*heard{}
 		m.calls[f.CallID] = byPart
 	}
 	l := byPart[f.ParticipantID]
 	if l == nil {
-		l = &level{}
+		l = &heard{}
 		byPart[f.ParticipantID] = l
 	}
 	l.heard = now
@@ -110,7 +104,7 @@ func (m *levelMeter) Frame(f *audio.Frame) {
 
 // participants returns the levels of a call's participants at now, by
 // participant id; nil for a call with no audio yet, and for a nil meter.
-func (m *levelMeter) participants(callID string, now time.Time) map[string]participantLevel {
+func (m *Meter) Participants(callID string, now time.Time) map[string]Level {
 	if m == nil {
 		return nil
 	}
@@ -121,13 +115,13 @@ func (m *levelMeter) participants(callID string, now time.Time) map[string]parti
 		return nil
 	}
 	ns := now.UnixNano()
-	out := make(map[string]participantLevel, len(byPart))
+	out := make(map[string]Level, len(byPart))
 	for id, l := range byPart {
-		pl := participantLevel{dBFS: silenceDBFS}
+		pl := Level{DBFS: SilenceDBFS}
 		if ns-l.heard <= int64(levelHold) {
-			pl.dBFS = l.dBFS
+			pl.DBFS = l.dBFS
 		}
-		pl.speaking = l.lastSpoke != 0 && ns-l.lastSpoke <= int64(speakingHold)
+		pl.Speaking = l.lastSpoke != 0 && ns-l.lastSpoke <= int64(speakingHold)
 		out[id] = pl
 	}
 	return out
@@ -136,7 +130,7 @@ func (m *levelMeter) participants(callID string, now time.Time) map[string]parti
 // endCall forgets a call's levels. Call it once the call's streams have
 // delivered their last frames (after call.streams.Wait), or a late frame
 // brings the entries back. A nil meter does nothing.
-func (m *levelMeter) endCall(callID string) {
+func (m *Meter) EndCall(callID string) {
 	if m == nil {
 		return
 	}
@@ -146,10 +140,10 @@ func (m *levelMeter) endCall(callID string) {
 }
 
 // frameDBFS is the RMS level of pcm in dBFS (a full-scale square wave is
-// 0), silenceDBFS for an empty or all-zero frame.
+// 0), SilenceDBFS for an empty or all-zero frame.
 func frameDBFS(pcm []int16) float64 {
 	if len(pcm) == 0 {
-		return silenceDBFS
+		return SilenceDBFS
 	}
 	var sum float64
 	for _, s := range pcm {
@@ -157,8 +151,8 @@ func frameDBFS(pcm []int16) float64 {
 		sum += v * v
 	}
 	if sum == 0 {
-		return silenceDBFS
+		return SilenceDBFS
 	}
 	rms := math.Sqrt(sum/float64(len(pcm))) / 32768
-	return max(20*math.Log10(rms), silenceDBFS)
+	return max(20*math.Log10(rms), SilenceDBFS)
 }

@@ -1,4 +1,4 @@
-package mediabot
+package call
 
 import (
 	"bytes"
@@ -10,26 +10,28 @@ import (
 	"github.com/mediabot-dev/mediabot/signaling"
 )
 
-// holdSeconds bounds the audio a policy-recording call keeps in memory per
+// HoldSeconds bounds the audio a policy-recording call keeps in memory per
 // stream while Graph has not confirmed recording.
-const holdSeconds = 10
+const HoldSeconds = 10
 
 // maxHeldEvents bounds the events kept back likewise.
 const maxHeldEvents = 1000
 
-// isPolicyRecording recognises Graph's policy-based recording invitation
+// IsPolicyRecording recognises Graph's policy-based recording invitation
 // (the seed's Example 3): an incomingContext naming the observed
 // participant, or botData in the application metadata.
-func isPolicyRecording(gc signaling.Call) bool {
+func IsPolicyRecording(gc signaling.Call) bool {
 	return gc.IncomingContext != nil || bytes.Contains(gc.ApplicationMetadata, []byte(`"botData"`))
 }
 
 // recordingGate keeps a policy-recording call's events back until Graph has
 // confirmed "recording" (its frames wait in each stream's hold): a
-// compliance recorder persists nothing before that.
+// compliance recorder persists nothing before that. Once refused, what the
+// call still says reaches the in-process consumers only.
 type recordingGate struct {
 	mu        sync.Mutex
 	open      bool
+	refused   bool
 	held      []event.Event
 	dropped   int
 	confirmed chan struct{}
@@ -47,26 +49,31 @@ func (g *recordingGate) isOpen() bool {
 	}
 }
 
-// keep holds e while the gate is closed; it reports false once it is open.
-func (g *recordingGate) keep(e event.Event) bool {
+// route says where e may go: held back (held) while Graph has not
+// confirmed recording, to everyone once it has, in-process only once
+// recording was refused.
+func (g *recordingGate) route(e event.Event) (to Audience, held bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.open {
-		return false
+	switch {
+	case g.open:
+		return Everyone, false
+	case g.refused:
+		return InProcess, false
 	}
 	if len(g.held) < maxHeldEvents {
 		g.held = append(g.held, e)
 	} else {
 		g.dropped++
 	}
-	return true
+	return Everyone, true
 }
 
 // openGate opens the gate and returns the events kept back, in order.
 func (g *recordingGate) openGate() []event.Event {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.open {
+	if g.open || g.refused {
 		return nil
 	}
 	g.open = true
@@ -76,29 +83,42 @@ func (g *recordingGate) openGate() []event.Event {
 	return held
 }
 
-// discard drops what is held (the call ends unconfirmed) and says how much.
-func (g *recordingGate) discard() int {
+// refuse drops what is held (recording was refused, or the call ends
+// unconfirmed) and says how much; it does nothing to an open gate.
+func (g *recordingGate) refuse() (dropped int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.open || g.refused {
+		return 0
+	}
+	g.refused = true
 	n := len(g.held) + g.dropped
 	g.held, g.dropped = nil, 0
 	return n
 }
 
+// holdFunc is the streams' gate: nil (no hold) unless this is a
+// policy-recording call.
+func (c *Call) holdFunc() func() bool {
+	if c.gate == nil {
+		return nil
+	}
+	return c.gate.isOpen
+}
+
 // startRecording tells Graph the bot records, once media flows; Graph's
 // success opens the gate. A refusal fails the recording: the bot leaves.
-func (c *call) startRecording() {
-	if c.ended.Load() || c.gate == nil || c.gate.isOpen() {
+func (c *Call) startRecording() {
+	if c.phase.Load() != live || c.gate == nil || c.gate.isOpen() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), graphTimeout)
 	defer cancel()
-	op, err := c.bot.graph.UpdateRecordingStatus(ctx, c.tenant, c.id, signaling.RecordingStatusRecording, c.id)
+	op, err := c.t.deps.Graph.UpdateRecordingStatus(ctx, c.tenant, c.id, signaling.RecordingStatusRecording, c.id)
 	switch {
 	case err != nil:
 		c.log.Error("updateRecordingStatus recording refused: nothing of this call is kept", "err", err)
-		c.recordingStatus(signaling.RecordingStatusFailed)
-		c.hangup(ctx, "recording refused")
+		c.refuseRecording("recording refused")
 	case op != nil && (op.Status == "notStarted" || op.Status == "running"):
 		c.recordingOp = op.ID // confirmed by the operation's notification
 	default:
@@ -108,27 +128,23 @@ func (c *call) startRecording() {
 
 // confirmRecording opens the gate: held events go out, and each stream
 // releases its held frames with its next one.
-func (c *call) confirmRecording() {
+func (c *Call) confirmRecording() {
 	for _, e := range c.gate.openGate() {
-		c.bot.Event(e)
+		c.t.deps.Bot.Publish(e, Everyone)
 	}
-	c.recordingStatus(signaling.RecordingStatusRecording)
+	c.emit(event.Event{Type: event.RecordingStatus, Status: signaling.RecordingStatusRecording})
 }
 
-// recordingStatus emits recording.status. "recording" goes everywhere; any
-// other status of an unconfirmed call reaches only the in-process event
-// consumers (and the log), since no sink may keep anything of it.
-func (c *call) recordingStatus(status string) {
-	e := event.Event{Type: event.RecordingStatus, CallID: c.id, MediaTimeMs: c.mediaNow(), Status: status}
-	if c.gate.isOpen() {
-		c.bot.Event(e)
-		return
-	}
-	c.bot.eventToConsumers(e)
+// refuseRecording drops what the gate holds, says so to the in-process
+// consumers only (no sink may keep anything of the call), and leaves.
+func (c *Call) refuseRecording(why string) {
+	c.gate.refuse()
+	c.emit(event.Event{Type: event.RecordingStatus, Status: signaling.RecordingStatusFailed})
+	c.hangup(why)
 }
 
 // operationDone handles a commsOperation's completion notification.
-func (c *call) operationDone(op *signaling.CommsOperation) {
+func (c *Call) operationDone(op *signaling.CommsOperation) {
 	if op.ID == "" || op.ID != c.recordingOp {
 		return
 	}
@@ -137,9 +153,9 @@ func (c *call) operationDone(op *signaling.CommsOperation) {
 		c.confirmRecording()
 	case "failed":
 		c.log.Error("recording operation failed: nothing of this call is kept")
-		c.recordingStatus(signaling.RecordingStatusFailed)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c.hangup(ctx, "recording failed")
+		c.refuseRecording("recording failed")
 	}
 }
+
+// graphTimeout bounds one Graph action of a call's worker.
+const graphTimeout = 10 * time.Second

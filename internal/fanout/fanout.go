@@ -1,0 +1,159 @@
+// Package fanout hands every stream's frames to every consumer: the
+// embedder's frame consumers, the sinks, the mixer and the level meter.
+// Each consumer has a drainer goroutine of its own (audio.Drainer) that
+// empties, every 10 ms, the ring each stream keeps for it; a stream's
+// decoder writes its frames into those rings and never waits for a
+// consumer.
+package fanout
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/mediabot-dev/mediabot/audio"
+)
+
+// mixRingFrames buffers the mixed frames of every call for one consumer.
+const mixRingFrames = 1024
+
+// Fanout is the set of consumers and the drainers that feed them. Add
+// consumers before the first stream opens; after that its methods are safe
+// for concurrent use.
+type Fanout struct {
+	rate     int
+	drainers []*audio.Drainer
+	names    []string // the consumer each drainer feeds, for metrics
+	specs    []ringSpec
+	mixer    *audio.Mixer
+	observe  func(time.Duration)
+	slowOver time.Duration
+	frames   atomic.Uint64 // frames the first consumer received
+	slow     atomic.Uint64 // of them, those delivered more than slowOver after arrival
+	streams  atomic.Int64
+}
+
+// ringSpec is the ring a consumer gets per stream: frames slots, keeping
+// one frame in every (all when 0).
+type ringSpec struct{ frames, every int }
+
+// New makes a fanout of frames at rate. The first consumer's frames are
+// timed: observe gets each one's delay from its packet's arrival, and
+// those later than slowOver are counted (FrameDelays).
+func New(rate int, observe func(time.Duration), slowOver time.Duration) *Fanout {
+	return &Fanout{rate: rate, observe: observe, slowOver: slowOver}
+}
+
+// Add gives consumer c a drainer of its own: each stream keeps a ring of
+// frames slots for it, holding one frame in every (all when 0).
+func (f *Fanout) Add(c audio.FrameConsumer, name string, frames, every int) {
+	if len(f.drainers) == 0 {
+		c = timedConsumer{next: c, f: f}
+	}
+	f.drainers = append(f.drainers, audio.NewDrainer(c, 0))
+	f.names = append(f.names, name)
+	f.specs = append(f.specs, ringSpec{frames: frames, every: every})
+}
+
+// AddMixer puts a mixer behind a drainer of its own: every stream feeds it
+// a ring like any consumer, and each call's mixed frames (participant id
+// "mixed") reach the consumers added before it through rings of their own.
+func (f *Fanout) AddMixer(frames int) {
+	outs := make([]*audio.Ring, len(f.drainers))
+	for i, d := range f.drainers {
+		outs[i] = audio.NewRingOf(mixRingFrames, f.samples())
+		d.Add(outs[i])
+	}
+	f.mixer = audio.NewMixer(f.rate, 0, outs)
+	f.Add(f.mixer, "mixer", frames, 0)
+}
+
+func (f *Fanout) samples() int { return f.rate * audio.FrameMs / 1000 }
+
+// Streams is the number of streams attached now.
+func (f *Fanout) Streams() int { return int(f.streams.Load()) }
+
+// FrameDelays counts the frames delivered to the first consumer and those
+// of them delivered more than slowOver after their packet arrived.
+func (f *Fanout) FrameDelays() (frames, slow uint64) { return f.frames.Load(), f.slow.Load() }
+
+// EndCall delivers the rest of a call's mix and waits until every consumer
+// has it, so that the sinks can close the call.
+func (f *Fanout) EndCall(callID string) {
+	if f.mixer == nil {
+		return
+	}
+	f.mixer.EndCall(callID)
+	for _, d := range f.drainers {
+		d.Sync()
+	}
+}
+
+// Close stops the drainers once they have delivered what the rings hold.
+func (f *Fanout) Close() {
+	for _, d := range f.drainers {
+		d.Close()
+	}
+}
+
+// Outlet is one stream's rings, one per consumer.
+type Outlet struct {
+	f     *Fanout
+	rings []*audio.Ring
+}
+
+// NewOutlet makes the rings of one stream; nothing drains them before
+// Attach.
+func (f *Fanout) NewOutlet() *Outlet {
+	o := &Outlet{f: f, rings: make([]*audio.Ring, len(f.specs))}
+	for i, s := range f.specs {
+		o.rings[i] = audio.NewRingOf(s.frames, f.samples()).SampleEvery(s.every)
+	}
+	return o
+}
+
+// Rings are the stream's rings, for its decoder to write into.
+func (o *Outlet) Rings() []*audio.Ring { return o.rings }
+
+// Attach starts draining the stream's rings.
+func (o *Outlet) Attach() {
+	for i, d := range o.f.drainers {
+		d.Add(o.rings[i])
+	}
+	o.f.streams.Add(1)
+}
+
+// Detach stops draining the rings once their last frames are delivered,
+// and returns then, with the frames each consumer lost to a full ring, by
+// consumer name. The stream's decoder must have stopped.
+func (o *Outlet) Detach() map[string]uint64 {
+	overflows := make(map[string]uint64, len(o.rings))
+	for i, d := range o.f.drainers {
+		d.Remove(o.rings[i])
+		overflows[o.f.names[i]] += o.rings[i].Overflows()
+	}
+	o.f.streams.Add(-1)
+	return overflows
+}
+
+// timedConsumer observes each frame's delay before handing it on.
+type timedConsumer struct {
+	next audio.FrameConsumer
+	f    *Fanout
+}
+
+// Frame observes and forwards fr.
+//
+// hot path (drainer): no alloc.
+func (t timedConsumer) Frame(fr *audio.Frame) {
+	if !fr.Concealed {
+		d := time.Since(fr.Arrival)
+		if t.f.observe != nil {
+			t.f.observe(d)
+		}
+		t.f.frames.Add(1)
+		if d > t.f.slowOver {
+			t.f.slow.Add(1)
+		}
+	}
+	t.next.Frame(fr)
+}

@@ -1,0 +1,162 @@
+// Package metrics is the bot's Prometheus surface: the counters its calls
+// and streams update, and the gauges read from the bot when scraped.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/mediasession"
+)
+
+// Source is what the gauges read of the bot when Prometheus scrapes.
+type Source interface {
+	// CallStates is the Graph state of each call held.
+	CallStates() []string
+	LiveCalls() int
+	// Accepting reports whether a new call would be taken now.
+	Accepting() bool
+	SharingSessions() int
+	PortStats() mediasession.PortStats
+	// MediaPorts and ReaderBusy are each media port and its reader's time.
+	MediaPorts() []int
+	ReaderBusy() []time.Duration
+}
+
+// Metrics are one bot's metrics, in a registry of its own so that several
+// bots (tests, embedders) can live in one process. Its methods are safe for
+// concurrent use.
+type Metrics struct {
+	reg                  *prometheus.Registry
+	answerSeconds        prometheus.Histogram
+	notificationsIgnored prometheus.Counter
+	callsPlaced          *prometheus.CounterVec // by result: created, refused, failed
+	streamsActive        prometheus.Gauge
+	frameDelay           prometheus.Histogram
+	loadLevel            prometheus.Gauge
+	cpuPerStream         prometheus.Gauge
+	sinkErrors           *prometheus.CounterVec // by sink
+	rtp                  *prometheus.CounterVec // by counter: packets, lost, late, ...
+	concealed            *prometheus.CounterVec // by method: fec, plc
+	ringOverflows        *prometheus.CounterVec // by consumer
+}
+
+// New registers the metrics, the gauges reading src.
+func New(src Source) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		answerSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mediabot_answer_seconds",
+			Help:    "Time from an incoming-call notification's arrival to Graph accepting the answer.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		}),
+		notificationsIgnored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mediabot_notifications_ignored_total",
+			Help: "Notifications accepted but not acted on: unknown resources, unknown or ended calls.",
+		}),
+		streamsActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mediabot_streams_active", Help: "Remote audio streams being decoded now."}),
+		rtp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediabot_rtp_total",
+			Help: "RTP counters of ended streams: packets, lost, late, duplicates, reordered, decode_errors.",
+		}, []string{"counter"}),
+		concealed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediabot_concealed_packets_total", Help: "Lost packets concealed, by method (fec, plc), in ended streams."},
+			[]string{"method"}),
+		ringOverflows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediabot_ring_overflows_total", Help: "Frames dropped because a consumer fell behind, by consumer, in ended streams."},
+			[]string{"consumer"}),
+		frameDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mediabot_frame_delay_seconds",
+			Help:    "Time from an RTP packet's arrival to its frame's delivery to a consumer (reordering wait and batching included).",
+			Buckets: []float64{.005, .01, .02, .03, .04, .06, .08, .1, .15, .25, .5, 1},
+		}),
+		loadLevel: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mediabot_load_state", Help: "Load level: 0 normal, 1 heavy, 2 overloaded (the reason is on /readyz and in load.state events)."}),
+		cpuPerStream: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mediabot_cpu_per_stream_seconds", Help: "This process's CPU seconds per second per active stream, over the last second."}),
+		sinkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediabot_sink_errors_total", Help: "sink.error events: a sink failed for a call (full disk, unwritable folder, NATS backlog overflow)."},
+			[]string{"sink"}),
+		callsPlaced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediabot_calls_placed_total", Help: "Calls the bot asked Graph to place, by result: created, refused (by Graph), failed (Graph unreachable or a bad reply)."},
+			[]string{"result"}),
+	}
+	m.reg.MustRegister(
+		m.answerSeconds, m.notificationsIgnored, m.callsPlaced,
+		m.streamsActive, m.frameDelay, m.loadLevel, m.cpuPerStream, m.sinkErrors, m.rtp, m.concealed, m.ringOverflows,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		callsByState{src}, mediaPackets{src}, readerBusy{src},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mediabot_calls_live",
+			Help: "Calls this instance holds (answered or being answered, not yet ended).",
+		}, func() float64 { return float64(src.LiveCalls()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mediabot_accepting_calls",
+			Help: "1 while a new call would be taken: not draining, under --max-calls, not overloaded (measured, or once the calls still connecting send audio).",
+		}, func() float64 {
+			if src.Accepting() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mediabot_sharing_sessions_active",
+			Help: "Content-sharing sessions open now, over all live calls.",
+		}, func() float64 { return float64(src.SharingSessions()) }),
+	)
+	return m
+}
+
+// Handler serves the text exposition.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Answered observes the time from an incoming call's arrival to its answer.
+func (m *Metrics) Answered(took time.Duration) { m.answerSeconds.Observe(took.Seconds()) }
+
+// NotificationsIgnored counts notifications accepted but not acted on.
+func (m *Metrics) NotificationsIgnored(n int) { m.notificationsIgnored.Add(float64(n)) }
+
+// CallPlaced counts a placement by its result: created, refused or failed.
+func (m *Metrics) CallPlaced(result string) { m.callsPlaced.WithLabelValues(result).Inc() }
+
+// FrameDelay observes one frame's delay from its packet's arrival.
+//
+// hot path (drainer): no alloc.
+func (m *Metrics) FrameDelay(d time.Duration) { m.frameDelay.Observe(d.Seconds()) }
+
+// SinkError counts a sink.error event.
+func (m *Metrics) SinkError(sink string) { m.sinkErrors.WithLabelValues(sink).Inc() }
+
+// Load records the load level and the CPU per stream measured.
+func (m *Metrics) Load(level int, cpuPerStream time.Duration) {
+	m.loadLevel.Set(float64(level))
+	m.cpuPerStream.Set(cpuPerStream.Seconds())
+}
+
+// StreamStarted counts a stream being decoded.
+func (m *Metrics) StreamStarted() { m.streamsActive.Inc() }
+
+// StreamEnded adds an ended stream's counters; stream counters are kept by
+// the stream's own goroutine without atomics, so they reach Prometheus
+// when the stream ends.
+func (m *Metrics) StreamEnded(c *event.StreamCounters, overflows map[string]uint64) {
+	m.streamsActive.Dec()
+	for name, v := range map[string]uint64{"packets": c.Packets, "lost": c.Lost, "late": c.Late,
+		"duplicates": c.Duplicates, "reordered": c.Reordered, "decode_errors": c.DecodeErrors} {
+		m.rtp.WithLabelValues(name).Add(float64(v))
+	}
+	m.concealed.WithLabelValues("fec").Add(float64(c.ConcealedFEC))
+	m.concealed.WithLabelValues("plc").Add(float64(c.ConcealedPLC))
+	for consumer, v := range overflows {
+		m.ringOverflows.WithLabelValues(consumer).Add(float64(v))
+	}
+}
