@@ -534,6 +534,15 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 		}
 	}
 	c.finishShares(res, shares, sharing)
+	if sc.MediaClosesFirst > 0 {
+		c.end(nil)
+		time.Sleep(sc.MediaClosesFirst)
+		select {
+		case <-c.byBot: // the bot took the closed media for a failure
+			res.EndedByBot = true
+		default:
+		}
+	}
 	c.terminate(200, 5010, "The conversation has ended.")
 }
 

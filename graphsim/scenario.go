@@ -41,6 +41,10 @@ type Scenario struct {
 	PolicyRecording bool
 	// Source is the caller; nil is the first participant as a Teams user.
 	Source *signaling.ParticipantInfo
+	// MediaClosesFirst, at the call's normal end, has the media processor
+	// close its connection (DTLS close_notify) this long before Graph
+	// notifies terminating and terminated, as Teams may.
+	MediaClosesFirst time.Duration
 }
 
 // Participant is one simulated call member.

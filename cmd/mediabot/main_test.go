@@ -133,3 +133,37 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		})
 	}
 }
+
+// serve has two listeners: the public one serves Graph's routes and the
+// probes only, the operations one the metrics and the status page; --ops-listen
+// "" turns the operations listener off.
+func TestServeSplitsPublicAndOperations(t *testing.T) {
+	_, ready := startServe(t, nil, "--out-dir", t.TempDir())
+	if ready.opsAddr == "" || ready.opsAddr == ready.addr {
+		t.Fatalf("ready line %q: want an ops_addr of its own", ready.line)
+	}
+	for _, tc := range []struct {
+		addr, path string
+		want       int
+	}{
+		{ready.addr, "/metrics", http.StatusNotFound},
+		{ready.addr, "/status.json", http.StatusNotFound},
+		{ready.addr, "/readyz", http.StatusOK},
+		{ready.opsAddr, "/metrics", http.StatusOK},
+		{ready.opsAddr, "/status.json", http.StatusOK},
+		{ready.opsAddr, "/readyz", http.StatusOK},
+	} {
+		resp, err := http.Get("http://" + tc.addr + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s%s: %d, want %d", tc.addr, tc.path, resp.StatusCode, tc.want)
+		}
+	}
+	_, off := startServe(t, nil, "--out-dir", t.TempDir(), "--ops-listen=")
+	if off.opsAddr != "" {
+		t.Errorf("ready line %q: an ops_addr with --ops-listen empty", off.line)
+	}
+}

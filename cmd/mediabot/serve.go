@@ -70,10 +70,11 @@ func serve(args []string) error {
 	if len(ports) > 1 {
 		attrs = append(attrs, "media_ports", fmt.Sprint(ports))
 	}
-	log.Info("ready", append(attrs, "public_url", cfg.PublicURL)...)
-
+	// Signals are caught before the ready line: a SIGTERM that follows it
+	// drains.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	log.Info("ready", append(attrs, "public_url", cfg.PublicURL)...)
 	runErr := make(chan error, 1)
 	go func() { runErr <- bot.Run(ctx) }()
 	select {

@@ -26,8 +26,9 @@ func IsPolicyRecording(gc signaling.Call) bool {
 
 // recordingGate keeps a policy-recording call's events back until Graph has
 // confirmed "recording" (its frames wait in each stream's hold): a
-// compliance recorder persists nothing before that. Once refused, what the
-// call still says reaches the in-process consumers only.
+// compliance recorder persists nothing before that. Once refused, only the
+// call's last words (recording.status failed, call.state terminated) reach
+// anyone: the in-process consumers, and no sink.
 type recordingGate struct {
 	mu        sync.Mutex
 	open      bool
@@ -49,9 +50,9 @@ func (g *recordingGate) isOpen() bool {
 	}
 }
 
-// route says where e may go: held back (held) while Graph has not
-// confirmed recording, to everyone once it has, in-process only once
-// recording was refused.
+// route says where e may go: nowhere for now (held) while Graph has not
+// confirmed recording, to everyone once it has; once recording was
+// refused, the call's last words in-process only, the rest nowhere.
 func (g *recordingGate) route(e event.Event) (to Audience, held bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -59,7 +60,8 @@ func (g *recordingGate) route(e event.Event) (to Audience, held bool) {
 	case g.open:
 		return Everyone, false
 	case g.refused:
-		return InProcess, false
+		last := e.Type == event.RecordingStatus || e.Type == event.CallState
+		return InProcess, !last
 	}
 	if len(g.held) < maxHeldEvents {
 		g.held = append(g.held, e)
