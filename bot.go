@@ -20,6 +20,7 @@ import (
 	"github.com/mediabot-dev/mediabot/internal/levels"
 	"github.com/mediabot-dev/mediabot/internal/load"
 	"github.com/mediabot-dev/mediabot/internal/metrics"
+	"github.com/mediabot-dev/mediabot/internal/ops"
 	"github.com/mediabot-dev/mediabot/mediasession"
 	"github.com/mediabot-dev/mediabot/signaling"
 	"github.com/mediabot-dev/mediabot/sink"
@@ -209,7 +210,7 @@ func (b *Bot) Handler() http.Handler {
 	r.Method(http.MethodPost, "/api/calls", webhook)
 	r.Method(http.MethodPost, "/api/calls/*", webhook)
 	r.Method(http.MethodPost, "/media/sessions/{sessionId}/answer", b.engine.AnswerHandler())
-	b.probes(r)
+	ops.Probes(r, b.Ready)
 	return r
 }
 

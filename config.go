@@ -4,12 +4,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/mediabot-dev/mediabot/internal/netaddr"
 	"github.com/mediabot-dev/mediabot/signaling"
 )
 
@@ -177,25 +177,11 @@ func (c Config) validate() error {
 	u, err := url.Parse(c.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("public URL %q (--public-url) is not an http(s) URL", c.PublicURL))
-	} else if c.InsecureSkipInboundAuth && !isLoopback(u.Host) {
+	} else if c.InsecureSkipInboundAuth && !netaddr.IsLoopback(u.Host) {
 		errs = append(errs, fmt.Errorf("--insecure-skip-inbound-auth is refused for a bot reached from outside loopback (%s)", c.PublicURL))
 	}
 	if _, err := signaling.CloudByName(c.Cloud); err != nil && (c.GraphURL == "" || c.TokenURL == "") {
 		errs = append(errs, fmt.Errorf("%w (--cloud)", err))
 	}
 	return errors.Join(errs...)
-}
-
-// isLoopback reports whether hostport (or a bare host) is a loopback
-// address or localhost.
-func isLoopback(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }

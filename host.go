@@ -54,7 +54,7 @@ func (h host) CallEnded(callID string) {
 // handoff names where an incoming call goes instead of this instance: the
 // handoff URL, while this instance is full, overloaded or draining.
 func (b *Bot) handoff(batch *signaling.CommsNotifications) string {
-	if b.cfg.HandoffURL == "" || !hasIncomingCall(batch) {
+	if b.cfg.HandoffURL == "" || !batch.HasIncomingCall() {
 		return ""
 	}
 	full := b.cfg.MaxCalls > 0 && b.calls.Live() >= b.cfg.MaxCalls
@@ -62,19 +62,6 @@ func (b *Bot) handoff(batch *signaling.CommsNotifications) string {
 		return b.cfg.HandoffURL
 	}
 	return ""
-}
-
-func hasIncomingCall(batch *signaling.CommsNotifications) bool {
-	for i := range batch.Value {
-		n := &batch.Value[i]
-		if n.ChangeType != "created" {
-			continue
-		}
-		if t, err := n.Target(); err == nil && t.Kind == signaling.ResourceCall {
-			return true
-		}
-	}
-	return false
 }
 
 // joiningResponse answers a policy-recording call's participant joining

@@ -3,13 +3,10 @@ package mediabot
 import (
 	"errors"
 	"net/http"
+	"strings"
 
-	"github.com/go-chi/chi/v5"
+	"github.com/mediabot-dev/mediabot/internal/ops"
 )
-
-// The operations surface: what an operator's own network reaches, never
-// Graph's. Like chi's middleware on chi, it is built on the bot's exported
-// API only (Calls, Call, Hangup, Join, Status, Ready) and the metrics.
 
 // OpsHandler serves the operations surface: /healthz, /readyz, /metrics,
 // the status page (/status, /status.json) and the operator API
@@ -17,26 +14,25 @@ import (
 // shows participants' names and places calls. The README's "HTTP routes"
 // section is its contract.
 func (b *Bot) OpsHandler() http.Handler {
-	r := chi.NewRouter()
-	b.probes(r)
-	r.Method(http.MethodGet, "/metrics", b.metrics.Handler())
-	r.Get("/status", serveStatusPage)
-	r.Get("/status.json", b.serveStatusJSON)
-	r.Route("/v1/calls", b.operatorRoutes)
-	return r
+	return ops.Handler[CallInfo, JoinRequest, Status](b, ops.Config[CallInfo]{
+		Metrics: b.metrics.Handler(), AdminToken: b.adminToken,
+		ID: func(c CallInfo) string { return c.ID }, Refusal: refusal,
+	})
 }
 
-// probes serves /healthz and /readyz, on both handlers: load balancers
-// probe the public listener, monitoring the operations one.
-func (b *Bot) probes(r chi.Router) {
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := b.Ready(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
+// refusal is how the operator API answers the bot's own errors.
+func refusal(err error) (status int, code, message string) {
+	switch {
+	case errors.Is(err, ErrBadJoinRequest):
+		return http.StatusBadRequest, "badRequest", strings.TrimPrefix(err.Error(), ErrBadJoinRequest.Error()+": ")
+	case errors.Is(err, ErrNotPlacing):
+		return http.StatusServiceUnavailable, "unavailable", err.Error()
+	case errors.Is(err, ErrNoReplyFromGraph):
+		return http.StatusGatewayTimeout, "noReplyFromGraph", err.Error()
+	case errors.Is(err, ErrUnknownCall):
+		return http.StatusNotFound, "notFound", err.Error()
+	}
+	return http.StatusInternalServerError, "internal", err.Error()
 }
 
 // Ready reports why the bot would not take a new call now (draining,

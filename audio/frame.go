@@ -40,8 +40,10 @@ func (f *Frame) SourceID() uint32 {
 	return f.SSRC
 }
 
-// FrameConsumer receives frames. Frame is called from the stream's goroutine;
-// it must not block and must not keep f or f.PCM after returning.
+// FrameConsumer receives frames. A consumer behind a Drainer (every sink
+// and in-process consumer of the bot) is called from that drainer's
+// goroutine only, never concurrently with itself; it must not block and
+// must not keep f or f.PCM after returning.
 type FrameConsumer interface {
 	Frame(f *Frame)
 }

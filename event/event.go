@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Type names an event kind. The values are the `type` field of CONTRACT §5
-// and of every events.jsonl line.
+// Type names an event kind. The values are the `type` field of every
+// events.jsonl line (the README's "Outputs" section).
 type Type string
 
 // The event kinds. More may be added; none are removed.
@@ -87,7 +87,7 @@ type ResultInfo struct {
 }
 
 // StreamCounters are one remote audio stream's receive statistics, with the
-// JSON keys of CONTRACT §5. JitterMs is the RFC 3550 interarrival jitter.
+// JSON keys of the README's "Outputs" section. JitterMs is the RFC 3550 interarrival jitter.
 type StreamCounters struct {
 	Packets       uint64 `json:"packets"`
 	Lost          uint64 `json:"lost"`

@@ -3,7 +3,7 @@ package event
 // IdentityKind says what kind of party a participant is.
 type IdentityKind string
 
-// The identity kinds of CONTRACT §5.
+// The identity kinds of the README's "Outputs" section.
 const (
 	KindUser        IdentityKind = "user"
 	KindApplication IdentityKind = "application"

@@ -31,7 +31,7 @@ func TestReadAnswerAcceptsARealAnswerWithoutCandidates(t *testing.T) {
 		t.Fatalf("real answer: %v\n%s", err, real)
 	}
 	// Browsers answer before gathering; the bot learns their address from
-	// their ICE checks (CONTRACT §4).
+	// their ICE checks (the README's "The media blob").
 	trickle := withoutLines(real, "a=candidate:", "a=end-of-candidates")
 	if strings.Contains(string(trickle), "candidate") {
 		t.Fatal("candidates left in the trickle answer")

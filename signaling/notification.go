@@ -120,3 +120,18 @@ func isAbsent(data []byte) bool {
 func badData(what string, err error) error {
 	return fmt.Errorf("%w: resourceData as %s: %w", ErrBadNotification, what, err)
 }
+
+// HasIncomingCall reports whether the batch offers a new call: a call
+// resource created.
+func (b *CommsNotifications) HasIncomingCall() bool {
+	for i := range b.Value {
+		n := &b.Value[i]
+		if n.ChangeType != "created" {
+			continue
+		}
+		if t, err := n.Target(); err == nil && t.Kind == ResourceCall {
+			return true
+		}
+	}
+	return false
+}

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// MaxNotificationBytes bounds a callback body (CONTRACT §2: 413 above).
+// MaxNotificationBytes bounds a callback body (413 above: the README's "HTTP routes").
 const MaxNotificationBytes = 1 << 20
 
 // NotificationHandler takes an authenticated batch of notifications. It is

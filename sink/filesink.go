@@ -19,7 +19,7 @@ import (
 
 // FileSink writes each call to {dir}/{callId}/: one WAV per participant,
 // {participantId}.wav (ssrc-{n}.wav while no roster names the stream, renamed
-// once one does), and events.jsonl, one JSON event per line (CONTRACT §5).
+// once one does), and events.jsonl, one JSON event per line (the README's "Outputs" section).
 //
 // Every WAV of a call is on the call's media clock: a frame's first sample
 // goes at sample index mediaTimeMs*rate/1000, after zeros if the file is

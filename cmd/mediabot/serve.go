@@ -14,6 +14,7 @@ import (
 
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/internal/cli"
+	"github.com/mediabot-dev/mediabot/internal/netaddr"
 	"github.com/mediabot-dev/mediabot/sink"
 	"github.com/mediabot-dev/mediabot/sink/nats"
 )
@@ -111,7 +112,7 @@ func (s *serveSettings) check() error {
 // options are the bot's options from the command's own settings: its
 // sinks, the operator API's token, the redirect targets.
 func (s *serveSettings) options(cfg mediabot.Config, log *slog.Logger) ([]mediabot.Option, error) {
-	if cfg.InsecureSkipInboundAuth && !isLoopbackAddr(s.listen) {
+	if cfg.InsecureSkipInboundAuth && !netaddr.IsLoopback(s.listen) {
 		return nil, fmt.Errorf("--insecure-skip-inbound-auth is refused on a non-loopback listener (%s)", s.listen)
 	}
 	opts := []mediabot.Option{mediabot.WithLogger(log), mediabot.WithAdminToken(s.adminToken)}
@@ -166,14 +167,4 @@ func listen(ln net.Listener, h http.Handler, cert, key string, served chan<- err
 		}
 	}()
 	return srv
-}
-
-// isLoopbackAddr reports whether a listen address is on loopback.
-func isLoopbackAddr(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
-	ip := net.ParseIP(host)
-	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
