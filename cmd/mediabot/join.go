@@ -20,7 +20,7 @@ func runJoin(args []string) error {
 	var c joinclient.Client
 	var req mediabot.JoinRequest
 	var wait time.Duration
-	f.String(&c.BotURL, "bot-url", "http://127.0.0.1:9440", "the running bot's base URL")
+	f.String(&c.BotURL, "bot-url", "http://127.0.0.1:9441", "the running bot's operations URL (its --ops-listen)")
 	f.String(&c.Token, "admin-token", "", "the bot's --admin-token")
 	f.String(&req.JoinURL, "join-url", "", "join the meeting of this Teams join link")
 	f.String(&req.JoinMeetingID, "join-meeting-id", "", "join the meeting with this id (with --passcode)")

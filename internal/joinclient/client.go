@@ -21,7 +21,8 @@ import (
 
 // Client talks to one bot.
 type Client struct {
-	// BotURL is the bot's base URL, e.g. http://127.0.0.1:9440.
+	// BotURL is the bot's operations URL (its --ops-listen), e.g.
+	// http://127.0.0.1:9441.
 	BotURL string
 	// Token is the bot's --admin-token ("" for a loopback bot without one).
 	Token string
@@ -145,7 +146,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the bot at %s (is `mediabot serve` running there?): %w", c.BotURL, err)
+		return fmt.Errorf("cannot reach the bot at %s (is `mediabot serve` running there, and is it its --ops-listen address?): %w", c.BotURL, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
