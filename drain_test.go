@@ -11,6 +11,7 @@ import (
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/testwait"
 )
 
 // frameCount counts the frames each participant delivered.
@@ -31,28 +32,20 @@ func (c *frameCount) Frame(f *audio.Frame) {
 func TestDrainLosesNoFrameOfALiveCall(t *testing.T) {
 	sim := startSim(t)
 	frames := &frameCount{per: map[string]int{}}
-	var base string
-	bot, webhook, stop := startStoppableBot(t, sim, func(c *mediabot.Config) {
-		base, c.DrainTimeout = c.PublicURL, 20*time.Second
-	}, mediabot.WithFrameConsumer(frames))
-	live := playInBackground(t, sim, graphsim.Scenario{BotURL: webhook, Duration: 3 * time.Second,
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.DrainTimeout = 20 * time.Second }, mediabot.WithFrameConsumer(frames))
+	live := playInBackground(t, sim, graphsim.Scenario{BotURL: srv.Webhook, Duration: 3 * time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}, {Voice: graphsim.Voice{FundamentalHz: 600}}}})
-	waitLive(t, bot)
+	waitLive(t, srv.Bot)
 	time.Sleep(500 * time.Millisecond)
 
 	stopped := make(chan error, 1)
-	go func() { stopped <- stop() }() // as SIGTERM
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if code, body := get(t, base+"/readyz"); code == http.StatusServiceUnavailable && strings.Contains(body, "draining") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz never said draining")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	refused, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: time.Second,
+	go func() { stopped <- srv.Stop() }() // as SIGTERM
+	// The public listener's /readyz, which a load balancer probes.
+	testwait.For(t, 5*time.Second, "/readyz to say draining", func() bool {
+		code, body := get(t, srv.URL+"/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "draining")
+	})
+	refused, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 400}}}})
 	if err != nil {
 		t.Fatal(err)

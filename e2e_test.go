@@ -5,12 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,70 +15,37 @@ import (
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
 	"github.com/mediabot-dev/mediabot/internal/audiotest"
+	"github.com/mediabot-dev/mediabot/internal/testwait"
 	"github.com/mediabot-dev/mediabot/internal/wavtest"
+	"github.com/mediabot-dev/mediabot/mediabottest"
 )
 
 const (
-	testTenant = "11111111-2222-3333-4444-555555555555"
-	testApp    = "0b0b0b0b-1111-2222-3333-444444444444"
-	testSecret = "graphsim-secret"
+	testTenant = mediabottest.TenantID
+	testApp    = mediabottest.ClientID
+	testSecret = mediabottest.ClientSecret
 )
 
-// startBot runs a bot against sim on loopback and returns it with its
-// webhook URL; everything stops when the test ends.
-func startBot(t *testing.T, sim *graphsim.Sim, mutate func(*mediabot.Config), opts ...mediabot.Option) (*mediabot.Bot, string) {
+// startBot runs a bot against sim on loopback, with a file sink in a
+// temporary folder; everything stops when the test ends, and Run's error
+// fails the test.
+func startBot(t *testing.T, sim *graphsim.Sim, configure func(*mediabot.Config), opts ...mediabot.Option) *mediabottest.Server {
 	t.Helper()
-	bot, webhook, stop := startStoppableBot(t, sim, mutate, opts...)
+	srv, err := mediabottest.Start(mediabottest.Options{Sim: sim, Configure: configure, OutDir: t.TempDir(), BotOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		if err := stop(); err != nil {
+		if err := srv.Close(); err != nil {
 			t.Errorf("bot.Run: %v", err)
 		}
 	})
-	return bot, webhook
-}
-
-// startStoppableBot is startBot whose stop function ends Run (as SIGTERM
-// does: a drain) and returns Run's error; the HTTP server stays up until the
-// test ends.
-func startStoppableBot(t *testing.T, sim *graphsim.Sim, mutate func(*mediabot.Config), opts ...mediabot.Option) (*mediabot.Bot, string, func() error) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := mediabot.DefaultConfig()
-	cfg.Listen = ln.Addr().String()
-	cfg.PublicURL = "http://" + ln.Addr().String()
-	cfg.InstanceID = "test"
-	cfg.GraphURL, cfg.TokenURL = sim.GraphURL(), sim.TokenURL()
-	cfg.TenantID, cfg.ClientID, cfg.ClientSecret = testTenant, testApp, testSecret
-	cfg.InboundJWKSURL = sim.JWKSURL()
-	cfg.MediaPublicIP = "127.0.0.1" // bound on all addresses, advertised on loopback, as an operator would run it
-	cfg.OutDir = t.TempDir()
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	bot, err := mediabot.New(cfg, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: bot.Handler()}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- bot.Run(ctx) }()
-	var once sync.Once
-	var runErr error
-	return bot, cfg.PublicURL + "/api/calls", func() error {
-		once.Do(func() { cancel(); runErr = <-ran })
-		return runErr
-	}
+	return srv
 }
 
 func startSim(t *testing.T) *graphsim.Sim {
 	t.Helper()
-	sim, err := graphsim.Start(graphsim.Config{TenantID: testTenant, ClientID: testApp, ClientSecret: testSecret})
+	sim, err := graphsim.Start(graphsim.Config{TenantID: mediabottest.TenantID, ClientID: mediabottest.ClientID, ClientSecret: mediabottest.ClientSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,14 +54,10 @@ func startSim(t *testing.T) *graphsim.Sim {
 }
 
 // waitIdle waits until the bot holds no call.
-func waitIdle(t *testing.T, bot *mediabot.Bot) {
+func waitIdle(t *testing.T, srv *mediabottest.Server) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(bot.LiveCalls()) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("calls still live: %v", bot.LiveCalls())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := srv.WaitIdle(15 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -125,12 +85,11 @@ func readEvents(t *testing.T, path string) []event.Event {
 // participant's WAV holds that participant's voice, on the media clock.
 func TestCallEndToEndThreeParticipants(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+	srv := startBot(t, sim, nil)
 
 	freqs := []float64{220, 440, 700}
 	joins := []time.Duration{0, 500 * time.Millisecond, time.Second}
-	sc := graphsim.Scenario{BotURL: webhook, Duration: 4 * time.Second,
+	sc := graphsim.Scenario{BotURL: srv.Webhook, Duration: 4 * time.Second,
 		Shares: []graphsim.Share{{Start: 1500 * time.Millisecond, End: 2500 * time.Millisecond, Presenter: 1}}}
 	for i, f := range freqs {
 		sc.Participants = append(sc.Participants, graphsim.Participant{DisplayName: "Speaker", Voice: graphsim.Voice{FundamentalHz: f, SyllableHz: 3}, JoinAt: joins[i]})
@@ -139,13 +98,13 @@ func TestCallEndToEndThreeParticipants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 
 	if res.Answer.MediaConfig.ODataType != "#microsoft.graph.appHostedMediaConfig" {
 		t.Fatalf("answered with %q", res.Answer.MediaConfig.ODataType)
 	}
 	const rate = 16000
-	callDir := filepath.Join(dir, res.CallID)
+	callDir := filepath.Join(srv.OutDir, res.CallID)
 	for i, pid := range res.Participants {
 		pcm, gotRate := wavtest.Read(t, filepath.Join(callDir, pid+".wav"))
 		if gotRate != rate {
@@ -206,10 +165,12 @@ func TestCallEndToEndThreeParticipants(t *testing.T) {
 			t.Fatalf("call states %v, want %v", states, want)
 		}
 	}
-	if last := events[len(events)-1]; last.Type == event.CallState && last.ResultInfo == nil {
-		t.Errorf("terminated without resultInfo")
+	// The call's last event is its call.state terminated, with Graph's
+	// resultInfo: stream.stats and sharing.ended come before it.
+	if last := events[len(events)-1]; last.Type != event.CallState || last.State != "terminated" || last.ResultInfo == nil {
+		t.Errorf("last event %s %q (resultInfo %v), want call.state terminated with Graph's resultInfo", last.Type, last.State, last.ResultInfo)
 	}
-	metrics := strings.TrimSuffix(webhook, "/api/calls") + "/metrics"
+	metrics := srv.OpsURL + "/metrics"
 	sent := 0
 	for _, n := range res.PacketsSent {
 		sent += n
@@ -226,7 +187,7 @@ func TestCallEndToEndThreeParticipants(t *testing.T) {
 	// Every packet took the reader at least a microsecond (an Opus decode
 	// alone takes several), and the reader cannot have been busy longer
 	// than the call lasted.
-	busy := scrapeGauge(metrics, fmt.Sprintf(`mediabot_media_reader_busy_seconds_total{port="%d"}`, bot.MediaPort()))
+	busy := scrapeGauge(metrics, fmt.Sprintf(`mediabot_media_reader_busy_seconds_total{port="%d"}`, srv.Bot.MediaPorts()[0]))
 	if busy < float64(sent)*1e-6 || busy > sc.Duration.Seconds() {
 		t.Errorf("metrics: the media reader was busy %v s for %d packets of a %s call", busy, sent, sc.Duration)
 	}
@@ -239,16 +200,15 @@ func TestCallEndToEndThreeParticipants(t *testing.T) {
 // "establishing" is not an event, and the state never goes backwards.
 func TestEstablishedBeforeEstablishingIsNotABackwardsStep(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
-	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: time.Second, EstablishedFirst: true,
+	srv := startBot(t, sim, nil)
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: time.Second, EstablishedFirst: true,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	var states []string
-	for _, e := range readEvents(t, filepath.Join(dir, res.CallID, "events.jsonl")) {
+	for _, e := range readEvents(t, filepath.Join(srv.OutDir, res.CallID, "events.jsonl")) {
 		if e.Type == event.CallState {
 			states = append(states, e.State)
 		}
@@ -262,21 +222,18 @@ func TestEstablishedBeforeEstablishingIsNotABackwardsStep(t *testing.T) {
 // progress is not disturbed.
 func TestMaxCallsRejectsBusy(t *testing.T) {
 	sim := startSim(t)
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { c.MaxCalls = 1 })
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.MaxCalls = 1 })
 	first := make(chan *graphsim.CallResult, 1)
 	go func() {
-		res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second,
+		res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: 2 * time.Second,
 			Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
 		if err != nil {
 			t.Error(err)
 		}
 		first <- res
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(bot.LiveCalls()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	second, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: time.Second,
+	testwait.For(t, 5*time.Second, "the first call", func() bool { return len(srv.Bot.Calls()) > 0 })
+	second, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 500}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -288,27 +245,23 @@ func TestMaxCallsRejectsBusy(t *testing.T) {
 	if res == nil || res.Rejected != "" || res.PacketsSent[res.Participants[0]] == 0 {
 		t.Errorf("first call disturbed: %+v", res)
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 }
 
 // /metrics lists the live calls by Graph state while a call is up.
 func TestMetricsCountCallsByState(t *testing.T) {
 	sim := startSim(t)
-	var base string
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { base = c.PublicURL })
-	done := playInBackground(t, sim, graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second,
+	srv := startBot(t, sim, nil)
+	metrics := srv.OpsURL + "/metrics"
+	done := playInBackground(t, sim, graphsim.Scenario{BotURL: srv.Webhook, Duration: 2 * time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
-	waitLive(t, bot)
-	deadline := time.Now().Add(5 * time.Second)
-	for scrapeGauge(base+"/metrics", `mediabot_calls{state="established"}`) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal(`mediabot_calls{state="established"} never 1 during the call`)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitLive(t, srv.Bot)
+	testwait.For(t, 5*time.Second, `mediabot_calls{state="established"} to be 1 during the call`, func() bool {
+		return scrapeGauge(metrics, `mediabot_calls{state="established"}`) == 1
+	})
 	<-done
-	waitIdle(t, bot)
-	if v := scrapeGauge(base+"/metrics", `mediabot_calls{state="established"}`); v != -1 {
+	waitIdle(t, srv)
+	if v := scrapeGauge(metrics, `mediabot_calls{state="established"}`); v != -1 {
 		t.Errorf("after the call: %v established calls", v)
 	}
 }
@@ -318,14 +271,14 @@ func TestMetricsCountCallsByState(t *testing.T) {
 func TestDuplicateNotificationsAreNoOps(t *testing.T) {
 	sim := startSim(t)
 	log := &eventLog{}
-	bot, webhook := startBot(t, sim, nil, mediabot.WithEventConsumer(log))
-	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second, Duplicate: true,
+	srv := startBot(t, sim, nil, mediabot.WithEventConsumer(log))
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: 2 * time.Second, Duplicate: true,
 		Shares:       []graphsim.Share{{Start: 500 * time.Millisecond, End: time.Second}},
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}, {Voice: graphsim.Voice{FundamentalHz: 500}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	var states []string
 	for _, e := range log.of(res.CallID, event.CallState) {
 		states = append(states, e.State)

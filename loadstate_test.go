@@ -23,9 +23,9 @@ func TestOverloadedInstanceRejectsBusyAndSaysWhy(t *testing.T) {
 	var state atomic.Pointer[mediabot.LoadState]
 	state.Store(&mediabot.LoadState{Reason: "fine"})
 	log := &eventLog{}
-	var base string
-	_, webhook := startBot(t, sim, func(c *mediabot.Config) { base = c.PublicURL },
+	srv := startBot(t, sim, nil,
 		mediabot.WithEventConsumer(log), mediabot.WithLoadFunc(func() mediabot.LoadState { return *state.Load() }))
+	base := srv.URL // /readyz is on the public listener, for load balancers
 
 	if code, _ := get(t, base+"/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz %d while normal", code)
@@ -35,7 +35,7 @@ func TestOverloadedInstanceRejectsBusyAndSaysWhy(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "overloaded: cpu: machine 4% idle") {
 		t.Errorf("/readyz %d %q, want 503 with the reason", code, body)
 	}
-	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: time.Second,
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -56,17 +56,17 @@ func TestOverloadedInstanceRejectsBusyAndSaysWhy(t *testing.T) {
 // incoming-call notification 307 with that Location, before acting on it.
 func TestOverloadedInstanceHandsOffWith307(t *testing.T) {
 	sim := startSim(t)
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { c.HandoffURL = "https://other.example.com/api/calls" },
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.HandoffURL = "https://other.example.com/api/calls" },
 		mediabot.WithLoadFunc(func() mediabot.LoadState { return overloaded }))
-	status, loc, err := sim.NotifyLocation(context.Background(), webhook, seedExample(t, "example2_incoming.json"))
+	status, loc, err := sim.NotifyLocation(context.Background(), srv.Webhook, seedExample(t, "example2_incoming.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if status != http.StatusTemporaryRedirect || loc != "https://other.example.com/api/calls" {
 		t.Errorf("status %d, Location %q; want 307 to the handoff URL", status, loc)
 	}
-	if len(bot.LiveCalls()) != 0 {
-		t.Error("a handed-off call was taken")
+	if calls := srv.Bot.Calls(); len(calls) != 0 {
+		t.Errorf("a handed-off call was taken: %+v", calls)
 	}
 }
 

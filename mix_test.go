@@ -16,9 +16,8 @@ import (
 // both voices are in it, each where it speaks, and it spans the call.
 func TestMixedTrackSumsTheParticipants(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir, c.Mix = c.OutDir, true })
-	sc := graphsim.Scenario{BotURL: webhook, Duration: 3 * time.Second, Participants: []graphsim.Participant{
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.Mix = true })
+	sc := graphsim.Scenario{BotURL: srv.Webhook, Duration: 3 * time.Second, Participants: []graphsim.Participant{
 		{Voice: graphsim.Voice{FundamentalHz: 300}, Talk: []graphsim.Span{{Start: 0, End: 1500 * time.Millisecond}}},
 		{Voice: graphsim.Voice{FundamentalHz: 700}, Talk: []graphsim.Span{{Start: 1000 * time.Millisecond, End: 3 * time.Second}}},
 	}}
@@ -26,8 +25,8 @@ func TestMixedTrackSumsTheParticipants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, bot)
-	mixed, rate := wavtest.Read(t, filepath.Join(dir, res.CallID, "mixed.wav"))
+	waitIdle(t, srv)
+	mixed, rate := wavtest.Read(t, filepath.Join(srv.OutDir, res.CallID, "mixed.wav"))
 	if got := float64(len(mixed)) / float64(rate); got < 2.85 || got > 3.3 {
 		t.Errorf("mixed.wav: %.2f s, want about 3 s", got)
 	}

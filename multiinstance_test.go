@@ -12,6 +12,8 @@ import (
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/graphsim"
 	"github.com/mediabot-dev/mediabot/internal/natstest"
+	"github.com/mediabot-dev/mediabot/mediabottest"
+	natssink "github.com/mediabot-dev/mediabot/sink/nats"
 )
 
 // Two instances share the work as behind a load balancer: graphsim offers 10
@@ -21,14 +23,26 @@ import (
 func TestTwoInstancesOneNATSConsumer(t *testing.T) {
 	sim := startSim(t)
 	natsURL := natstest.Start(t, -1, t.TempDir()).ClientURL()
-	var bots [2]*mediabot.Bot
+	var bots [2]*mediabottest.Server
 	var webhooks [2]string
 	for i := range bots {
-		bots[i], webhooks[i] = startBot(t, sim, func(c *mediabot.Config) {
-			c.InstanceID = "bot" + strconv.Itoa(i)
-			c.NATSURL = natsURL
-			c.OutDir = ""
+		// NATS is the only sink: no file sink.
+		instance := "bot" + strconv.Itoa(i)
+		ns, err := natssink.New(natssink.Config{URL: natsURL, InstanceID: instance})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := mediabottest.Start(mediabottest.Options{Sim: sim, Configure: func(c *mediabot.Config) { c.InstanceID = instance },
+			BotOptions: []mediabot.Option{mediabot.WithSink(ns)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := srv.Close(); err != nil {
+				t.Errorf("bot.Run: %v", err)
+			}
 		})
+		bots[i], webhooks[i] = srv, srv.Webhook
 	}
 	answeredBy := make([]string, 10)
 	results := make([]*graphsim.CallResult, 10)

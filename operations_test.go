@@ -14,8 +14,9 @@ import (
 // accepted.
 func TestInviteIsTrackedToItsCompletion(t *testing.T) {
 	sim := startSim(t)
-	bot, webhook := startBot(t, sim, nil)
-	done := playInBackground(t, sim, graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second,
+	srv := startBot(t, sim, nil)
+	bot := srv.Bot
+	done := playInBackground(t, sim, graphsim.Scenario{BotURL: srv.Webhook, Duration: 2 * time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
 	callID := waitLive(t, bot)
 	time.Sleep(300 * time.Millisecond) // established

@@ -1,9 +1,12 @@
 package mediabot_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -50,8 +53,8 @@ func errorMessage(body map[string]any) string {
 
 func TestOperatorAPIWantsTheAdminToken(t *testing.T) {
 	sim := startSim(t)
-	_, webhook := startBot(t, sim, func(c *mediabot.Config) { c.AdminToken = "s3cret" })
-	calls := strings.TrimSuffix(webhook, "/api/calls") + "/v1/calls"
+	srv := startBot(t, sim, nil, mediabot.WithAdminToken("s3cret"))
+	calls := srv.OpsURL + "/v1/calls"
 	for _, token := range []string{"", "wrong"} {
 		if code, _ := operatorRequest(t, http.MethodGet, calls, token, "", ""); code != http.StatusUnauthorized {
 			t.Errorf("token %q: %d, want 401", token, code)
@@ -68,17 +71,37 @@ func TestOperatorAPIWantsTheAdminToken(t *testing.T) {
 
 func TestOperatorAPIWithoutATokenOnlyOnLoopback(t *testing.T) {
 	sim := startSim(t)
-	_, webhook := startBot(t, sim, func(c *mediabot.Config) { c.Listen = "192.0.2.10:9440" })
-	code, body := operatorRequest(t, http.MethodGet, strings.TrimSuffix(webhook, "/api/calls")+"/v1/calls", "", "", "")
-	if code != http.StatusForbidden || !strings.Contains(errorMessage(body), "--admin-token") {
+	srv := startBot(t, sim, nil)
+	// A loopback client of the operations handler, served on a listener
+	// of the given address.
+	list := func(listener string) (int, map[string]any) {
+		req := httptest.NewRequest(http.MethodGet, "/v1/calls", nil)
+		req.RemoteAddr = "127.0.0.1:50000"
+		local, err := net.ResolveTCPAddr("tcp", listener)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, local))
+		rec := httptest.NewRecorder()
+		srv.Bot.OpsHandler().ServeHTTP(rec, req)
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("reply %q is not JSON", rec.Body.Bytes())
+		}
+		return rec.Code, body
+	}
+	if code, body := list("192.0.2.10:9440"); code != http.StatusForbidden || !strings.Contains(errorMessage(body), "--admin-token") {
 		t.Errorf("no token, public listener: %d %v, want 403 naming --admin-token", code, body)
+	}
+	if code, body := list("127.0.0.1:9440"); code != http.StatusOK {
+		t.Errorf("no token, loopback listener: %d %v, want 200", code, body)
 	}
 }
 
 func TestOperatorAPISaysWhatIsWrongWithAJoin(t *testing.T) {
 	sim := startSim(t)
-	_, webhook := startBot(t, sim, nil) // loopback, no token: allowed from loopback
-	calls := strings.TrimSuffix(webhook, "/api/calls") + "/v1/calls"
+	srv := startBot(t, sim, nil) // loopback, no token: allowed from loopback
+	calls := srv.OpsURL + "/v1/calls"
 	for _, tc := range []struct {
 		contentType, body string
 		status            int
@@ -108,10 +131,10 @@ func TestOperatorAPISaysWhatIsWrongWithAJoin(t *testing.T) {
 // The operator lists the calls the bot holds and hangs one up.
 func TestOperatorListsAndHangsUpAPlacedCall(t *testing.T) {
 	sim := startSim(t)
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { c.AdminToken = "s3cret" })
+	srv := startBot(t, sim, nil, mediabot.WithAdminToken("s3cret"))
 	const user = "22222222-0000-4000-8000-0000000000d1"
 	d := sim.AddUser(user, graphsim.Callee{Scenario: graphsim.Scenario{Duration: time.Minute}})
-	calls := strings.TrimSuffix(webhook, "/api/calls") + "/v1/calls"
+	calls := srv.OpsURL + "/v1/calls"
 	code, body := operatorRequest(t, http.MethodPost, calls, "s3cret", "application/json", `{"userId":"`+user+`"}`)
 	id, _ := body["callId"].(string)
 	if code != http.StatusCreated || id == "" {
@@ -131,14 +154,14 @@ func TestOperatorListsAndHangsUpAPlacedCall(t *testing.T) {
 	if res := waitPlaced(t, d); !res.EndedByBot {
 		t.Error("graphsim did not see the bot hang up")
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 }
 
 // Graph out of reach: the operator hears 504, not that Graph refused.
 func TestOperatorSaysWhenGraphDidNotReply(t *testing.T) {
 	sim := startSim(t)
-	_, webhook := startBot(t, sim, func(c *mediabot.Config) { c.GraphURL = "http://127.0.0.1:1/v1.0" })
-	code, body := operatorRequest(t, http.MethodPost, strings.TrimSuffix(webhook, "/api/calls")+"/v1/calls", "", "application/json",
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.GraphURL = "http://127.0.0.1:1/v1.0" })
+	code, body := operatorRequest(t, http.MethodPost, srv.OpsURL+"/v1/calls", "", "application/json",
 		`{"userId":"22222222-0000-4000-8000-0000000000e1"}`)
 	if code != http.StatusGatewayTimeout || !strings.Contains(errorMessage(body), "no reply from Graph") {
 		t.Errorf("POST /v1/calls with Graph unreachable = %d %q, want 504 saying there was no reply", code, errorMessage(body))

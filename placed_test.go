@@ -16,6 +16,7 @@ import (
 	"github.com/mediabot-dev/mediabot/internal/audiotest"
 	"github.com/mediabot-dev/mediabot/internal/joinclient"
 	"github.com/mediabot-dev/mediabot/internal/wavtest"
+	"github.com/mediabot-dev/mediabot/mediabottest"
 	"github.com/mediabot-dev/mediabot/signaling"
 )
 
@@ -28,9 +29,10 @@ func speakers(freqs ...float64) []graphsim.Participant {
 	return ps
 }
 
-// operator is the operator API client of a test bot.
-func operator(webhook string) *joinclient.Client {
-	return &joinclient.Client{BotURL: strings.TrimSuffix(webhook, "/api/calls")}
+// operator is the operator API client of a test bot, on its operations
+// listener.
+func operator(srv *mediabottest.Server) *joinclient.Client {
+	return &joinclient.Client{BotURL: srv.OpsURL}
 }
 
 // waitPlaced waits for graphsim's side of the next call placed to d.
@@ -89,8 +91,8 @@ func eventTypes(t *testing.T, callDir string) (types []event.Type, states []stri
 // call, and the call ends as an answered one does.
 func TestJoinMeetingByLinkEndToEnd(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+	srv := startBot(t, sim, nil)
+	bot := srv.Bot
 	freqs := []float64{220, 500}
 	const long = 3 * time.Second
 	m := sim.AddMeeting(graphsim.Callee{Scenario: graphsim.Scenario{Duration: long, Participants: speakers(freqs...),
@@ -98,14 +100,14 @@ func TestJoinMeetingByLinkEndToEnd(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	info, err := operator(webhook).Place(ctx, mediabot.JoinRequest{JoinURL: m.JoinURL})
+	info, err := operator(srv).Place(ctx, mediabot.JoinRequest{JoinURL: m.JoinURL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.ID == "" || info.Direction != "outgoing" || info.TenantID != m.TenantID {
 		t.Errorf("placed call %+v, want an id, outgoing, the meeting's tenant", info)
 	}
-	if err := operator(webhook).Follow(ctx, info.ID, func(string) {}); err != nil {
+	if err := operator(srv).Follow(ctx, info.ID, func(string) {}); err != nil {
 		t.Fatal(err)
 	}
 	op, err := bot.Invite(ctx, info.ID, signaling.PhoneTarget("+14255550199"))
@@ -113,14 +115,14 @@ func TestJoinMeetingByLinkEndToEnd(t *testing.T) {
 		t.Errorf("invite into the placed call: %+v, %v", op, err)
 	}
 	res := waitPlaced(t, m.Destination)
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 
 	req := res.Request
 	if req.ChatInfo == nil || req.ChatInfo.ThreadID != m.ThreadID || signaling.MeetingInfoType(req.MeetingInfo) != signaling.ODataOrganizerMeetingInfo ||
 		req.TenantID != m.TenantID || req.MediaConfig.ODataType != signaling.ODataAppHostedMediaConfig || !strings.Contains(req.CallbackURI, "/api/calls/") {
 		t.Errorf("create-call request %+v", req)
 	}
-	callDir := filepath.Join(dir, info.ID)
+	callDir := filepath.Join(srv.OutDir, info.ID)
 	checkVoices(t, callDir, res, freqs, long)
 	types, states, _ := eventTypes(t, callDir)
 	if len(types) == 0 || types[0] != event.CallPlaced {
@@ -139,8 +141,8 @@ func TestJoinMeetingByLinkEndToEnd(t *testing.T) {
 // silent once it has left, the joiner's before it came.
 func TestJoinedMeetingPeopleComeAndGo(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, _ := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+	srv := startBot(t, sim, nil)
+	bot := srv.Bot
 	freqs := []float64{250, 550}
 	ps := speakers(freqs...)
 	ps[0].LeaveAt = 2 * time.Second
@@ -151,8 +153,8 @@ func TestJoinedMeetingPeopleComeAndGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := waitPlaced(t, m.Destination)
-	waitIdle(t, bot)
-	callDir := filepath.Join(dir, info.ID)
+	waitIdle(t, srv)
+	callDir := filepath.Join(srv.OutDir, info.ID)
 	leaver, joiner := res.Participants[0], res.Participants[1]
 	var joinedAt, leftAt int64 = -1, -1
 	_, _, all := eventTypes(t, callDir)
@@ -193,8 +195,8 @@ func TestJoinedMeetingPeopleComeAndGo(t *testing.T) {
 // as an invitation groups them), and records both speakers.
 func TestJoinMeetingByIDEndToEnd(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, _ := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+	srv := startBot(t, sim, nil)
+	bot := srv.Bot
 	freqs := []float64{300, 650}
 	const long = 2 * time.Second
 	m := sim.AddMeeting(graphsim.Callee{Scenario: graphsim.Scenario{Duration: long, Participants: speakers(freqs...)}})
@@ -204,20 +206,20 @@ func TestJoinMeetingByIDEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := waitPlaced(t, m.Destination)
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	var mi signaling.JoinMeetingIDMeetingInfo
 	if err := json.Unmarshal(res.Request.MeetingInfo, &mi); err != nil || mi.JoinMeetingID != m.JoinMeetingID || mi.Passcode != m.Passcode || res.Request.TenantID != testTenant {
 		t.Errorf("meetingInfo %s tenant %q, want the meeting's id and passcode, the bot's tenant", res.Request.MeetingInfo, res.Request.TenantID)
 	}
-	checkVoices(t, filepath.Join(dir, info.ID), res, freqs, long)
+	checkVoices(t, filepath.Join(srv.OutDir, info.ID), res, freqs, long)
 }
 
 // The bot calls a Teams user, then transfers the call to another user:
 // Graph reports transferring and ends the bot's leg.
 func TestCallUserThenTransfer(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+	srv := startBot(t, sim, nil)
+	bot := srv.Bot
 	const user = "22222222-0000-4000-8000-0000000000c1"
 	freqs := []float64{440, 180}
 	d := sim.AddUser(user, graphsim.Callee{Scenario: graphsim.Scenario{Duration: 10 * time.Second,
@@ -228,7 +230,7 @@ func TestCallUserThenTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := operator(webhook).Follow(ctx, info.ID, func(string) {}); err != nil {
+	if err := operator(srv).Follow(ctx, info.ID, func(string) {}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(1500 * time.Millisecond) // some speech first
@@ -237,18 +239,18 @@ func TestCallUserThenTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := waitPlaced(t, d)
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	if to := res.TransferredTo; to == nil || to.Identity == nil || to.Identity.User == nil || to.Identity.User.ID != next {
 		t.Errorf("graphsim saw the call transferred to %+v, want user %s", to, next)
 	}
 	if u := res.Request.Targets[0].Identity.User; u == nil || u.ID != user {
 		t.Errorf("create-call targets %+v, want user %s", res.Request.Targets, user)
 	}
-	_, states, _ := eventTypes(t, filepath.Join(dir, info.ID))
+	_, states, _ := eventTypes(t, filepath.Join(srv.OutDir, info.ID))
 	if want := "establishing established transferring transferAccepted terminating terminated"; strings.Join(states, " ") != want {
 		t.Errorf("call states %v, want %s", states, want)
 	}
-	pcm, _ := wavtest.Read(t, filepath.Join(dir, info.ID, res.Participants[0]+".wav"))
+	pcm, _ := wavtest.Read(t, filepath.Join(srv.OutDir, info.ID, res.Participants[0]+".wav"))
 	if sec := float64(len(pcm)) / 16000; sec < 1 || sec > 9 {
 		t.Errorf("%.2f s recorded before the transfer", sec)
 	}
@@ -262,9 +264,9 @@ func TestCallUserThenTransfer(t *testing.T) {
 // notification overtakes the 201 reply, and nothing is lost by it.
 func TestCallPhoneNumberEndToEnd(t *testing.T) {
 	sim := startSim(t)
-	var dir string
 	const instance = "33333333-0000-4000-8000-0000000000a1"
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir, c.ApplicationInstanceID = c.OutDir, instance })
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.ApplicationInstanceID = instance })
+	bot := srv.Bot
 	const phone = "+14255550123"
 	freqs := []float64{350, 150}
 	const long = 2 * time.Second
@@ -275,18 +277,18 @@ func TestCallPhoneNumberEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := waitPlaced(t, d)
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	src := res.Request.Source
 	if src == nil || src.Identity == nil || src.Identity.ApplicationInstance == nil || src.Identity.ApplicationInstance.ID != instance {
 		t.Errorf("create-call source %+v, want application instance %s", src, instance)
 	}
-	callDir := filepath.Join(dir, info.ID)
+	callDir := filepath.Join(srv.OutDir, info.ID)
 	checkVoices(t, callDir, res, freqs, long)
 	_, states, _ := eventTypes(t, callDir)
 	if want := "establishing established terminating terminated"; strings.Join(states, " ") != want {
 		t.Errorf("call states %v, want %s", states, want)
 	}
-	metrics := strings.TrimSuffix(webhook, "/api/calls") + "/metrics"
+	metrics := srv.OpsURL + "/metrics"
 	if got := scrapeGauge(metrics, "mediabot_notifications_ignored_total"); got != 0 {
 		t.Errorf("%v notifications ignored, want the early one kept for the call", got)
 	}
@@ -296,8 +298,8 @@ func TestCallPhoneNumberEndToEnd(t *testing.T) {
 // call.lobby event), waits, and once admitted records the meeting.
 func TestJoinWaitsInTheLobbyThenRecords(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+	srv := startBot(t, sim, nil)
+	bot := srv.Bot
 	freqs := []float64{260, 600}
 	const long = 2 * time.Second
 	m := sim.AddMeeting(graphsim.Callee{Lobby: 1500 * time.Millisecond, Scenario: graphsim.Scenario{Duration: long, Participants: speakers(freqs...)}})
@@ -309,10 +311,10 @@ func TestJoinWaitsInTheLobbyThenRecords(t *testing.T) {
 	}
 	var said []string
 	inLobbyOnStatus := false
-	if err := operator(webhook).Follow(ctx, info.ID, func(s string) {
+	if err := operator(srv).Follow(ctx, info.ID, func(s string) {
 		said = append(said, s)
 		if strings.Contains(s, "waiting to be admitted") {
-			for _, c := range getStatus(t, strings.TrimSuffix(webhook, "/api/calls")).Calls {
+			for _, c := range getStatus(t, srv.OpsURL).Calls {
 				inLobbyOnStatus = inLobbyOnStatus || (c.ID == info.ID && c.InLobby && c.Direction == "outgoing")
 			}
 		}
@@ -326,8 +328,8 @@ func TestJoinWaitsInTheLobbyThenRecords(t *testing.T) {
 		t.Errorf("following the call said %q, nothing about the lobby", said)
 	}
 	res := waitPlaced(t, m.Destination)
-	waitIdle(t, bot)
-	callDir := filepath.Join(dir, info.ID)
+	waitIdle(t, srv)
+	callDir := filepath.Join(srv.OutDir, info.ID)
 	checkVoices(t, callDir, res, freqs, long)
 	var lobby []string
 	_, _, all := eventTypes(t, callDir)
@@ -344,20 +346,20 @@ func TestJoinWaitsInTheLobbyThenRecords(t *testing.T) {
 // A lobby nobody opens: the bot leaves after --lobby-timeout and says why.
 func TestJoinLeavesALobbyNobodyOpens(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, _ := startBot(t, sim, func(c *mediabot.Config) { dir, c.LobbyTimeout = c.OutDir, time.Second })
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.LobbyTimeout = time.Second })
+	bot := srv.Bot
 	m := sim.AddMeeting(graphsim.Callee{Lobby: -1})
 	info, err := bot.Join(context.Background(), mediabot.JoinRequest{JoinURL: m.JoinURL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := waitPlaced(t, m.Destination)
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	if !res.EndedByBot || !res.Admitted.IsZero() {
 		t.Errorf("graphsim: ended by bot %v, admitted %v; want the bot to leave unadmitted", res.EndedByBot, res.Admitted)
 	}
 	var timedOut *event.Event
-	_, _, all := eventTypes(t, filepath.Join(dir, info.ID))
+	_, _, all := eventTypes(t, filepath.Join(srv.OutDir, info.ID))
 	for i, e := range all {
 		if e.Type == event.CallLobby && e.State == "timedOut" {
 			timedOut = &all[i]
@@ -376,10 +378,10 @@ func TestJoinLeavesALobbyNobodyOpens(t *testing.T) {
 // operator can read after the call is gone.
 func TestJoinRefusedOrEndedSaysWhy(t *testing.T) {
 	sim := startSim(t)
-	_, webhook := startBot(t, sim, nil)
+	srv := startBot(t, sim, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	op := operator(webhook)
+	op := operator(srv)
 
 	m := sim.AddMeeting(graphsim.Callee{})
 	_, err := op.Place(ctx, mediabot.JoinRequest{JoinMeetingID: m.JoinMeetingID, Passcode: "wrong"})
@@ -403,7 +405,7 @@ func TestJoinRefusedOrEndedSaysWhy(t *testing.T) {
 	if !errors.Is(err, joinclient.ErrCallEnded) || !strings.Contains(err.Error(), "404/7520 The meeting has not started.") {
 		t.Errorf("following a call to a meeting not started: %v, want Graph's resultInfo", err)
 	}
-	metrics := strings.TrimSuffix(webhook, "/api/calls") + "/metrics"
+	metrics := srv.OpsURL + "/metrics"
 	if got := scrapeGauge(metrics, `mediabot_calls_placed_total{result="refused"}`); got != 2 {
 		t.Errorf("calls placed refused = %v, want 2", got)
 	}
@@ -413,7 +415,8 @@ func TestJoinRefusedOrEndedSaysWhy(t *testing.T) {
 // answered yet: a burst of joins cannot overshoot it.
 func TestPlacementsInFlightCountTowardMaxCalls(t *testing.T) {
 	sim := startSim(t)
-	bot, _ := startBot(t, sim, func(c *mediabot.Config) { c.MaxCalls = 1 })
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.MaxCalls = 1 })
+	bot := srv.Bot
 	const first, second = "22222222-0000-4000-8000-0000000000f1", "22222222-0000-4000-8000-0000000000f2"
 	d := sim.AddUser(first, graphsim.Callee{Scenario: graphsim.Scenario{Duration: time.Second}})
 	sim.AddUser(second, graphsim.Callee{Scenario: graphsim.Scenario{Duration: time.Second}})
@@ -431,5 +434,5 @@ func TestPlacementsInFlightCountTowardMaxCalls(t *testing.T) {
 		t.Fatalf("the first join: %v", err)
 	}
 	waitPlaced(t, d)
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 }

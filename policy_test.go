@@ -19,16 +19,16 @@ func TestPolicyAnswersWithServiceHostedMedia(t *testing.T) {
 	sim := startSim(t)
 	prefetch := []signaling.MediaInfo{{URI: "https://cdn.contoso.com/beep.wav", ResourceID: "1D6DE2D4-CD51-4309-8DAA-70768651088E"}}
 	log := &eventLog{}
-	bot, webhook := startBot(t, sim, nil, mediabot.WithEventConsumer(log),
+	srv := startBot(t, sim, nil, mediabot.WithEventConsumer(log),
 		mediabot.WithPolicy(func(mediabot.IncomingCall) mediabot.Decision {
 			return mediabot.Decision{Action: mediabot.AnswerServiceHosted, PreFetchMedia: prefetch}
 		}))
-	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: time.Second,
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	mc := res.Answer.MediaConfig
 	if mc.ODataType != signaling.ODataServiceHostedMediaConfig || mc.Blob != "" || len(mc.PreFetchMedia) != 1 || mc.PreFetchMedia[0] != prefetch[0] {
 		t.Errorf("answer mediaConfig %+v", mc)
@@ -46,14 +46,14 @@ func TestPolicyAnswersWithServiceHostedMedia(t *testing.T) {
 func TestEncryptedSourceIsFlaggedAndTheCallGoesOn(t *testing.T) {
 	sim := startSim(t)
 	log := &eventLog{}
-	bot, webhook := startBot(t, sim, nil, mediabot.WithEventConsumer(log))
-	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: time.Second,
+	srv := startBot(t, sim, nil, mediabot.WithEventConsumer(log))
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: time.Second,
 		Source:       &signaling.ParticipantInfo{Encrypted: "ZW5jcnlwdGVkIGNhbGxlcg=="},
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	if res.Answer.MediaConfig.Blob == "" {
 		t.Fatal("the call was not answered")
 	}
@@ -71,11 +71,11 @@ func TestEncryptedSourceIsFlaggedAndTheCallGoesOn(t *testing.T) {
 // instance is full) is redirected there rather than rejected.
 func TestFullInstanceRedirectsToTheConfiguredTargets(t *testing.T) {
 	sim := startSim(t)
-	_, webhook := startBot(t, sim, func(c *mediabot.Config) {
-		c.MaxCalls = 1
-		c.RedirectTargets = []string{"+14255550100", "11111111-0000-4000-8000-000000000002"}
-	}, mediabot.WithLoadFunc(func() mediabot.LoadState { return overloaded }))
-	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: time.Second,
+	targets := mediabot.ParseTargets([]string{"+14255550100", "11111111-0000-4000-8000-000000000002"}, testTenant)
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.MaxCalls = 1 },
+		mediabot.WithPolicy(mediabot.DefaultPolicy(1, targets...)),
+		mediabot.WithLoadFunc(func() mediabot.LoadState { return overloaded }))
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
 	if err != nil {
 		t.Fatal(err)

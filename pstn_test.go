@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
 	"github.com/mediabot-dev/mediabot/internal/audiotest"
@@ -19,12 +18,11 @@ import (
 // in events.jsonl, and counts its stream without decode errors.
 func TestPSTNParticipantIsRecordedThroughG711(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+	srv := startBot(t, sim, nil)
 
 	const phone = "+14255550123"
 	freqs := []float64{300, 500}
-	sc := graphsim.Scenario{BotURL: webhook, Duration: 3 * time.Second, Participants: []graphsim.Participant{
+	sc := graphsim.Scenario{BotURL: srv.Webhook, Duration: 3 * time.Second, Participants: []graphsim.Participant{
 		{DisplayName: "Teams user", Voice: graphsim.Voice{FundamentalHz: freqs[0], SyllableHz: 3}},
 		{Phone: phone, Voice: graphsim.Voice{FundamentalHz: freqs[1], SyllableHz: 4}},
 	}}
@@ -32,10 +30,10 @@ func TestPSTNParticipantIsRecordedThroughG711(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 
 	const rate = 16000
-	callDir := filepath.Join(dir, res.CallID)
+	callDir := filepath.Join(srv.OutDir, res.CallID)
 	for i, pid := range res.Participants {
 		pcm, gotRate := wavtest.Read(t, filepath.Join(callDir, pid+".wav"))
 		if gotRate != rate {

@@ -11,6 +11,7 @@ import (
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/testwait"
 	"github.com/mediabot-dev/mediabot/internal/wavtest"
 )
 
@@ -33,17 +34,14 @@ func deltaRoster(callID string, seq int, participantID string) []byte {
 func TestDeltaRosterGapRebuildsTheRoster(t *testing.T) {
 	sim := startSim(t)
 	log := &eventLog{}
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { c.DeltaRoster = true }, mediabot.WithEventConsumer(log))
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.DeltaRoster = true }, mediabot.WithEventConsumer(log))
+	webhook := srv.Webhook
 	done := playInBackground(t, sim, graphsim.Scenario{BotURL: webhook, Duration: 3 * time.Second,
 		Participants: []graphsim.Participant{{DisplayName: "Alice", Voice: graphsim.Voice{FundamentalHz: 300}}}})
-	callID := waitLive(t, bot)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(log.of(callID, event.ParticipantJoined)) < 2 { // the bot and Alice, from graphsim's roster
-		if time.Now().After(deadline) {
-			t.Fatal("no roster")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	callID := waitLive(t, srv.Bot)
+	testwait.For(t, 5*time.Second, "the roster", func() bool {
+		return len(log.of(callID, event.ParticipantJoined)) >= 2 // the bot and Alice, from graphsim's roster
+	})
 	send := func(seq int, id string) {
 		if status, err := sim.Notify(context.Background(), webhook, deltaRoster(callID, seq, id)); err != nil || status != http.StatusAccepted {
 			t.Fatalf("delta %d: %d %v", seq, status, err)
@@ -54,7 +52,7 @@ func TestDeltaRosterGapRebuildsTheRoster(t *testing.T) {
 	send(2, "guest-2") // repeated: a no-op
 	send(5, "guest-5") // 3 and 4 missed: rebuild
 	res := <-done
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 
 	joined := map[string]int{}
 	for _, e := range log.of(callID, event.ParticipantJoined) {
@@ -80,14 +78,14 @@ func TestDeltaRosterGapRebuildsTheRoster(t *testing.T) {
 // ssrc-*.wav is left behind.
 func TestRosterAfterMediaLosesNothing(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
-	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second, RosterAfter: time.Second,
+	srv := startBot(t, sim, nil)
+	dir := srv.OutDir
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: 2 * time.Second, RosterAfter: time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}, {Voice: graphsim.Voice{FundamentalHz: 600}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	files, _ := filepath.Glob(filepath.Join(dir, res.CallID, "*.wav"))
 	if len(files) != 2 {
 		t.Fatalf("files %v, want one WAV per participant", files)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/graphsim"
 	"github.com/mediabot-dev/mediabot/internal/audiotest"
 	"github.com/mediabot-dev/mediabot/internal/wavtest"
@@ -18,8 +17,7 @@ import (
 // participant's file holds their voice while they talk and silence else.
 func TestSixSpeakersRotateThroughFourSections(t *testing.T) {
 	sim := startSim(t)
-	var dir string
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir = c.OutDir })
+	srv := startBot(t, sim, nil)
 	freqs := []float64{200, 310, 430, 570, 730, 890}
 	span := func(from, to float64) graphsim.Span {
 		return graphsim.Span{Start: time.Duration(from * float64(time.Second)), End: time.Duration(to * float64(time.Second))}
@@ -32,7 +30,7 @@ func TestSixSpeakersRotateThroughFourSections(t *testing.T) {
 		{span(1.5, 3), span(3, 4.5)},
 		{span(1.5, 3), span(3, 4.5)},
 	}
-	sc := graphsim.Scenario{BotURL: webhook, Duration: 4500 * time.Millisecond}
+	sc := graphsim.Scenario{BotURL: srv.Webhook, Duration: 4500 * time.Millisecond}
 	for i, f := range freqs {
 		sc.Participants = append(sc.Participants, graphsim.Participant{Voice: graphsim.Voice{FundamentalHz: f}, Talk: talks[i]})
 	}
@@ -40,10 +38,10 @@ func TestSixSpeakersRotateThroughFourSections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	const edge = 0.15 // seconds around a turn where a frame may straddle it
 	for i, pid := range res.Participants {
-		pcm, rate := wavtest.Read(t, filepath.Join(dir, res.CallID, pid+".wav"))
+		pcm, rate := wavtest.Read(t, filepath.Join(srv.OutDir, res.CallID, pid+".wav"))
 		// The media clock starts when media connects, the first packets a
 		// little later: find where this participant's file starts speaking.
 		window := func(from, to float64) []int16 {

@@ -29,8 +29,8 @@ func TestSeedIncomingExamplesProduceTheRightAction(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			// A bot of its own: Examples 1 and 2 name the same call. Its
 			// media never connects, so it is drained quickly at the end.
-			_, webhook := startBot(t, sim, func(c *mediabot.Config) { c.ParticipantCapacity, c.DrainTimeout = 7, 10*time.Millisecond })
-			offer, err := sim.OfferCall(context.Background(), webhook, tc.callID, seedExample(t, tc.file), tc.window)
+			srv := startBot(t, sim, func(c *mediabot.Config) { c.ParticipantCapacity, c.DrainTimeout = 7, 10*time.Millisecond })
+			offer, err := sim.OfferCall(context.Background(), srv.Webhook, tc.callID, seedExample(t, tc.file), tc.window)
 			if err != nil {
 				t.Fatal(err)
 			}

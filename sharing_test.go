@@ -16,6 +16,7 @@ import (
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
 	"github.com/mediabot-dev/mediabot/internal/audiotest"
+	"github.com/mediabot-dev/mediabot/internal/testwait"
 	"github.com/mediabot-dev/mediabot/internal/wavtest"
 )
 
@@ -61,18 +62,21 @@ func playInBackground(t *testing.T, sim *graphsim.Sim, sc graphsim.Scenario) <-c
 	return done
 }
 
-// waitLive returns the id of the first call the bot holds.
+// waitLive returns the id of the first live call (held, not closing) the
+// bot holds.
 func waitLive(t *testing.T, bot *mediabot.Bot) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if live := bot.LiveCalls(); len(live) > 0 {
-			return live[0]
+	var id string
+	testwait.For(t, 5*time.Second, "a live call", func() bool {
+		for _, c := range bot.Calls() {
+			if !c.Closing {
+				id = c.ID
+				return true
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("no live call")
-	return ""
+		return false
+	})
+	return id
 }
 
 // The seed's two content-sharing notifications, verbatim but pointed at the
@@ -81,10 +85,11 @@ func waitLive(t *testing.T, bot *mediabot.Bot) string {
 func TestSeedSharingNotificationsOnALiveCall(t *testing.T) {
 	sim := startSim(t)
 	log := &eventLog{}
-	bot, webhook := startBot(t, sim, nil, mediabot.WithEventConsumer(log))
+	srv := startBot(t, sim, nil, mediabot.WithEventConsumer(log))
+	webhook := srv.Webhook
 	done := playInBackground(t, sim, graphsim.Scenario{BotURL: webhook, Duration: 2 * time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
-	callID := waitLive(t, bot)
+	callID := waitLive(t, srv.Bot)
 	time.Sleep(300 * time.Millisecond)
 	send := func(name string) {
 		body := bytes.ReplaceAll(seedExample(t, name), []byte(seedCallID), []byte(callID))
@@ -103,7 +108,7 @@ func TestSeedSharingNotificationsOnALiveCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-done
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 
 	started := log.of(callID, event.SharingStarted)
 	ended := log.of(callID, event.SharingEnded)
@@ -144,8 +149,8 @@ func onset(pcm []int16, rate int, fromMs int64) int64 {
 func TestSharingEventsLineUpWithAudio(t *testing.T) {
 	sim := startSim(t)
 	log := &eventLog{}
-	var dir, base string
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { dir, base = c.OutDir, c.PublicURL }, mediabot.WithEventConsumer(log))
+	srv := startBot(t, sim, nil, mediabot.WithEventConsumer(log))
+	webhook := srv.Webhook
 	shares := []graphsim.Share{{Start: time.Second, End: 2 * time.Second}, {Start: 2500 * time.Millisecond, End: 3500 * time.Millisecond}}
 	presenter := graphsim.Participant{Voice: graphsim.Voice{FundamentalHz: 400}}
 	for _, s := range shares {
@@ -164,7 +169,7 @@ func TestSharingEventsLineUpWithAudio(t *testing.T) {
 			case <-stop:
 				return
 			case <-time.After(100 * time.Millisecond):
-				if v := scrapeGauge(base+"/metrics", "mediabot_sharing_sessions_active"); v > maxActive {
+				if v := scrapeGauge(srv.OpsURL+"/metrics", "mediabot_sharing_sessions_active"); v > maxActive {
 					maxActive = v
 				}
 			}
@@ -176,7 +181,7 @@ func TestSharingEventsLineUpWithAudio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	if maxActive != 1 {
 		t.Errorf("mediabot_sharing_sessions_active peaked at %v, want 1", maxActive)
 	}
@@ -185,7 +190,7 @@ func TestSharingEventsLineUpWithAudio(t *testing.T) {
 	if len(started) != 2 || len(ended) != 2 {
 		t.Fatalf("%d started, %d ended; want 2 and 2", len(started), len(ended))
 	}
-	pcm, rate := wavtest.Read(t, filepath.Join(dir, res.CallID, res.Participants[0]+".wav"))
+	pcm, rate := wavtest.Read(t, filepath.Join(srv.OutDir, res.CallID, res.Participants[0]+".wav"))
 	var from int64
 	for i, s := range started {
 		if s.ParticipantID != res.Participants[0] {
@@ -207,14 +212,14 @@ func TestSharingEventsLineUpWithAudio(t *testing.T) {
 func TestSharingNotificationsOff(t *testing.T) {
 	sim := startSim(t)
 	log := &eventLog{}
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { c.SharingNotifications = false }, mediabot.WithEventConsumer(log))
-	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, Duration: time.Second,
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.NoSharingNotifications = true }, mediabot.WithEventConsumer(log))
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: time.Second,
 		Shares:       []graphsim.Share{{Start: 200 * time.Millisecond, End: 600 * time.Millisecond}},
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	if o := res.Answer.CallOptions; o != nil && o.IsContentSharingNotificationEnabled {
 		t.Error("the answer asked for content-sharing notifications")
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/testwait"
 )
 
 const (
@@ -55,17 +56,19 @@ func getStatus(t *testing.T, base string) mediabot.Status {
 // waitStatus polls /status.json until ok accepts a snapshot.
 func waitStatus(t *testing.T, base string, what string, ok func(mediabot.Status) bool) mediabot.Status {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st := getStatus(t, base)
-		if ok(st) {
-			return st
+	var st mediabot.Status
+	found := false
+	defer func() {
+		if !found {
+			t.Logf("last status: %+v", st)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no status with %s; last: %+v", what, st)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	}()
+	testwait.For(t, 10*time.Second, "a status with "+what, func() bool {
+		st = getStatus(t, base)
+		return ok(st)
+	})
+	found = true
+	return st
 }
 
 func participant(c mediabot.CallStatus, id string) (mediabot.ParticipantStatus, bool) {
@@ -101,8 +104,8 @@ func playCancelable(t *testing.T, sim *graphsim.Sim, sc graphsim.Scenario) (stop
 // speaks (with a level), who presents; and nothing once it ended.
 func TestStatusJSONShowsSpeakersAndSharing(t *testing.T) {
 	sim := startSim(t)
-	bot, webhook := startBot(t, sim, nil)
-	base := strings.TrimSuffix(webhook, "/api/calls")
+	srv := startBot(t, sim, nil)
+	webhook, base := srv.Webhook, srv.OpsURL
 	if st := getStatus(t, base); len(st.Calls) != 0 || st.Instance != "test" || st.Load != "normal" || st.Draining {
 		t.Fatalf("before the call: %+v", st)
 	}
@@ -142,7 +145,7 @@ func TestStatusJSONShowsSpeakersAndSharing(t *testing.T) {
 	}
 
 	<-done
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 	if st := getStatus(t, base); len(st.Calls) != 0 {
 		t.Errorf("after the call: %+v", st.Calls)
 	}
@@ -187,8 +190,8 @@ func TestStatusPageRendersInChromium(t *testing.T) {
 		t.Skipf("headless Chromium not installed at %s (Debian: apt-get install chromium): %v", chromiumPath, err)
 	}
 	sim := startSim(t)
-	bot, webhook := startBot(t, sim, nil)
-	base := strings.TrimSuffix(webhook, "/api/calls")
+	srv := startBot(t, sim, nil)
+	webhook, base := srv.Webhook, srv.OpsURL
 	sc := statusCall(webhook, 60*time.Second, nil, []graphsim.Share{{Start: 0, End: 60 * time.Second, Presenter: 1}})
 	sc.CallID = "57a7e5ca-11ed-4000-8000-0000000000c1"
 	stop, done := playCancelable(t, sim, sc)
@@ -198,7 +201,7 @@ func TestStatusPageRendersInChromium(t *testing.T) {
 
 	// Mounted under a path prefix, as an embedder may: the page finds
 	// status.json relative to its own URL.
-	prefixed := httptest.NewServer(http.StripPrefix("/mediabot", bot.Handler()))
+	prefixed := httptest.NewServer(http.StripPrefix("/mediabot", srv.Bot.OpsHandler()))
 	defer prefixed.Close()
 	dom := string(runChromium(t, prefixed.URL+"/mediabot/status", "--dump-dom"))
 	if !strings.Contains(dom, sc.CallID) {
@@ -249,5 +252,5 @@ func TestStatusPageRendersInChromium(t *testing.T) {
 
 	stop()
 	<-done
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 }

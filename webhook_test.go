@@ -70,7 +70,8 @@ func seedExample(t *testing.T, name string) []byte {
 // refused: an unsigned or foreign-signed incoming call is not answered.
 func TestWebhookRefusesBadRequests(t *testing.T) {
 	sim := startSim(t)
-	bot, webhook := startBot(t, sim, nil)
+	srv := startBot(t, sim, nil)
+	webhook := srv.Webhook
 	incoming := seedExample(t, "example2_incoming.json")
 	big := append([]byte(`{"value":[],"pad":"`), bytes.Repeat([]byte("x"), 1<<20)...)
 	big = append(big, `"}`...)
@@ -106,8 +107,8 @@ func TestWebhookRefusesBadRequests(t *testing.T) {
 		})
 	}
 	time.Sleep(200 * time.Millisecond)
-	if live := bot.LiveCalls(); len(live) != 0 {
-		t.Errorf("refused requests created calls: %v", live)
+	if calls := srv.Bot.Calls(); len(calls) != 0 {
+		t.Errorf("refused requests created calls: %+v", calls)
 	}
 }
 
@@ -115,9 +116,9 @@ func TestWebhookRefusesBadRequests(t *testing.T) {
 // hold: they are accepted (202) and ignored, never fatal.
 func TestSeedSharingNotificationsForUnknownCallAreIgnored(t *testing.T) {
 	sim := startSim(t)
-	bot, webhook := startBot(t, sim, nil)
+	srv := startBot(t, sim, nil)
 	for _, name := range []string{"example2_sharing_created.json", "example2_sharing_deleted.json"} {
-		status, err := sim.Notify(context.Background(), webhook, seedExample(t, name))
+		status, err := sim.Notify(context.Background(), srv.Webhook, seedExample(t, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,8 +126,8 @@ func TestSeedSharingNotificationsForUnknownCallAreIgnored(t *testing.T) {
 			t.Errorf("%s: status %d, want 202", name, status)
 		}
 	}
-	if live := bot.LiveCalls(); len(live) != 0 {
-		t.Errorf("calls created: %v", live)
+	if calls := srv.Bot.Calls(); len(calls) != 0 {
+		t.Errorf("calls created: %+v", calls)
 	}
 }
 
@@ -134,8 +135,8 @@ func TestSeedSharingNotificationsForUnknownCallAreIgnored(t *testing.T) {
 // balancer spreads new calls over instances.
 func TestWebhookRepliesCloseTheConnection(t *testing.T) {
 	sim := startSim(t)
-	_, webhook := startBot(t, sim, nil)
-	req, _ := http.NewRequest(http.MethodPost, webhook, strings.NewReader("{}"))
+	srv := startBot(t, sim, nil)
+	req, _ := http.NewRequest(http.MethodPost, srv.Webhook, strings.NewReader("{}"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -10,18 +10,19 @@ import (
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/testwait"
 )
 
 // A call whose answer window has passed is not answered late: the window
 // runs from the notification's arrival, and a slow decision forfeits it.
 func TestNoAnswerAfterTheWindow(t *testing.T) {
 	sim := startSim(t)
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { c.AnswerWindow = 500 * time.Millisecond },
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.AnswerWindow = 500 * time.Millisecond },
 		mediabot.WithPolicy(func(mediabot.IncomingCall) mediabot.Decision {
 			time.Sleep(700 * time.Millisecond) // a policy too slow for the window
 			return mediabot.Decision{Action: mediabot.Answer}
 		}))
-	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: webhook, AnswerWindow: 2 * time.Second,
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, AnswerWindow: 2 * time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
 	if !errors.Is(err, graphsim.ErrNotAnswered) {
 		t.Fatalf("PlayCall: %v, want ErrNotAnswered", err)
@@ -29,7 +30,7 @@ func TestNoAnswerAfterTheWindow(t *testing.T) {
 	if res.Answer.MediaConfig.ODataType != "" {
 		t.Error("the bot answered after its window")
 	}
-	waitIdle(t, bot)
+	waitIdle(t, srv)
 }
 
 // A keepAlive that Graph answers 404 means the call is gone: it ends here
@@ -37,18 +38,12 @@ func TestNoAnswerAfterTheWindow(t *testing.T) {
 func TestKeepAlive404EndsTheCall(t *testing.T) {
 	sim := startSim(t)
 	log := &eventLog{}
-	bot, webhook := startBot(t, sim, func(c *mediabot.Config) { c.KeepAliveInterval = 300 * time.Millisecond }, mediabot.WithEventConsumer(log))
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.KeepAliveInterval = 300 * time.Millisecond }, mediabot.WithEventConsumer(log))
 	sim.FailNext(http.MethodPost, "/keepAlive", http.StatusNotFound, 0, 1)
-	done := playInBackground(t, sim, graphsim.Scenario{BotURL: webhook, Duration: 4 * time.Second,
+	done := playInBackground(t, sim, graphsim.Scenario{BotURL: srv.Webhook, Duration: 4 * time.Second,
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
-	callID := waitLive(t, bot)
-	deadline := time.Now().Add(3 * time.Second)
-	for len(bot.LiveCalls()) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the call outlived a 404 keepAlive")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	callID := waitLive(t, srv.Bot)
+	testwait.For(t, 3*time.Second, "the call to end after a 404 keepAlive", func() bool { return len(srv.Bot.Calls()) == 0 })
 	states := log.of(callID, event.CallState)
 	if len(states) == 0 || states[len(states)-1].State != "terminated" {
 		t.Errorf("states %+v, want the call terminated", states)

@@ -32,10 +32,14 @@ func (c *Call) hangup(why string) {
 	if c.phase.Load() != live {
 		return
 	}
-	c.leaving(why)
+	// Graph first, then the media: the media processor learns of the end
+	// from Graph rather than from a session that vanished.
+	c.endReason.Store(&why)
+	c.phase.Store(closing)
 	ctx, cancel := context.WithTimeout(context.Background(), graphTimeout)
 	defer cancel()
 	err := c.t.deps.Graph.Hangup(ctx, c.tenant, c.id)
+	c.releaseMedia()
 	switch {
 	case errors.Is(err, signaling.ErrCallGone):
 		c.log.Info("hung up: Graph no longer knew the call", "why", why)
