@@ -65,6 +65,9 @@ type simCall struct {
 	// rosterSSRCs are the sourceIds the roster notifications gave, for GET
 	// participants; nil until the first roster is posted.
 	rosterSSRCs map[string]uint32
+	// sharesOn are the shares of the plan already on when the call was
+	// answered (Share.Start < 0), notified before its media connects.
+	sharesOn []SentShare
 }
 
 // newCall is a call of scenario sc (defaults applied) in state.
@@ -252,6 +255,7 @@ func (c *simCall) play(ctx context.Context, res *CallResult, mc signaling.MediaC
 		c.post(callNotification("updated", sc.CallID, signaling.Call{State: "establishing"}))
 		establishingSent = true
 	}
+	c.notifySharesOn()
 	codecs, err := c.sectionCodecs(strings.Count(blob.Offer, "m=audio"))
 	if err != nil {
 		c.terminate(500, 0, err.Error())
@@ -472,16 +476,19 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 			return
 		}
 	}
-	sharing := sc.Shares
-	if c.options == nil || !c.options.IsContentSharingNotificationEnabled {
-		sharing = nil // Graph sends sharing sessions only to bots that asked
-	}
+	sharing := c.sharingPlan()
 	shares := make([]SentShare, len(sharing))
+	copy(shares, c.sharesOn)
 	send := ownSections{}
 	if c.rotating && peer != nil {
 		send.rotation = newRotation(len(peer.tracks))
 	}
 	presenting := -1 // the participant sharing now
+	for k, sh := range shares {
+		if sh.ID != "" {
+			presenting = sharing[k].Presenter
+		}
+	}
 	t0 := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -544,6 +551,29 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 		}
 	}
 	c.terminate(200, 5010, "The conversation has ended.")
+}
+
+// sharingPlan is the scenario's shares, if the bot asked for sharing
+// notifications: Graph sends sharing sessions only to bots that asked.
+func (c *simCall) sharingPlan() []Share {
+	if c.options == nil || !c.options.IsContentSharingNotificationEnabled {
+		return nil
+	}
+	return c.sc.Shares
+}
+
+// notifySharesOn notifies the shares already on when the call is answered
+// (Start < 0), before its media connects, as Graph reports the sessions of
+// a meeting in progress.
+func (c *simCall) notifySharesOn() {
+	plan := c.sharingPlan()
+	c.sharesOn = make([]SentShare, len(plan))
+	for k, sh := range plan {
+		if sh.Start < 0 {
+			c.sharesOn[k] = SentShare{ID: signaling.NewGUID(), Start: time.Now(), Presenter: c.sc.Participants[sh.Presenter].ID}
+			c.post(sharingNotification("created", c.sc.CallID, c.sharesOn[k].ID))
+		}
+	}
 }
 
 // finishShares ends the shares still open when the call ends: Graph ends a

@@ -104,7 +104,9 @@ func (p *Participant) talking(elapsed time.Duration) bool {
 // Share is one content-sharing session during the call, presented by
 // Participants[Presenter].
 type Share struct {
-	Start, End time.Duration // after media connects
+	// Start and End are after media connects; a Start below 0 is a share
+	// already on when the bot answers, notified before media connects.
+	Start, End time.Duration
 	Presenter  int
 }
 
