@@ -2,7 +2,6 @@ package mediabot_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,18 +10,6 @@ import (
 	"github.com/mediabot-dev/mediabot/graphsim"
 	"github.com/mediabot-dev/mediabot/internal/testwait"
 )
-
-// fetch GETs url and returns its status and body.
-func fetch(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
 
 // The public listener, which Graph and media processors reach, serves
 // Graph's routes and the health probes only: the status page (with the
@@ -34,23 +21,23 @@ func TestPublicListenerShowsNothingOfTheCalls(t *testing.T) {
 	done := playInBackground(t, sim, graphsim.Scenario{BotURL: srv.Webhook, Duration: 3 * time.Second,
 		Participants: []graphsim.Participant{{DisplayName: "Alice Secretname", Voice: graphsim.Voice{FundamentalHz: 300}}}})
 	testwait.For(t, 10*time.Second, "Alice on the status JSON", func() bool {
-		_, body := fetch(t, srv.OpsURL+"/status.json")
+		_, body := get(t, srv.OpsURL+"/status.json")
 		return strings.Contains(body, "Alice Secretname")
 	})
 	for _, path := range []string{"/status", "/status.json", "/metrics", "/v1/calls", "/v1/calls/x", "/debug/pprof/", "/"} {
-		if code, body := fetch(t, srv.URL+path); code != http.StatusNotFound || strings.Contains(body, "Secretname") {
+		if code, body := get(t, srv.URL+path); code != http.StatusNotFound || strings.Contains(body, "Secretname") {
 			t.Errorf("public GET %s: %d %q, want 404 and nothing of the call", path, code, body)
 		}
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		for _, base := range []string{srv.URL, srv.OpsURL} {
-			if code, _ := fetch(t, base+path); code != http.StatusOK {
+			if code, _ := get(t, base+path); code != http.StatusOK {
 				t.Errorf("GET %s%s: %d, want 200", base, path, code)
 			}
 		}
 	}
 	for _, path := range []string{"/status", "/metrics", "/v1/calls"} {
-		if code, _ := fetch(t, srv.OpsURL+path); code != http.StatusOK {
+		if code, _ := get(t, srv.OpsURL+path); code != http.StatusOK {
 			t.Errorf("operations GET %s: %d, want 200", path, code)
 		}
 	}

@@ -72,37 +72,19 @@ func TestTwoInstancesOneNATSConsumer(t *testing.T) {
 	}
 
 	// One consumer reads every frame the stream holds.
-	js := natstest.JetStream(t, natsURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, "MEDIABOT", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"mediabot.audio.>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen := map[string]map[string]bool{} // subject -> seqs
 	instances := map[string]bool{}
-	for {
-		batch, err := cons.FetchNoWait(500)
-		if err != nil {
-			t.Fatal(err)
+	eachNATSMessage(t, natsURL, "mediabot.audio.>", func(msg jetstream.Msg) {
+		subj, seq := msg.Subject(), msg.Headers().Get("Mediabot-Seq")
+		if seen[subj] == nil {
+			seen[subj] = map[string]bool{}
 		}
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			subj, seq := msg.Subject(), msg.Headers().Get("Mediabot-Seq")
-			if seen[subj] == nil {
-				seen[subj] = map[string]bool{}
-			}
-			if seen[subj][seq] {
-				t.Fatalf("%s seq %s delivered twice", subj, seq)
-			}
-			seen[subj][seq] = true
-			instances[msg.Headers().Get("Mediabot-Instance")] = true
+		if seen[subj][seq] {
+			t.Fatalf("%s seq %s delivered twice", subj, seq)
 		}
-		if got == 0 {
-			break
-		}
-	}
+		seen[subj][seq] = true
+		instances[msg.Headers().Get("Mediabot-Instance")] = true
+	})
 	for n, res := range results {
 		if res == nil {
 			continue

@@ -29,39 +29,48 @@ func natsSink(t *testing.T, url string) mediabot.Option {
 	return mediabot.WithSink(s)
 }
 
-// natsEvents reads every event of a call the stream holds, in order.
-func natsEvents(t *testing.T, url, callID string) []event.Event {
+// eachNATSMessage hands fn every message the stream holds on subjects
+// matching filter, in order.
+func eachNATSMessage(t *testing.T, url, filter string, fn func(jetstream.Msg)) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	js := natstest.JetStream(t, url)
-	cons, err := js.OrderedConsumer(ctx, nats.DefaultStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{nats.EventSubjectPrefix + nats.SubjectToken(callID)}})
+	cons, err := js.OrderedConsumer(ctx, nats.DefaultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []event.Event
 	for {
-		batch, err := cons.FetchNoWait(100)
+		batch, err := cons.FetchNoWait(500)
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			var e event.Event
-			if err := json.Unmarshal(m.Data(), &e); err != nil {
-				t.Fatalf("event on NATS %q: %v", m.Data(), err)
-			}
-			out = append(out, e)
+			fn(m)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			t.Fatal(err)
 		}
 		if n == 0 {
-			return out
+			return
 		}
 	}
+}
+
+// natsEvents reads every event of a call the stream holds, in order.
+func natsEvents(t *testing.T, url, callID string) []event.Event {
+	t.Helper()
+	var out []event.Event
+	eachNATSMessage(t, url, nats.EventSubjectPrefix+nats.SubjectToken(callID), func(m jetstream.Msg) {
+		var e event.Event
+		if err := json.Unmarshal(m.Data(), &e); err != nil {
+			t.Fatalf("event on NATS %q: %v", m.Data(), err)
+		}
+		out = append(out, e)
+	})
+	return out
 }
 
 // A policy-recording call with a screen share on when the bot answers: Graph
