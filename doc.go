@@ -6,6 +6,11 @@
 // and sinks, with the call's events (state, roster, streams, content
 // sharing) on the same media clock.
 //
-// Embed it with New and mount Bot.Handler in your HTTP server, or run the
-// mediabot command. See the README for the contract it keeps.
+// Embed it with New: serve Bot.Handler where Graph and media processors
+// reach it, Bot.OpsHandler on your own network only (metrics, status page,
+// operator API), and call Run. Frames and events reach your consumers and
+// sinks (WithFrameConsumer, WithEventConsumer, WithSink), each fed on a
+// goroutine of its own. Or run the mediabot command. See the README for
+// the contract it keeps; package mediabottest starts a bot against
+// graphsim for your tests.
 package mediabot
