@@ -29,7 +29,26 @@ type Frame struct {
 	SampleRate   int
 	Concealed    bool
 	PCM          []int16
+	// Level is the audio level the sender put on the packet (the RFC 6464
+	// client-to-mixer header extension) in -dBov: 0 is the loudest, 127
+	// silence; valid only with HasLevel.
+	Level    uint8
+	HasLevel bool
+	// Payload, on the frames a PacketConsumer gets, is the RTP payload as
+	// received (Opus; G.711 on phone legs), not decoded: PCM is then nil,
+	// and the frame stands for one packet.
+	Payload []byte
+	// MimeType is the stream's codec: audio/opus, audio/PCMU or audio/PCMA.
+	MimeType string
+	// Duration is how much audio the frame covers: 20 ms for PCM frames,
+	// the packet's duration for packet frames.
+	Duration time.Duration
 }
+
+// MaxPayload is the largest RTP payload a packet frame holds: an Opus
+// packet is at most 1275 bytes per frame, 120 ms in all; 1500 covers any
+// that fits a datagram.
+const MaxPayload = 1500
 
 // SourceID is the id a roster uses for this frame's speaker: the CSRC when
 // the packet named one, else the SSRC.
@@ -38,6 +57,19 @@ func (f *Frame) SourceID() uint32 {
 		return f.CSRC
 	}
 	return f.SSRC
+}
+
+// PacketConsumer receives a stream's packets as received, not decoded: a
+// Frame per packet, with Payload set and PCM nil. A consumer that wants
+// packets for some codecs and PCM for others (Ogg Opus recording: Opus
+// packets, but phone legs decoded) implements both interfaces and says
+// which in WantsPackets. Like a FrameConsumer behind a Drainer, it is called
+// from one goroutine only and must not keep p or p.Payload.
+type PacketConsumer interface {
+	Packet(p *Frame)
+	// WantsPackets reports whether the consumer takes the packets of a
+	// stream of codec mimeType (else it takes its decoded frames).
+	WantsPackets(mimeType string) bool
 }
 
 // FrameConsumer receives frames. A consumer behind a Drainer (every sink
