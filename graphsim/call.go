@@ -434,30 +434,48 @@ func (c *simCall) roster(res *CallResult, presenting int, elapsed time.Duration)
 	return parts
 }
 
-// media is one participant's audio as graphsim sends it: the packets,
-// encoded once and shared by calls (never written), and the RTP state of
-// its section.
+// media is one participant's audio as graphsim sends it: the packets and
+// their audio levels, encoded once and shared by calls (never written), and
+// the RTP state of its section.
 type media struct {
 	payloads [][]byte
-	tsStep   uint32 // RTP clock ticks per packet: 960 for Opus, 160 for PCMU
-	seq      uint16
-	ts       uint32
-	talked   bool
+	levels   []byte // RFC 6464 level byte of each payload
+	// silence is the packet sent between talk spans (SilenceBetween), nil
+	// when nothing is.
+	silence []byte
+	// levelID is the negotiated id of the audio level extension its
+	// packets carry (AudioLevels), 0 for none.
+	levelID uint8
+	tsStep  uint32 // RTP clock ticks per packet: 960 for Opus, 160 for PCMU
+	seq     uint16
+	ts      uint32
+	sent    bool // a packet went out for the previous frame
 }
 
 // encodeMedia returns what each participant says from joining to the end
 // of the call, in the participant's codec: encoded once per Sim and shared
 // by every call that plays the same voice for as long (read-only).
-func (c *simCall) encodeMedia(frames int) ([]media, error) {
+// On a section of its own a participant's packets carry the audio level
+// extension at its section's negotiated id (AudioLevels); rotating
+// speakers get theirs from the section they are on (rotation.tick).
+func (c *simCall) encodeMedia(frames int, peer *mediaPeer) ([]media, error) {
 	out := make([]media, len(c.sc.Participants))
 	for i := range c.sc.Participants {
 		p := &c.sc.Participants[i]
 		codec := p.codec()
-		payloads, err := c.sim.encoded.get(p.Voice, codec, max(frames-int(p.JoinAt/frameDur), 0))
+		enc, err := c.sim.encoded.get(p.Voice, codec, max(frames-int(p.JoinAt/frameDur), 0))
 		if err != nil {
 			return nil, fmt.Errorf("participant %s: %w", p.ID, err)
 		}
-		out[i] = media{payloads: payloads, tsStep: codec.step, seq: uint16(rand.UintN(1 << 16)), ts: rand.Uint32()}
+		out[i] = media{payloads: enc.payloads, levels: enc.levels, tsStep: codec.step, seq: uint16(rand.UintN(1 << 16)), ts: rand.Uint32()}
+		if p.SilenceBetween && !c.rotating {
+			if out[i].silence, err = c.sim.encoded.silence(codec); err != nil {
+				return nil, fmt.Errorf("participant %s: %w", p.ID, err)
+			}
+		}
+		if p.AudioLevels && !c.rotating && peer != nil && i < len(peer.levelIDs) {
+			out[i].levelID = peer.levelIDs[i]
+		}
 	}
 	return out, nil
 }
@@ -471,7 +489,7 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 	var sending []media
 	if peer != nil {
 		var err error
-		if sending, err = c.encodeMedia(frames); err != nil {
+		if sending, err = c.encodeMedia(frames, peer); err != nil {
 			c.sim.log.Error("encode", "err", err)
 			return
 		}

@@ -9,7 +9,7 @@ import "github.com/pion/webrtc/v4"
 type sendCodec struct {
 	params webrtc.RTPCodecParameters
 	step   uint32
-	encode func(v Voice, frames int) ([][]byte, error)
+	encode func(v Voice, frames int) (encoding, error)
 }
 
 var (
@@ -17,13 +17,13 @@ var (
 		params: webrtc.RTPCodecParameters{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeOpus, ClockRate: opusRate, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}},
 		step:   opusFrame,
-		encode: Voice.EncodeOpus,
+		encode: Voice.encodeOpus,
 	}
 	pcmuSend = sendCodec{
 		params: webrtc.RTPCodecParameters{PayloadType: 0, RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypePCMU, ClockRate: pcmuRate, Channels: 1}},
 		step:   pcmuFrame,
-		encode: func(v Voice, frames int) ([][]byte, error) { return v.EncodePCMU(frames), nil },
+		encode: func(v Voice, frames int) (encoding, error) { return v.encodePCMU(frames), nil },
 	}
 )
 

@@ -9,8 +9,9 @@
 // shaped like Graph's, checks on the bot's answer, the media processor's SDP
 // answer to the blob, a roster mapping each participant's audio sourceId to
 // its SSRC, each participant's audio over real UDP on loopback (Opus for a
-// Teams user, G.711 µ-law for a phone participant), call states, content
-// sharing, and the end of the call.
+// Teams user, G.711 µ-law for a phone participant; with RFC 6464 audio
+// levels and encoded silence between talk spans when the participant asks),
+// call states, content sharing, and the end of the call.
 //
 // It also plays the other side of calls the bot places (POST
 // /communications/calls): meetings (AddMeeting: by join link or by join

@@ -13,11 +13,11 @@ type encodeKey struct {
 	frames int
 }
 
-// encoded is one encoding, made once; done closes when payloads or err is set.
+// encoded is one encoding, made once; done closes when enc or err is set.
 type encoded struct {
-	done     chan struct{}
-	payloads [][]byte
-	err      error
+	done chan struct{}
+	enc  encoding
+	err  error
 }
 
 // encodeCache encodes each distinct (voice, codec, frame count) once per
@@ -31,9 +31,9 @@ type encodeCache struct {
 	m  map[encodeKey]*encoded
 }
 
-// get returns the packets of v in codec for frames packets, encoding them
-// on first use.
-func (c *encodeCache) get(v Voice, codec sendCodec, frames int) ([][]byte, error) {
+// get returns the packets of v in codec for frames packets, and their
+// levels, encoding them on first use.
+func (c *encodeCache) get(v Voice, codec sendCodec, frames int) (encoding, error) {
 	key := encodeKey{voice: v, mime: codec.params.MimeType, frames: frames}
 	c.mu.Lock()
 	if c.m == nil {
@@ -47,9 +47,9 @@ func (c *encodeCache) get(v Voice, codec sendCodec, frames int) ([][]byte, error
 	c.mu.Unlock()
 	if found {
 		<-e.done
-		return e.payloads, e.err
+		return e.enc, e.err
 	}
-	e.payloads, e.err = codec.encode(v, frames)
+	e.enc, e.err = codec.encode(v, frames)
 	if e.err != nil {
 		e.err = fmt.Errorf("encode %s: %w", codec.params.MimeType, e.err)
 		c.mu.Lock()
@@ -57,5 +57,22 @@ func (c *encodeCache) get(v Voice, codec sendCodec, frames int) ([][]byte, error
 		c.mu.Unlock()
 	}
 	close(e.done)
-	return e.payloads, e.err
+	return e.enc, e.err
+}
+
+// silenceFrames is how many frames of silence an encoder takes to settle:
+// its first packets differ while its state fills, then each is the same.
+const silenceFrames = 10
+
+// silence is one 20 ms packet of digital silence in codec, as the
+// participants' encoder makes it once settled (Opus: a few dozen bytes
+// with graphsim's settings, where speech takes 100 to 160; PCMU: 160 bytes
+// of 0xFF), to send again and again: shared, never written. Its level is
+// silentLevel.
+func (c *encodeCache) silence(codec sendCodec) ([]byte, error) {
+	e, err := c.get(Voice{}, codec, silenceFrames)
+	if err != nil {
+		return nil, fmt.Errorf("silence: %w", err)
+	}
+	return e.payloads[silenceFrames-1], nil
 }

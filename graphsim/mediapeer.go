@@ -22,19 +22,32 @@ type mediaPeer struct {
 	pc     *webrtc.PeerConnection
 	tracks []*webrtc.TrackLocalStaticRTP
 	ssrcs  []uint32
+	// levelIDs is, per track, the id the RFC 6464 audio level extension
+	// was negotiated under on its section: the one the bot's offer gave,
+	// which graphsim's answer echoes; 0 when the offer had none.
+	levelIDs []uint8
 }
+
+// audioLevelURI names the RFC 6464 client-to-mixer audio level header
+// extension.
+const audioLevelURI = mediasession.AudioLevelURI
 
 // newMediaAPI builds a pion API that gathers loopback candidates only, so
 // graphsim's media never leaves the machine. It is lean, as the bot's is, so
 // that a load test's sender costs little beside the bot it loads: no
 // interceptors (pion's defaults add RTCP reports, NACK buffers and TWCC per
 // packet and goroutines per connection) and no mDNS socket per connection.
+// It knows the audio level header extension, so that its answer takes it
+// wherever the offer has it, as a Teams client's does.
 func newMediaAPI() (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	for _, c := range []sendCodec{opusSend, pcmuSend} {
 		if err := m.RegisterCodec(c.params, webrtc.RTPCodecTypeAudio); err != nil {
 			return nil, fmt.Errorf("graphsim media: register %s: %w", c.params.MimeType, err)
 		}
+	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("graphsim media: register the audio level extension: %w", err)
 	}
 	se := loopback.SettingEngine()
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se),
@@ -51,6 +64,7 @@ func connectMedia(ctx context.Context, api *webrtc.API, blob mediasession.Blob, 
 		return nil, err
 	}
 	p := &mediaPeer{pc: pc}
+	var senders []*webrtc.RTPSender
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: blob.Offer}); err != nil {
 		pc.Close()
 		return nil, fmt.Errorf("graphsim media: offer: %w", err)
@@ -75,6 +89,7 @@ func connectMedia(ctx context.Context, api *webrtc.API, blob mediasession.Blob, 
 		}
 		p.tracks = append(p.tracks, track)
 		p.ssrcs = append(p.ssrcs, uint32(sender.GetParameters().Encodings[0].SSRC))
+		senders = append(senders, sender)
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
@@ -87,6 +102,9 @@ func connectMedia(ctx context.Context, api *webrtc.API, blob mediasession.Blob, 
 		return nil, err
 	}
 	<-gathered
+	for _, sender := range senders {
+		p.levelIDs = append(p.levelIDs, negotiatedID(sender, audioLevelURI))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, blob.AnswerURI, bytes.NewReader([]byte(pc.LocalDescription().SDP)))
 	if err != nil {
 		pc.Close()
@@ -123,6 +141,17 @@ func answerWith(pc *webrtc.PeerConnection, sender *webrtc.RTPSender, codec sendC
 		}
 	}
 	return fmt.Errorf("graphsim media: no transceiver for track %s", sender.Track().ID())
+}
+
+// negotiatedID is the id sender sends header extension uri under, 0 when
+// it was not negotiated (or under an id the one-byte form cannot carry).
+func negotiatedID(sender *webrtc.RTPSender, uri string) uint8 {
+	for _, ext := range sender.GetParameters().HeaderExtensions {
+		if ext.URI == uri && ext.ID >= 1 && ext.ID <= 14 {
+			return uint8(ext.ID)
+		}
+	}
+	return 0
 }
 
 // waitConnected blocks until ICE and DTLS are up or the timeout passes.

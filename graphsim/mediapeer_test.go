@@ -92,9 +92,11 @@ func playToSession(t *testing.T, codecs []sendCodec, voices []Voice, frames int)
 	}
 	packets := make([][][]byte, len(voices))
 	for i, v := range voices {
-		if packets[i], err = codecs[i].encode(v, frames); err != nil {
+		enc, err := codecs[i].encode(v, frames)
+		if err != nil {
 			t.Fatal(err)
 		}
+		packets[i] = enc.payloads
 	}
 	for n := range frames {
 		for i := range voices {

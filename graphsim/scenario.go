@@ -67,8 +67,29 @@ type Participant struct {
 	LeaveAt time.Duration
 	// Talk, when set, limits speech to these spans (after media connects);
 	// between them nothing is sent, as with DTX: RTP timestamps jump while
-	// sequence numbers stay consecutive.
+	// sequence numbers stay consecutive (unless SilenceBetween).
 	Talk []Span
+	// AudioLevels puts the RFC 6464 client-to-mixer audio level header
+	// extension on every packet sent for the participant (one-byte form,
+	// RFC 8285, at the id negotiated on its section): the level of that
+	// 20 ms frame in -dBov, measured on the PCM graphsim encoded (0 the
+	// loudest, 127 silence), with the V bit set on the frames of its voice
+	// that are not silent and clear on the packets of silence
+	// (SilenceBetween), which carry 127. When the bot's offer does not map
+	// the extension, the packets carry none.
+	AudioLevels bool
+	// SilenceBetween makes the participant send encoded digital silence
+	// every 20 ms whenever it is in the call and not talking (before its
+	// first Talk span, between spans, after the last one until it leaves
+	// or the call ends), as a client without DTX does: real packets in its
+	// codec, made by the same encoder settings (for Opus, a few dozen
+	// bytes), with sequence numbers and RTP timestamps continuous across
+	// the pauses and no marker bit where talk resumes. They count in
+	// CallResult.PacketsSent. It applies on a section of the participant's
+	// own only: when there are more participants than sections and
+	// speakers rotate through them, only talkers are sent (Teams forwards
+	// the loudest speakers), and SilenceBetween has no effect.
+	SilenceBetween bool
 }
 
 // Span is a stretch of the call, from Start to End after media connects.
@@ -128,7 +149,8 @@ type CallResult struct {
 	// section, or, when there are more participants than sections and
 	// speakers rotate through them, the CSRC its packets carry.
 	SSRCs map[string]uint32
-	// PacketsSent counts the RTP packets sent per participant id.
+	// PacketsSent counts the RTP packets sent per participant id, the
+	// packets of silence (Participant.SilenceBetween) included.
 	PacketsSent map[string]int
 	// MediaConnected is when ICE and DTLS came up on graphsim's side.
 	MediaConnected time.Time

@@ -37,10 +37,15 @@ func (c *simCall) sectionCodecs(sections int) ([]sendCodec, error) {
 // ownSections sends each participant on a section of its own.
 type ownSections struct {
 	pkt      rtp.Packet
+	ext      [1]rtp.Extension // pkt's header extension, reused
 	rotation *rotation
 }
 
-// tick sends frame n of every participant talking at elapsed.
+// tick sends frame n of every participant talking at elapsed, and silence
+// for those not talking who send it (SilenceBetween).
+//
+// hot path: each packet is built without allocating (payloads and levels
+// are precomputed, the header extension reuses o.ext).
 func (o *ownSections) tick(c *simCall, n int, elapsed time.Duration, sending []media, peer *mediaPeer, res *CallResult) {
 	for i := range sending {
 		p, m := &c.sc.Participants[i], &sending[i]
@@ -48,23 +53,43 @@ func (o *ownSections) tick(c *simCall, n int, elapsed time.Duration, sending []m
 		if k < 0 || k >= len(m.payloads) {
 			continue
 		}
-		talking := p.talking(elapsed)
-		if talking {
-			o.pkt.Header = rtp.Header{Version: 2, SequenceNumber: m.seq, Timestamp: m.ts, Marker: !m.talked}
-			o.pkt.Payload = m.payloads[k]
+		var payload, level []byte
+		switch {
+		case p.talking(elapsed):
+			payload, level = m.payloads[k], m.levels[k:k+1]
+		case m.silence != nil && p.present(elapsed):
+			payload, level = m.silence, silentLevel
+		}
+		if payload != nil {
+			o.pkt.Header = rtp.Header{Version: 2, SequenceNumber: m.seq, Timestamp: m.ts, Marker: !m.sent}
+			setLevel(&o.pkt.Header, &o.ext, m.levelID, level)
+			o.pkt.Payload = payload
 			if err := peer.send(i, &o.pkt); err == nil {
 				res.PacketsSent[p.ID]++
 			}
 			m.seq++
 		}
-		m.talked = talking
+		m.sent = payload != nil
 		m.ts += m.tsStep
 	}
 }
 
+// setLevel puts level, one RFC 6464 byte, on h as header extension id in
+// the one-byte form (RFC 8285), in ext's room: no allocation. id 0 puts
+// nothing.
+func setLevel(h *rtp.Header, ext *[1]rtp.Extension, id uint8, level []byte) {
+	if id == 0 {
+		return
+	}
+	h.Extension, h.ExtensionProfile, h.Extensions = true, rtp.ExtensionProfileOneByte, ext[:0]
+	_ = h.SetExtension(id, level) // id 1..14 and one byte: cannot fail
+}
+
 // rotation puts the talking participants on the sections: a speaker keeps
 // its section while it talks, a new speaker takes a free one, and speakers
-// beyond the sections are not sent (they are not among the loudest).
+// beyond the sections are not sent (they are not among the loudest). A
+// speaker with AudioLevels has its levels on its packets at the id of the
+// section it is on; nobody's silence is sent (SilenceBetween is ignored).
 type rotation struct {
 	speaker []int  // per section: the participant on it, -1 for none
 	fresh   []bool // per section: its speaker starts now (marker bit)
@@ -72,6 +97,7 @@ type rotation struct {
 	ts      []uint32
 	pkt     rtp.Packet
 	csrc    [1]uint32
+	ext     [1]rtp.Extension // pkt's header extension, reused
 }
 
 func newRotation(sections int) *rotation {
@@ -111,9 +137,13 @@ func (r *rotation) tick(c *simCall, n int, elapsed time.Duration, sending []medi
 	for s, i := range r.speaker {
 		if i >= 0 {
 			r.csrc[0] = res.SSRCs[parts[i].ID]
+			k := n - int(parts[i].JoinAt/frameDur)
 			r.pkt.Header = rtp.Header{Version: 2, SequenceNumber: r.seq[s], Timestamp: r.ts[s], CSRC: r.csrc[:], Marker: r.fresh[s]}
+			if parts[i].AudioLevels {
+				setLevel(&r.pkt.Header, &r.ext, peer.levelIDs[s], sending[i].levels[k:k+1])
+			}
 			r.fresh[s] = false
-			r.pkt.Payload = sending[i].payloads[n-int(parts[i].JoinAt/frameDur)]
+			r.pkt.Payload = sending[i].payloads[k]
 			if err := peer.send(s, &r.pkt); err == nil {
 				res.PacketsSent[parts[i].ID]++
 			}

@@ -60,6 +60,45 @@ func (v Voice) SamplesAt(rate, start, n int) []int16 {
 // EncodeOpus encodes frames 20 ms packets of the voice as Opus (48 kHz
 // mono, VoIP mode, in-band FEC on), once, so that a call can replay them.
 func (v Voice) EncodeOpus(frames int) ([][]byte, error) {
+	e, err := v.encodeOpus(frames)
+	return e.payloads, err
+}
+
+// EncodePCMU encodes frames 20 ms packets of the voice as G.711 µ-law
+// (PCMU, 8 kHz, 160 bytes a packet), as a phone participant's gateway
+// sends it.
+func (v Voice) EncodePCMU(frames int) [][]byte { return v.encodePCMU(frames).payloads }
+
+// encoding is a voice's packets as graphsim sends them: the payloads, and
+// the RFC 6464 audio level byte of each, measured on the very PCM encoded
+// into it (see audioLevel), so that sending a level costs nothing.
+type encoding struct {
+	payloads [][]byte
+	levels   []byte
+}
+
+func (v Voice) encodeOpus(frames int) (encoding, error) {
+	enc, err := newOpusEncoder()
+	if err != nil {
+		return encoding{}, err
+	}
+	e := encoding{payloads: make([][]byte, 0, frames), levels: make([]byte, 0, frames)}
+	buf := make([]byte, maxOpusPayload)
+	for i := range frames {
+		pcm := v.Samples(i*opusFrame, opusFrame)
+		n, err := enc.Encode(pcm, buf)
+		if err != nil {
+			return encoding{}, fmt.Errorf("opus encode: %w", err)
+		}
+		e.payloads = append(e.payloads, append([]byte(nil), buf[:n]...))
+		e.levels = append(e.levels, audioLevel(pcm))
+	}
+	return e, nil
+}
+
+// newOpusEncoder is the encoder of every Opus packet graphsim sends, voice
+// and silence alike: 48 kHz mono, VoIP mode, in-band FEC for 5 % loss.
+func newOpusEncoder() (*opus.Encoder, error) {
 	enc, err := opus.NewEncoder(opusRate, 1, opus.AppVoIP)
 	if err != nil {
 		return nil, fmt.Errorf("opus encoder: %w", err)
@@ -70,27 +109,50 @@ func (v Voice) EncodeOpus(frames int) ([][]byte, error) {
 	if err := enc.SetPacketLossPerc(5); err != nil {
 		return nil, fmt.Errorf("opus encoder loss: %w", err)
 	}
-	packets := make([][]byte, 0, frames)
-	buf := make([]byte, maxOpusPayload)
-	for i := range frames {
-		n, err := enc.Encode(v.Samples(i*opusFrame, opusFrame), buf)
-		if err != nil {
-			return nil, fmt.Errorf("opus encode: %w", err)
-		}
-		packets = append(packets, append([]byte(nil), buf[:n]...))
-	}
-	return packets, nil
+	return enc, nil
 }
 
-// EncodePCMU encodes frames 20 ms packets of the voice as G.711 µ-law
-// (PCMU, 8 kHz, 160 bytes a packet), as a phone participant's gateway
-// sends it.
-func (v Voice) EncodePCMU(frames int) [][]byte {
-	packets := make([][]byte, frames)
-	for i := range packets {
-		packets[i] = encodeULaw(nil, v.SamplesAt(pcmuRate, i*pcmuFrame, pcmuFrame))
+func (v Voice) encodePCMU(frames int) encoding {
+	e := encoding{payloads: make([][]byte, frames), levels: make([]byte, frames)}
+	for i := range e.payloads {
+		pcm := v.SamplesAt(pcmuRate, i*pcmuFrame, pcmuFrame)
+		e.payloads[i] = encodeULaw(nil, pcm)
+		e.levels[i] = audioLevel(pcm)
 	}
-	return packets
+	return e
+}
+
+// Audio levels as RFC 6464 puts them in its one-byte header extension: the
+// V bit (the sender believes the packet holds voice) and the level in
+// -dBov, 0 the loudest and 127 silence (anything at -127 dBov or below).
+const (
+	levelVoiced = 0x80
+	levelSilent = 127
+)
+
+// silentLevel is the level byte of a packet of silence: -127 dBov, V
+// clear. Shared and never written.
+var silentLevel = []byte{levelSilent}
+
+// audioLevel is the RFC 6464 level byte of one frame of PCM: its RMS in
+// -dBov (RFC 6465's dBov: 0 dBov is the RMS of a full-scale square wave, so
+// a full-scale sine is at -3 dBov), rounded, and the V bit set unless the
+// frame is silent (level 127): graphsim sends a voice only while its
+// participant talks, so every frame of it with sound is voice.
+func audioLevel(pcm []int16) byte {
+	var sum float64
+	for _, s := range pcm {
+		sum += float64(s) * float64(s)
+	}
+	if len(pcm) == 0 || sum == 0 {
+		return levelSilent
+	}
+	dBov := 10 * math.Log10(sum/float64(len(pcm))/(32768*32768))
+	level := min(max(math.Round(-dBov), 0), levelSilent)
+	if level >= levelSilent {
+		return levelSilent
+	}
+	return levelVoiced | byte(level)
 }
 
 // NamedVoice is a speaker of Cast.

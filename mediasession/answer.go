@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,13 @@ type remoteParams struct {
 	lite       bool     // the peer is an ICE-lite agent
 	ssrcs      []uint32 // declared in a=ssrc lines
 	sending    int      // audio sections the peer sends on
+	// levelIDs is the audio level extension id (AudioLevelURI) of each
+	// declared SSRC, 0 where its section did not take it; levelID is the
+	// one for sources no a=ssrc line declared: the id the sections that
+	// took the extension agree on (one BUNDLE transport maps an id to one
+	// extension, RFC 8843 §9.1), 0 when none took it or they disagree.
+	levelIDs map[uint32]uint8
+	levelID  uint8
 }
 
 // maxSourcesPerSection bounds the SSRCs an answer may declare, and so the
@@ -46,10 +54,11 @@ func readAnswer(answer []byte, sections int) (p remoteParams, err error) {
 		return p, fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	audio := 0
+	levels := levelAgreement{}
 	for _, m := range desc.MediaDescriptions {
 		if m.MediaName.Media == "audio" {
 			audio++
-			if err := readSources(m, &p); err != nil {
+			if err := readSources(m, &p, &levels); err != nil {
 				return p, fmt.Errorf("%w: %v", ErrBadSDP, err)
 			}
 		}
@@ -68,12 +77,42 @@ func readAnswer(answer []byte, sections int) (p remoteParams, err error) {
 	if err := readTransport(&desc, &p); err != nil {
 		return p, fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
+	p.levelID = levels.id()
 	return p, nil
 }
 
-// readSources notes the SSRCs an audio section declares and whether the
-// peer sends on it.
-func readSources(m *sdp.MediaDescription, p *remoteParams) error {
+// levelAgreement is the audio level extension id the audio sections of an
+// answer agree on.
+type levelAgreement struct {
+	agreed   uint8
+	disagree bool
+}
+
+func (l *levelAgreement) add(id uint8) {
+	switch {
+	case id == 0 || id == l.agreed:
+	case l.agreed == 0:
+		l.agreed = id
+	default:
+		l.disagree = true
+	}
+}
+
+func (l *levelAgreement) id() uint8 {
+	if l.disagree {
+		return 0
+	}
+	return l.agreed
+}
+
+// readSources notes the SSRCs an audio section declares, whether the peer
+// sends on it and the id its packets carry audio levels under.
+func readSources(m *sdp.MediaDescription, p *remoteParams, levels *levelAgreement) error {
+	level := audioLevelID(m)
+	levels.add(level)
+	if p.levelIDs == nil {
+		p.levelIDs = map[uint32]uint8{}
+	}
 	sends := true
 	for _, a := range m.Attributes {
 		switch a.Key {
@@ -87,6 +126,7 @@ func readSources(m *sdp.MediaDescription, p *remoteParams) error {
 			}
 			if !slices.Contains(p.ssrcs, uint32(ssrc)) {
 				p.ssrcs = append(p.ssrcs, uint32(ssrc))
+				p.levelIDs[uint32(ssrc)] = level
 			}
 		}
 	}
@@ -96,8 +136,56 @@ func readSources(m *sdp.MediaDescription, p *remoteParams) error {
 	return nil
 }
 
+// audioLevelID is the id the answer's section m maps AudioLevelURI to, or 0
+// when it maps none the bot can use. The bot offered the one-byte form, so
+// only 1..14 are ids (RFC 8285 §4.2: 0 is padding, 15 reserved); an id
+// outside them, or one the answerer does not send with (recvonly,
+// inactive), is ignored, not refused: the call goes on without levels.
+func audioLevelID(m *sdp.MediaDescription) uint8 {
+	for _, a := range m.Attributes {
+		if a.Key != sdp.AttrKeyExtMap {
+			continue
+		}
+		id, direction, uri, err := readExtMap(a.Value)
+		if err != nil || uri != AudioLevelURI {
+			continue
+		}
+		if id < 1 || id > 14 || direction == "recvonly" || direction == "inactive" {
+			return 0
+		}
+		return uint8(id)
+	}
+	return 0
+}
+
+// readExtMap parses an a=extmap value, "<id>[/<direction>] <uri>
+// [<attributes>]" (RFC 8285 §8). It refuses what is not one (no number for
+// the id, an unknown direction, no URI or one that does not parse) but not
+// an id out of range: the bot uses one extension, and judges its id itself
+// (audioLevelID).
+func readExtMap(value string) (id uint64, direction, uri string, err error) {
+	fields := strings.Fields(value)
+	if len(fields) < 2 {
+		return 0, "", "", errors.New("no id and URI")
+	}
+	idField, direction, _ := strings.Cut(fields[0], "/")
+	if id, err = strconv.ParseUint(idField, 10, 16); err != nil {
+		return 0, "", "", fmt.Errorf("id %q", idField)
+	}
+	switch direction {
+	case "", "sendrecv", "sendonly", "recvonly", "inactive":
+	default:
+		return 0, "", "", fmt.Errorf("direction %q", direction)
+	}
+	if _, err := url.Parse(fields[1]); err != nil {
+		return 0, "", "", fmt.Errorf("URI %q", fields[1])
+	}
+	return id, direction, fields[1], nil
+}
+
 // checkCodecs refuses a section whose payload types or header extensions
-// do not parse.
+// do not parse (an extension id that parses but is out of range is not a
+// reason: see audioLevelID).
 func checkCodecs(m *sdp.MediaDescription) error {
 	kind := strings.ToLower(m.MediaName.Media)
 	if kind != "audio" && kind != "video" {
@@ -115,8 +203,7 @@ func checkCodecs(m *sdp.MediaDescription) error {
 	}
 	for _, a := range m.Attributes {
 		if a.Key == sdp.AttrKeyExtMap {
-			var ext sdp.ExtMap
-			if err := ext.Unmarshal(a.String()); err != nil {
+			if _, _, _, err := readExtMap(a.Value); err != nil {
 				return fmt.Errorf("extmap %q: %v", a.Value, err)
 			}
 		}

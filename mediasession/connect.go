@@ -30,6 +30,7 @@ func (s *Session) connect(remote remoteParams) {
 		}
 	}()
 	r := newRoute(nil, remote.ssrcs, remote.sending, s.cfg.OnTrack, &s.port.counters)
+	r.levelIDs, r.levelID = remote.levelIDs, remote.levelID
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

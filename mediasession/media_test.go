@@ -154,3 +154,118 @@ func TestTwoSpeakersArriveAsTwoOpusTracks(t *testing.T) {
 		t.Errorf("track SSRCs %v, want the senders' %v, distinct", ssrcs, want)
 	}
 }
+
+// levelTrack keeps the audio level byte of each packet of its track (-1
+// when the packet carried none at the track's AudioLevelID).
+type levelTrack struct {
+	track  *Track
+	mu     sync.Mutex
+	levels []int
+}
+
+func (lt *levelTrack) Push(b []byte, _ time.Time) {
+	var h rtp.Header
+	if _, err := h.Unmarshal(b); err != nil {
+		return
+	}
+	level := -1
+	if ext := h.GetExtension(lt.track.AudioLevelID); lt.track.AudioLevelID != 0 && len(ext) == 1 {
+		level = int(ext[0])
+	}
+	lt.mu.Lock()
+	lt.levels = append(lt.levels, level)
+	lt.mu.Unlock()
+}
+
+func (lt *levelTrack) Flush() {}
+
+// A media processor whose answer takes the audio level extension reaches
+// the bot as tracks that say its id, and whose packets carry the level
+// under it; one whose answer does not gives tracks with AudioLevelID 0.
+func TestTracksSayTheNegotiatedAudioLevelID(t *testing.T) {
+	for _, withLevels := range []bool{true, false} {
+		e := newTestEngine(t, EngineConfig{})
+		var (
+			mu     sync.Mutex
+			tracks []*levelTrack
+		)
+		s := newTestSession(t, e, SessionConfig{
+			ConnectTimeout: 10 * time.Second,
+			OnTrack: func(tr *Track) PacketHandler {
+				lt := &levelTrack{track: tr}
+				mu.Lock()
+				tracks = append(tracks, lt)
+				mu.Unlock()
+				return lt
+			},
+		})
+		peer := newAnsweringPeer(t, s.Blob().Offer, 2)
+		if withLevels {
+			peer = newLevelsPeer(t, s.Blob().Offer, 2)
+		}
+		if err := s.Answer(s.Blob().Token, []byte(peer.answer)); err != nil {
+			t.Fatal(err)
+		}
+		peer.waitConnected(t, 10*time.Second)
+		const frames = 20
+		for n, payload := range sineOpus(t, frames) {
+			for i, track := range peer.tracks {
+				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: uint32(n * 960)}, Payload: payload}
+				if id := peer.levelID[i]; id != 0 {
+					// speaker i at -(10+i+n) dBov, voiced on even packets
+					level := byte(10 + i + n)
+					if n%2 == 0 {
+						level |= 0x80
+					}
+					if err := pkt.Header.SetExtension(id, []byte{level}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := track.WriteRTP(pkt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		if !eventually(5*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(tracks) != 2 {
+				return false
+			}
+			for _, lt := range tracks {
+				lt.mu.Lock()
+				n := len(lt.levels)
+				lt.mu.Unlock()
+				if n < frames*4/5 {
+					return false
+				}
+			}
+			return true
+		}) {
+			t.Fatalf("levels %v: want 2 tracks of at least %d packets", withLevels, frames*4/5)
+		}
+		s.Close()
+		for _, lt := range tracks {
+			i := slices.Index(peer.ssrcs, lt.track.SSRC)
+			if i < 0 {
+				t.Fatalf("track of SSRC %d, not the peer's %v", lt.track.SSRC, peer.ssrcs)
+			}
+			if !withLevels {
+				if lt.track.AudioLevelID != 0 || slices.ContainsFunc(lt.levels, func(l int) bool { return l >= 0 }) {
+					t.Errorf("no levels negotiated: track %d has audio level id %d, levels %v", i, lt.track.AudioLevelID, lt.levels)
+				}
+				continue
+			}
+			if lt.track.AudioLevelID != 1 || peer.levelID[i] != 1 {
+				t.Errorf("track %d: audio level id %d, the peer sends under %d; want 1", i, lt.track.AudioLevelID, peer.levelID[i])
+			}
+			for _, l := range lt.levels {
+				if l < 0 || l&0x7f < 10+i || l&0x7f >= 10+i+frames {
+					t.Errorf("track %d: levels %v, want -(10+%d+n) dBov on each", i, lt.levels, i)
+					break
+				}
+			}
+		}
+	}
+}

@@ -18,7 +18,9 @@ type offerParams struct {
 
 // buildOffer writes the WebRTC offer of a session: sections recvonly audio
 // sections bundled on one transport (ICE + DTLS-SRTP, rtcp-mux), each
-// offering Opus with in-band FEC and G.711, with every candidate gathered.
+// offering Opus with in-band FEC and G.711 and the RFC 6464 audio level
+// header extension (one-byte form, RFC 8285), with every candidate
+// gathered.
 func buildOffer(p offerParams) string {
 	var b strings.Builder
 	line := func(format string, args ...any) {
@@ -52,6 +54,7 @@ func buildOffer(p offerParams) string {
 		line("a=ice-pwd:%s", p.pwd)
 		line("a=fingerprint:sha-256 %s", p.fingerprint)
 		line("a=rtcp-mux")
+		line("a=extmap:%d %s", offeredAudioLevelID, AudioLevelURI)
 		for _, pt := range offeredPayloadTypes {
 			c := offeredCodecs[pt]
 			name := strings.TrimPrefix(c.mimeType, "audio/")

@@ -25,12 +25,28 @@ type answeringPeer struct {
 	tracks []*webrtc.TrackLocalStaticRTP
 	ssrcs  []uint32
 	answer string
+	// levelID is the audio level extension id each sender negotiated (0:
+	// none), as pion reports it.
+	levelID []uint8
 }
 
 // newAnsweringPeer answers offer with one Opus track on each of the first
 // speakers sections. It gathers all its candidates first, as the media
-// processor does, and closes itself when the test ends.
+// processor does, and closes itself when the test ends. It knows no header
+// extension: its answer maps none.
 func newAnsweringPeer(t testing.TB, offer string, speakers int) *answeringPeer {
+	t.Helper()
+	return answerOffer(t, offer, speakers, false)
+}
+
+// newLevelsPeer is newAnsweringPeer knowing the RFC 6464 audio level
+// extension, so that its answer maps it.
+func newLevelsPeer(t testing.TB, offer string, speakers int) *answeringPeer {
+	t.Helper()
+	return answerOffer(t, offer, speakers, true)
+}
+
+func answerOffer(t testing.TB, offer string, speakers int, levels bool) *answeringPeer {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	opusCodec := webrtc.RTPCodecParameters{
@@ -39,6 +55,11 @@ func newAnsweringPeer(t testing.TB, offer string, speakers int) *answeringPeer {
 	}
 	if err := m.RegisterCodec(opusCodec, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
+	}
+	if levels {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+			t.Fatal(err)
+		}
 	}
 	se := loopback.SettingEngine()
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se),
@@ -62,8 +83,16 @@ func newAnsweringPeer(t testing.TB, offer string, speakers int) *answeringPeer {
 		if err != nil {
 			t.Fatalf("peer: add track: %v", err)
 		}
+		params := sender.GetParameters()
 		p.tracks = append(p.tracks, track)
-		p.ssrcs = append(p.ssrcs, uint32(sender.GetParameters().Encodings[0].SSRC))
+		p.ssrcs = append(p.ssrcs, uint32(params.Encodings[0].SSRC))
+		var id uint8
+		for _, ext := range params.HeaderExtensions {
+			if ext.URI == AudioLevelURI {
+				id = uint8(ext.ID)
+			}
+		}
+		p.levelID = append(p.levelID, id)
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {

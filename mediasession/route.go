@@ -25,6 +25,10 @@ type route struct {
 	// did not declare, up to maxTracks.
 	tracks    map[uint32]*trackSlot
 	maxTracks int
+	// levelIDs and levelID give each track its AudioLevelID: the id of its
+	// declared SSRC's section, else the one all sections agree on.
+	levelIDs map[uint32]uint8
+	levelID  uint8
 
 	busy    atomic.Bool // the reader is inside receive
 	closing atomic.Bool
@@ -131,11 +135,12 @@ func (r *route) start(slot *trackSlot) bool {
 		return false // no track yet: a later packet in an offered codec starts it
 	}
 	h := r.onTrack(&Track{
-		SSRC:        r.header.SSRC,
-		MimeType:    codec.mimeType,
-		ClockRate:   codec.clockRate,
-		Channels:    codec.channels,
-		PayloadType: r.header.PayloadType,
+		SSRC:         r.header.SSRC,
+		MimeType:     codec.mimeType,
+		ClockRate:    codec.clockRate,
+		Channels:     codec.channels,
+		PayloadType:  r.header.PayloadType,
+		AudioLevelID: r.audioLevelID(r.header.SSRC),
 	})
 	if h == nil {
 		slot.ignored = true
@@ -143,6 +148,14 @@ func (r *route) start(slot *trackSlot) bool {
 	}
 	slot.handler = h
 	return true
+}
+
+// audioLevelID is the audio level extension id of source ssrc.
+func (r *route) audioLevelID(ssrc uint32) uint8 {
+	if id, ok := r.levelIDs[ssrc]; ok {
+		return id
+	}
+	return r.levelID
 }
 
 // addEarly keeps a copy of b for the reader to play first.

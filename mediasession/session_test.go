@@ -107,6 +107,38 @@ func TestOfferHasRecvonlyAudioSectionsWithOpusAndG711AndGatheredCandidates(t *te
 	}
 }
 
+// Every audio section offers the RFC 6464 audio level extension, under the
+// same one-byte id (BUNDLE maps an id to one extension on the transport),
+// and maps no other.
+func TestOfferMapsTheAudioLevelExtensionInEveryAudioSection(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{})
+	for _, sections := range []int{MinAudioSections, 6} {
+		s := newTestSession(t, e, SessionConfig{AudioSections: sections})
+		desc := parseOffer(t, s.Blob().Offer)
+		if _, ok := desc.Attribute("extmap"); ok {
+			t.Error("an extmap at session level")
+		}
+		for i, m := range desc.MediaDescriptions {
+			var extmaps []string
+			for _, a := range m.Attributes {
+				if a.Key == "extmap" {
+					extmaps = append(extmaps, a.Value)
+				}
+			}
+			if want := "1 " + AudioLevelURI; len(extmaps) != 1 || extmaps[0] != want {
+				t.Errorf("section %d: extmaps %q, want just %q", i, extmaps, want)
+			}
+			var ext sdp.ExtMap
+			if err := ext.Unmarshal("extmap:" + extmaps[0]); err != nil || ext.Value != 1 || ext.URI.String() != AudioLevelURI || ext.Direction != 0 {
+				t.Errorf("section %d: extmap %q reads as %+v, %v", i, extmaps[0], ext, err)
+			}
+		}
+		if strings.Contains(s.Blob().Offer, "extmap-allow-mixed") {
+			t.Error("the offer allows two-byte headers: the bot asks for the one-byte form")
+		}
+	}
+}
+
 func TestBlobCarriesAFreshTokenSessionIDAndExpiry(t *testing.T) {
 	e := newTestEngine(t, EngineConfig{})
 	const timeout = 10 * time.Second

@@ -9,7 +9,24 @@ type Track struct {
 	ClockRate   int
 	Channels    int
 	PayloadType uint8
+	// AudioLevelID is the id of the RFC 6464 client-to-mixer audio level
+	// header extension (AudioLevelURI) on the track's packets, in RFC 8285's
+	// one-byte form: 1..14 when the peer's answer took it for the track's
+	// section, 0 when it was not negotiated (the packets carry no level, or
+	// one the bot cannot trust). With rtp.Header,
+	// GetExtension(AudioLevelID) is one byte: the V (voice activity) bit
+	// 0x80 and the level in -dBov (0 loudest, 127 silence) in the low 7 bits.
+	AudioLevelID uint8
 }
+
+// AudioLevelURI names the RFC 6464 client-to-mixer audio level header
+// extension, which the offer carries in every audio section.
+const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+// offeredAudioLevelID is the extension id the offer gives AudioLevelURI in
+// every section: the offer maps no other extension, so 1 is free, and the
+// same id in every section is what BUNDLE asks for (RFC 8843 §9.1).
+const offeredAudioLevelID = 1
 
 // PacketHandler receives one track's packets; *audio.Stream is one.
 type PacketHandler interface {
