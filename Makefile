@@ -4,7 +4,7 @@
 export PATH := $(PATH):/usr/local/go/bin
 GO       ?= go
 TAGS     := nolibopusfile
-APT_PKGS := libopus-dev pkg-config gcc
+APT_PKGS := libopus-dev pkg-config gcc opus-tools
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build demo demo-join test bench fuzz vet clean

@@ -8,4 +8,5 @@ var (
 	ErrUnsupportedCodec = errors.New("audio: unsupported codec")
 	ErrPacketTooLong    = errors.New("audio: packet too long")
 	ErrUpsampleRatio    = errors.New("audio: upsample ratio must be 1, 2, 3 or 6")
+	ErrBadOpusPacket    = errors.New("audio: malformed opus packet")
 )
