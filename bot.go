@@ -13,7 +13,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/internal/call"
 	"github.com/mediabot-dev/mediabot/internal/fanout"
@@ -21,6 +20,7 @@ import (
 	"github.com/mediabot-dev/mediabot/internal/load"
 	"github.com/mediabot-dev/mediabot/internal/metrics"
 	"github.com/mediabot-dev/mediabot/internal/ops"
+	"github.com/mediabot-dev/mediabot/internal/speech"
 	"github.com/mediabot-dev/mediabot/mediasession"
 	"github.com/mediabot-dev/mediabot/signaling"
 	"github.com/mediabot-dev/mediabot/sink"
@@ -38,7 +38,7 @@ type Bot struct {
 	httpClient     *http.Client
 	policy         AnswerPolicy
 	adminToken     string
-	frameConsumers []audio.FrameConsumer
+	frameConsumers []any // audio.FrameConsumer, audio.PacketConsumer, or both
 	eventConsumers []event.Consumer
 	sinks          []sink.Sink
 	loadFunc       func() LoadState // replaces the measurement (WithLoadFunc)
@@ -48,13 +48,14 @@ type Bot struct {
 	engine  *mediasession.Engine
 	fanout  *fanout.Fanout
 	levels  *levels.Meter
+	speech  *speech.Detector
 	metrics *metrics.Metrics
 	calls   *call.Table
 
 	draining atomic.Bool
 	stopping atomic.Bool // shutdown has begun
 	load     atomic.Pointer[LoadState]
-	stopLoad chan struct{}
+	stop     chan struct{} // closed at shutdown: the load monitor and the speech ticker end
 }
 
 // New builds a bot from cfg: it checks the configuration, opens the media
@@ -80,10 +81,11 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 		return nil, err
 	}
 	b.load.Store(&LoadState{Reason: "starting", MachineIdle: 1}) // not measured yet
-	b.stopLoad = make(chan struct{})
+	b.stop = make(chan struct{})
 	if b.loadFunc == nil {
-		go load.NewMonitor(loadSource{b}).Run(b.stopLoad, b.setLoad)
+		go load.NewMonitor(loadSource{b}).Run(b.stop, b.setLoad)
 	}
+	go b.tickSpeech()
 	return b, nil
 }
 
@@ -111,7 +113,7 @@ func (b *Bot) setup() error {
 	b.metrics = metrics.New(metricsSource{loadSource{b}})
 	b.setupFanout()
 	b.calls = call.NewTable(call.Deps{Bot: host{b}, Graph: b.graph, Engine: engine, Fanout: b.fanout,
-		Metrics: b.metrics, Log: b.log, Settings: call.Settings{
+		Metrics: b.metrics, Speech: b.speech, Log: b.log, Settings: call.Settings{
 			CallbackURI:           b.CallbackURI(),
 			AnswerURI:             func(id string) string { return cfg.PublicURL + "/media/sessions/" + id + "/answer" },
 			AudioSections:         cfg.AudioSections,
@@ -130,15 +132,17 @@ func (b *Bot) setup() error {
 	return nil
 }
 
-// setupFanout gives every frame consumer, sink, the mixer and the level
-// meter a drainer of its own. The first consumer's frames are timed.
+// setupFanout gives every frame or packet consumer, sink, the mixer, the
+// level meter and the speech detector a drainer of its own. The first
+// consumer's frames are timed. A stream is decoded only if one of them
+// takes decoded frames of it.
 func (b *Bot) setupFanout() {
 	b.fanout = fanout.New(b.cfg.SampleRate, b.metrics.FrameDelay, load.SlowFrame)
 	for i, c := range b.frameConsumers {
-		b.fanout.Add(c, fmt.Sprintf("consumer-%d", i+1), ringFrames, 0)
+		b.fanout.Add(fanout.Feed(c), fmt.Sprintf("consumer-%d", i+1), fanout.TakeOf(c), ringFrames, 0)
 	}
 	for _, s := range b.sinks {
-		b.fanout.Add(s, s.String(), ringFrames, 0)
+		b.fanout.Add(fanout.Feed(s), s.String(), fanout.TakeOf(s), ringFrames, 0)
 		if r, ok := s.(sink.ErrorReporter); ok {
 			r.ReportErrorsTo(b.sinkError)
 		}
@@ -146,10 +150,40 @@ func (b *Bot) setupFanout() {
 	if b.cfg.Mix {
 		b.fanout.AddMixer(ringFrames)
 	}
-	// Last: the meter neither receives mixed frames nor is timed.
+	// Last: neither receives mixed frames nor is timed, and both make do
+	// with packets when nobody decodes a stream.
 	b.levels = levels.New()
-	b.fanout.Add(b.levels, "levels", levels.RingFrames, levels.FrameEvery)
+	b.fanout.Add(b.levels, "levels", fanout.Either, levels.RingFrames, levels.FrameEvery)
+	b.speech = speech.New(b.speechEdge)
+	b.fanout.Add(b.speech, "speech", fanout.Either, ringFrames, 0)
 }
+
+// speechEdge hands an edge of a stretch of speech to its call, which emits
+// it as speech.started or speech.ended.
+func (b *Bot) speechEdge(callID string, e speech.Edge) {
+	if c := b.calls.Get(callID); c != nil {
+		c.Speech(e.ParticipantID, e.Started, e.AtMs, e.DurationMs)
+	}
+}
+
+// tickSpeech lets the speech detector end the stretches of participants
+// who went quiet without a packet (DTX), until shutdown.
+func (b *Bot) tickSpeech() {
+	tick := time.NewTicker(speechTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-tick.C:
+			b.speech.Tick(now)
+		}
+	}
+}
+
+// speechTick is how often the detector looks for stretches that ended in
+// silence nobody sent: well inside the 100 ms its edges may be late by.
+const speechTick = 50 * time.Millisecond
 
 func (b *Bot) setupGraph() error {
 	cfg := b.cfg
@@ -252,7 +286,7 @@ func (b *Bot) shutdown(drain time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	b.calls.Close("bot shutting down")
-	close(b.stopLoad)
+	close(b.stop)
 	err := b.engine.Close()
 	b.fanout.Close()
 	return errors.Join(err, b.closeSinks())

@@ -24,15 +24,26 @@ func WithFrameConsumer(c audio.FrameConsumer) Option {
 	return func(b *Bot) { b.frameConsumers = append(b.frameConsumers, c) }
 }
 
+// WithPacketConsumer adds an in-process consumer of every stream's packets
+// as received, not decoded: Opus with the participant, identity and media
+// time of each (audio.Frame with Payload set), for the codecs it
+// WantsPackets of. It is fed like a frame consumer. A stream that only
+// packet consumers take is not decoded at all.
+func WithPacketConsumer(c audio.PacketConsumer) Option {
+	return func(b *Bot) { b.frameConsumers = append(b.frameConsumers, c) }
+}
+
 // WithEventConsumer adds an in-process consumer of every event. Event may
 // be called concurrently from the calls' workers and the media goroutines.
 func WithEventConsumer(c event.Consumer) Option {
 	return func(b *Bot) { b.eventConsumers = append(b.eventConsumers, c) }
 }
 
-// WithSink adds a sink of frames and events: a sink.FileSink (WAVs and
-// events.jsonl per call), the NATS JetStream sink of sink/nats, or one of
-// your own. It is fed like a frame consumer; the bot closes it. A sink
+// WithSink adds a sink of frames and events: a sink.FileSink (WAVs or Ogg
+// Opus, events.jsonl and speakers.rttm per call), the NATS JetStream sink
+// of sink/nats, or one of your own. It is fed like a frame consumer (and
+// like a packet consumer, if it is an audio.PacketConsumer); the bot
+// closes it. A sink
 // that reports its failures (sink.ErrorReporter) has them published as
 // sink.error events.
 func WithSink(s sink.Sink) Option { return func(b *Bot) { b.sinks = append(b.sinks, s) } }

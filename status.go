@@ -42,8 +42,9 @@ type ParticipantStatus struct {
 	DisplayName string `json:"displayName"`
 	Kind        string `json:"kind"` // user, application, phone, guest
 	Muted       bool   `json:"muted"`
-	// Speaking is true while the participant's frames are above the
-	// speaking threshold (-40 dBFS), held 400 ms across pauses.
+	// Speaking is true while the speech detector finds the participant in
+	// a stretch of speech (the same stretches as speech.started and
+	// speech.ended).
 	Speaking bool `json:"speaking"`
 	// LevelDBFS is the RMS level of the participant's latest frame; -100
 	// without recent audio.
@@ -59,22 +60,23 @@ func (b *Bot) Status() Status {
 	now := time.Now()
 	st := Status{Instance: b.cfg.InstanceID, Draining: b.draining.Load(), Load: b.currentLoad().Level.String(), Calls: make([]CallStatus, 0, len(held))}
 	for _, c := range held {
-		st.Calls = append(st.Calls, callStatus(c, b.levels.Participants(c.ID(), now)))
+		st.Calls = append(st.Calls, callStatus(c, b.levels.Participants(c.ID(), now), b.speech.Speaking(c.ID())))
 	}
 	return st
 }
 
-// callStatus describes c, with its participants' levels by id.
-func callStatus(c *call.Call, heard map[string]levels.Level) CallStatus {
+// callStatus describes c, with its participants' levels and who of them
+// speaks, by id.
+func callStatus(c *call.Call, heard map[string]float64, speaking map[string]bool) CallStatus {
 	cs := CallStatus{ID: c.ID(), State: c.State(), Direction: c.Direction(), InLobby: c.InLobby(),
 		MediaSeconds: float64(c.MediaNow()) / 1000, SharingActive: c.SharingActive()}
 	parts := c.Participants()
 	cs.Participants = make([]ParticipantStatus, 0, len(parts))
 	for _, p := range parts {
 		ps := ParticipantStatus{ID: p.ID, DisplayName: p.Identity.DisplayName, Kind: string(p.Identity.Kind),
-			Muted: p.Muted, LevelDBFS: levels.SilenceDBFS, Presenting: p.Presenting}
+			Muted: p.Muted, LevelDBFS: levels.SilenceDBFS, Presenting: p.Presenting, Speaking: speaking[p.ID]}
 		if l, ok := heard[p.ID]; ok {
-			ps.LevelDBFS, ps.Speaking = l.DBFS, l.Speaking
+			ps.LevelDBFS = l
 		}
 		cs.Participants = append(cs.Participants, ps)
 	}

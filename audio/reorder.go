@@ -23,8 +23,15 @@ type heldPacket struct {
 	ts      uint32
 	csrc    uint32
 	marker  bool
+	level   audioLevel
 	arrival time.Time
 	payload []byte
+}
+
+// audioLevel is a packet's RFC 6464 audio level in -dBov, if it has one.
+type audioLevel struct {
+	v  uint8
+	ok bool
 }
 
 // Payload is the packet's payload.
@@ -71,7 +78,7 @@ func newReorderWindow(maxWait time.Duration) reorderWindow {
 //
 // hot path: no alloc (for payloads up to slotPayload, or a slot's largest
 // payload so far).
-func (w *reorderWindow) push(seq uint16, ts, csrc uint32, marker bool, payload []byte, arrival time.Time) pushResult {
+func (w *reorderWindow) push(seq uint16, ts, csrc uint32, marker bool, level audioLevel, payload []byte, arrival time.Time) pushResult {
 	if !w.started { // recent may still describe the sequence before a restart
 		w.started, w.next, w.highest, w.recent = true, seq, seq, 0
 	}
@@ -91,7 +98,7 @@ func (w *reorderWindow) push(seq uint16, ts, csrc uint32, marker bool, payload [
 	if h.used {
 		return pushDuplicate
 	}
-	h.used, h.seq, h.ts, h.csrc, h.marker, h.arrival = true, seq, ts, csrc, marker, arrival
+	h.used, h.seq, h.ts, h.csrc, h.marker, h.level, h.arrival = true, seq, ts, csrc, marker, level, arrival
 	h.payload = append(h.payload[:0], payload...)
 	w.held++
 	if int16(seq-w.highest) > 0 {

@@ -194,7 +194,7 @@ func TestReorderWindow(t *testing.T) {
 				var got string
 				switch op.do {
 				case "":
-					if r := w.push(op.seq, uint32(op.seq)*960, 7, false, testPayload(op.seq), now); r != op.want {
+					if r := w.push(op.seq, uint32(op.seq)*960, 7, false, audioLevel{}, testPayload(op.seq), now); r != op.want {
 						t.Fatalf("op %d: push(%d) = %v, want %v", i, op.seq, r, op.want)
 					}
 					got = popAll(w, now, false)
@@ -214,7 +214,7 @@ func TestReorderWindow(t *testing.T) {
 func TestReorderWindowKeepsWhatItReleases(t *testing.T) {
 	w := ptr(newReorderWindow(testMaxWait))
 	payload := testPayload(12)
-	w.push(12, 12345, 42, true, payload, reorderOrigin)
+	w.push(12, 12345, 42, true, audioLevel{}, payload, reorderOrigin)
 	payload[0] = 'X' // the caller's buffer is reused for the next packet
 	h, lost := w.pop(reorderOrigin, false)
 	if h == nil || lost {
@@ -231,9 +231,9 @@ func TestReorderWindowPeekShowsThePacketDueNext(t *testing.T) {
 	if w.peek() != nil {
 		t.Fatal("an empty window peeks a packet")
 	}
-	w.push(10, 0, 0, false, testPayload(10), reorderOrigin)
+	w.push(10, 0, 0, false, audioLevel{}, testPayload(10), reorderOrigin)
 	popAll(w, reorderOrigin, false)
-	w.push(12, 0, 0, false, testPayload(12), reorderOrigin)
+	w.push(12, 0, 0, false, audioLevel{}, testPayload(12), reorderOrigin)
 	if h := w.peek(); h != nil {
 		t.Fatalf("peek = %d while 11 is missing, want nil", h.seq)
 	}
@@ -258,9 +258,9 @@ func TestReorderWindowPushAndPopDoNotAllocate(t *testing.T) {
 	payload := testPayload(0)
 	seq := uint16(0)
 	allocs := testing.AllocsPerRun(100, func() {
-		w.push(seq+1, 0, 0, false, payload, reorderOrigin) // ahead of a gap
-		w.push(seq, 0, 0, false, payload, reorderOrigin)
-		w.push(seq+3, 0, 0, false, payload, reorderOrigin)
+		w.push(seq+1, 0, 0, false, audioLevel{}, payload, reorderOrigin) // ahead of a gap
+		w.push(seq, 0, 0, false, audioLevel{}, payload, reorderOrigin)
+		w.push(seq+3, 0, 0, false, audioLevel{}, payload, reorderOrigin)
 		for h, lost := w.pop(reorderOrigin, true); h != nil || lost; h, lost = w.pop(reorderOrigin, true) {
 		}
 		seq += 4
@@ -392,7 +392,7 @@ func (m *reorderModel) push(seq uint16, now time.Time) {
 			m.started, m.next, m.highest = true, int64(seq), int64(seq)
 		}
 		u := m.unwrap(seq)
-		got := m.w.push(seq, uint32(u), 0, false, m.payload(u), now)
+		got := m.w.push(seq, uint32(u), 0, false, audioLevel{}, m.payload(u), now)
 		if got != want {
 			t.Fatalf("push(%d) with next %d (%d held) = %v, want %v", seq, uint16(m.next), m.heldNow, got, want)
 		}
@@ -517,9 +517,9 @@ func TestReorderWindowHoldsLargePayloadsWhole(t *testing.T) {
 	for i := range big {
 		big[i] = byte(i * 7)
 	}
-	w.push(0, 0, 0, false, testPayload(0), reorderOrigin)
-	w.push(2, 0, 0, false, testPayload(2), reorderOrigin) // the slot after, filled first
-	w.push(1, 0, 0, false, big, reorderOrigin)
+	w.push(0, 0, 0, false, audioLevel{}, testPayload(0), reorderOrigin)
+	w.push(2, 0, 0, false, audioLevel{}, testPayload(2), reorderOrigin) // the slot after, filled first
+	w.push(1, 0, 0, false, audioLevel{}, big, reorderOrigin)
 	for seq, want := range [][]byte{testPayload(0), big, testPayload(2)} {
 		h, _ := w.pop(reorderOrigin, false)
 		if h == nil {

@@ -33,6 +33,23 @@ type Ring struct {
 // two) whose slots hold frames of up to MaxFrameSamples.
 func NewRing(size int) *Ring { return NewRingOf(size, MaxFrameSamples) }
 
+// packetSlot is the payload room a packet ring's slot starts with: a 20 ms
+// Opus packet of speech is 40 to 300 bytes. A larger payload gets room of
+// its own in that slot, once.
+const packetSlot = 320
+
+// NewPacketRing makes a ring of at least size slots for packet frames
+// (payloads, no PCM).
+func NewPacketRing(size int) *Ring {
+	r := NewRingOf(size, 0)
+	room := make([]byte, len(r.slots)*packetSlot)
+	for i := range r.slots {
+		r.slots[i].PCM = nil
+		r.slots[i].Payload = room[i*packetSlot : i*packetSlot : (i+1)*packetSlot]
+	}
+	return r
+}
+
 // NewRingOf is NewRing with slots of maxSamples: a stream's rings need hold
 // only its own frames (320 samples at 16 kHz), a sixth of the memory.
 func NewRingOf(size, maxSamples int) *Ring {
@@ -59,7 +76,8 @@ func (r *Ring) SampleEvery(n int) *Ring {
 // Put copies f (and its samples) into the ring; it reports false, counting
 // an overflow, when the ring is full.
 //
-// hot path: no alloc. Producer only.
+// hot path: no alloc (but once per slot for a payload larger than it
+// held before). Producer only.
 func (r *Ring) Put(f *Frame) bool {
 	if r.every > 1 {
 		r.offered++
@@ -80,10 +98,18 @@ func (r *Ring) Put(f *Frame) bool {
 		r.overflows.Add(1)
 		return false
 	}
-	pcm := slot.PCM[:len(f.PCM)]
+	if len(f.Payload) > cap(slot.Payload) {
+		slot.Payload = make([]byte, 0, min(max(len(f.Payload), 2*cap(slot.Payload)), MaxPayload))
+		if len(f.Payload) > cap(slot.Payload) {
+			r.overflows.Add(1)
+			return false
+		}
+	}
+	pcm, payload := slot.PCM[:len(f.PCM)], slot.Payload[:len(f.Payload)]
 	copy(pcm, f.PCM)
+	copy(payload, f.Payload)
 	*slot = *f
-	slot.PCM = pcm
+	slot.PCM, slot.Payload = pcm, payload
 	r.tail.Store(tail + 1)
 	return true
 }

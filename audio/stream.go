@@ -30,8 +30,17 @@ type StreamConfig struct {
 	// their identity; it returns "", nil while no roster names it. Called
 	// once per frame on the hot path: it must not lock or allocate.
 	Participant func(sourceID uint32) (id string, identity *event.Identity)
-	// Rings receive a copy of every frame, one ring per consumer.
+	// Rings receive a copy of every decoded frame, one ring per consumer.
 	Rings []*Ring
+	// PacketRings receive every packet as received, in order, as a packet
+	// frame (Payload set, PCM nil), one ring per consumer that takes
+	// packets. With no Rings and no Consumer nothing is decoded: the stream
+	// passes its packets on, and nothing conceals a loss (a gap stays a
+	// gap in the packets' timestamps).
+	PacketRings []*Ring
+	// AudioLevelID is the id of the RFC 6464 audio level header extension
+	// the sender negotiated (0: none): frames then carry each packet's level.
+	AudioLevelID uint8
 	// Consumer, when set, is also handed every frame synchronously.
 	Consumer FrameConsumer
 	// OnOverflow is called once, the first time a ring is full.
@@ -60,10 +69,13 @@ type StreamConfig struct {
 type Stream struct {
 	cfg      StreamConfig
 	dec      decoder
+	decoding bool // some consumer takes decoded frames
 	pkt      rtp.Packet
 	win      reorderWindow
 	frame    Frame
-	frameLen int // samples per 20 ms frame at the output rate
+	packet   Frame // the packet frame being handed out
+	frameLen int   // samples per 20 ms frame at the output rate
+	level    audioLevel // of the packet being decoded
 
 	// pend holds the start of a frame that packets shorter than a frame
 	// (10 ms, 2.5 ms…) have not filled yet; cap frameLen.
@@ -82,6 +94,7 @@ type Stream struct {
 	lostRun     int
 	overflowed  bool
 	held        *Ring  // frames kept back while Hold is closed
+	heldPackets *Ring  // packet frames kept back likewise
 	holdDropped uint64 // frames dropped from the hold (full, or never released)
 
 	jitStarted  bool
@@ -113,6 +126,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	s := &Stream{
 		cfg:      cfg,
 		dec:      dec,
+		decoding: len(cfg.Rings) > 0 || cfg.Consumer != nil,
 		frameLen: cfg.SampleRate * FrameMs / 1000,
 		pend:     make([]int16, 0, cfg.SampleRate*FrameMs/1000),
 		ssrc:     cfg.SSRC,
@@ -121,7 +135,12 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	s.win = newReorderWindow(cfg.MaxWait)
 	if cfg.Hold != nil {
 		s.held = NewRingOf(max(cfg.HoldFrames, 1), s.frameLen)
+		if len(cfg.PacketRings) > 0 {
+			s.heldPackets = NewPacketRing(max(cfg.HoldFrames, 1))
+		}
 	}
+	s.packet = Frame{CallID: cfg.CallID, MimeType: cfg.MimeType, SampleRate: cfg.ClockRate}
+	s.frame.MimeType = cfg.MimeType
 	return s, nil
 }
 
@@ -145,8 +164,9 @@ func (s *Stream) Push(b []byte, arrival time.Time) {
 		csrc = s.pkt.CSRC[0]
 	}
 	p := &s.pkt
+	level := s.levelOf(p)
 	for {
-		switch s.win.push(p.SequenceNumber, p.Timestamp, csrc, p.Marker, p.Payload, arrival) {
+		switch s.win.push(p.SequenceNumber, p.Timestamp, csrc, p.Marker, level, p.Payload, arrival) {
 		case pushDuplicate:
 			s.counters.Duplicates++
 			return
@@ -182,7 +202,24 @@ func (s *Stream) Flush() {
 	}
 	if s.held != nil && !s.cfg.Hold() {
 		s.holdDropped += uint64(s.held.Drain(func(*Frame) {}))
+		if s.heldPackets != nil {
+			s.heldPackets.Drain(func(*Frame) {}) // counted as frames already
+		}
 	}
+}
+
+// levelOf reads a packet's RFC 6464 audio level (RFC 8285 one-byte header
+// element: V bit, then the level in -dBov), when the sender negotiated it.
+//
+// hot path: no alloc.
+func (s *Stream) levelOf(p *rtp.Packet) audioLevel {
+	if s.cfg.AudioLevelID == 0 || !p.Extension {
+		return audioLevel{}
+	}
+	if b := p.GetExtension(s.cfg.AudioLevelID); len(b) > 0 {
+		return audioLevel{v: b[0] & 0x7f, ok: true}
+	}
+	return audioLevel{}
 }
 
 // restart delivers what is held and starts a new timeline: the sender
@@ -227,6 +264,14 @@ func (s *Stream) play(h *heldPacket) {
 	}
 	s.lostRun = 0
 	s.lastCSRC = h.csrc
+	if len(s.cfg.PacketRings) > 0 {
+		s.passPacket(h)
+	}
+	if !s.decoding {
+		s.lastDur = s.packetDur(h.Payload())
+		return
+	}
+	s.level = h.level
 	pcm, err := s.dec.Decode(h.Payload())
 	if err != nil {
 		s.counters.DecodeErrors++
@@ -254,7 +299,11 @@ func (s *Stream) conceal(seq uint16) {
 	if h := s.win.peek(); h != nil {
 		next = h.Payload()
 	}
+	if !s.decoding {
+		return // packets pass on as they are: the gap stays in their timestamps
+	}
 	samples := int(s.lastDur * int64(s.cfg.SampleRate) / int64(s.cfg.ClockRate))
+	s.level = audioLevel{}
 	pcm, fec, err := s.dec.Conceal(next, samples)
 	if err != nil {
 		s.counters.DecodeErrors++
@@ -285,6 +334,8 @@ func (s *Stream) emit(pcm []int16, seq uint16, ts, csrc uint32, arrival time.Tim
 	f.Arrival = arrival
 	f.SampleRate = s.cfg.SampleRate
 	f.Concealed = concealed
+	f.Level, f.HasLevel = s.level.v, s.level.ok
+	f.Duration = FrameMs * time.Millisecond
 	if s.cfg.Participant != nil {
 		f.ParticipantID, f.Identity = s.cfg.Participant(f.SourceID())
 	}
@@ -330,20 +381,59 @@ func (s *Stream) flushPending() {
 func (s *Stream) deliver(ts uint32, ms int64, pcm []int16) {
 	f := &s.frame
 	f.RTPTimestamp, f.MediaTimeMs, f.PCM = ts, ms, pcm
-	if s.held != nil {
+	s.pass(s.held, f, s.output)
+}
+
+// passPacket hands the packet being played, as received, to the packet
+// rings, on the media clock.
+//
+// hot path: no alloc.
+func (s *Stream) passPacket(h *heldPacket) {
+	p := &s.packet
+	p.SSRC, p.CSRC, p.Seq, p.RTPTimestamp, p.Arrival = s.ssrc, h.csrc, h.seq, h.ts, h.arrival
+	p.MediaTimeMs = s.baseMediaMs + s.extTS*1000/int64(s.cfg.ClockRate)
+	p.Payload, p.Level, p.HasLevel = h.Payload(), h.level.v, h.level.ok
+	p.Duration = time.Duration(s.packetDur(h.payload) * int64(time.Second) / int64(s.cfg.ClockRate))
+	if s.cfg.Participant != nil {
+		p.ParticipantID, p.Identity = s.cfg.Participant(p.SourceID())
+	}
+	s.pass(s.heldPackets, p, s.outputPacket)
+}
+
+// packetDur is a packet's length in RTP clock units: its Opus frames, or
+// one G.711 sample a byte; the last packet's for a packet that says none.
+//
+// hot path: no alloc.
+func (s *Stream) packetDur(payload []byte) int64 {
+	if s.cfg.ClockRate != 48000 { // G.711: one sample per byte at its 8 kHz clock
+		return int64(len(payload))
+	}
+	n, err := OpusSamples(payload)
+	if err != nil || n == 0 {
+		return s.lastDur
+	}
+	return int64(n)
+}
+
+// pass holds f back in held while Hold is closed (the oldest dropped when
+// it is full); once open, it releases what is held, then f, to out.
+//
+// hot path: no alloc.
+func (s *Stream) pass(held *Ring, f *Frame, out func(*Frame)) {
+	if held != nil {
 		if !s.cfg.Hold() {
-			if !s.held.Put(f) { // full: drop the oldest, keep the newest
-				s.held.dropOldest()
+			if !held.Put(f) { // full: drop the oldest, keep the newest
+				held.dropOldest()
 				s.holdDropped++
-				s.held.Put(f)
+				held.Put(f)
 			}
 			return
 		}
-		if s.held.Len() > 0 {
-			s.held.Drain(s.output)
+		if held.Len() > 0 {
+			held.Drain(out)
 		}
 	}
-	s.output(f)
+	out(f)
 }
 
 // output hands one frame to the consumer and the rings.
@@ -353,7 +443,19 @@ func (s *Stream) output(f *Frame) {
 	if s.cfg.Consumer != nil {
 		s.cfg.Consumer.Frame(f)
 	}
-	for _, r := range s.cfg.Rings {
+	s.put(s.cfg.Rings, f)
+}
+
+// outputPacket hands one packet frame to the packet rings.
+//
+// hot path: no alloc.
+func (s *Stream) outputPacket(f *Frame) { s.put(s.cfg.PacketRings, f) }
+
+// put copies f into each ring, noting the first overflow.
+//
+// hot path: no alloc.
+func (s *Stream) put(rings []*Ring, f *Frame) {
+	for _, r := range rings {
 		if !r.Put(f) && !s.overflowed {
 			s.overflowed = true
 			if s.cfg.OnOverflow != nil {
@@ -388,6 +490,9 @@ func (s *Stream) Stats() event.StreamCounters {
 	c.JitterMs = s.jitter * 1000 / float64(s.cfg.ClockRate)
 	c.HoldDropped = s.holdDropped
 	for _, r := range s.cfg.Rings {
+		c.RingOverflows += r.Overflows()
+	}
+	for _, r := range s.cfg.PacketRings {
 		c.RingOverflows += r.Overflows()
 	}
 	return c

@@ -168,7 +168,7 @@ func TestStreamInOrderPackets(t *testing.T) {
 				want := Frame{
 					CallID: testCall, SSRC: testSSRC, Seq: uint16(1000 + i),
 					RTPTimestamp: 123456 + uint32(i*960), MediaTimeMs: 500 + int64(i)*FrameMs,
-					Arrival: arrival(i), SampleRate: rate,
+					Arrival: arrival(i), SampleRate: rate, MimeType: "audio/opus", Duration: FrameMs * time.Millisecond,
 				}
 				if len(f.PCM) != wantLen {
 					t.Fatalf("frame %d: %d samples, want %d", i, len(f.PCM), wantLen)

@@ -19,6 +19,7 @@ import (
 type corpus struct {
 	payloads [][]byte
 	rtp      [][]byte // RTP packets of the payloads; seq and ts rewritten per use
+	leveled  [][]byte // the same with an RFC 6464 audio level (extension id 1)
 }
 
 func newCorpus(b *testing.B) *corpus {
@@ -29,19 +30,32 @@ func newCorpus(b *testing.B) *corpus {
 	}
 	c := &corpus{payloads: payloads}
 	for _, p := range payloads {
-		raw, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SSRC: 42}, Payload: p}).Marshal()
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SSRC: 42}, Payload: p}
+		raw, err := pkt.Marshal()
 		if err != nil {
 			b.Fatal(err)
 		}
 		c.rtp = append(c.rtp, raw)
+		if err := pkt.SetExtension(1, []byte{0x80 | 30}); err != nil {
+			b.Fatal(err)
+		}
+		if raw, err = pkt.Marshal(); err != nil {
+			b.Fatal(err)
+		}
+		c.leveled = append(c.leveled, raw)
 	}
 	return c
 }
 
 // packet returns the RTP bytes of the n-th packet of an endless stream: the
 // corpus replayed with continuing sequence numbers and timestamps.
-func (c *corpus) packet(n int) []byte {
-	raw := c.rtp[n%len(c.rtp)]
+func (c *corpus) packet(n int) []byte { return numbered(c.rtp, n) }
+
+// leveledPacket is packet with the sender's audio level.
+func (c *corpus) leveledPacket(n int) []byte { return numbered(c.leveled, n) }
+
+func numbered(packets [][]byte, n int) []byte {
+	raw := packets[n%len(packets)]
 	binary.BigEndian.PutUint16(raw[2:4], uint16(n))
 	binary.BigEndian.PutUint32(raw[4:8], uint32(n*960))
 	return raw
@@ -59,11 +73,22 @@ type pipeline struct {
 	start  time.Time
 }
 
-func newPipeline(b *testing.B) *pipeline {
+func newPipeline(b *testing.B) *pipeline { return newPipelineOf(b, false) }
+
+// newPipelineOf is a pipeline that decodes (frames into the ring), or one
+// that passes packets on undecoded (packets), as for Ogg Opus recording;
+// both read the RFC 6464 audio level of packets that carry it.
+func newPipelineOf(b *testing.B, packets bool) *pipeline {
 	b.Helper()
+	cfg := audio.StreamConfig{CallID: "bench", SSRC: 42, MimeType: "audio/opus", ClockRate: 48000, SampleRate: 16000,
+		AudioLevelID: 1, Participant: func(uint32) (string, *event.Identity) { return "p", nil }}
 	ring := audio.NewRing(64)
-	s, err := audio.NewStream(audio.StreamConfig{CallID: "bench", SSRC: 42, MimeType: "audio/opus", ClockRate: 48000,
-		SampleRate: 16000, Rings: []*audio.Ring{ring}, Participant: func(uint32) (string, *event.Identity) { return "p", nil }})
+	cfg.Rings = []*audio.Ring{ring}
+	if packets {
+		ring = audio.NewPacketRing(64)
+		cfg.Rings, cfg.PacketRings = nil, []*audio.Ring{ring}
+	}
+	s, err := audio.NewStream(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,9 +108,13 @@ func (p *pipeline) push(raw []byte, n int) {
 
 // BenchmarkAudioPath is one op per 20 ms packet, all on the same packets:
 // floor is libopus decoding alone (decoder and buffer reused), pipeline is
-// our path from RTP bytes to a frame in the sink ring, naive is the obvious
-// design (copy per packet, channel hand-off, allocation per decode), and
-// ratio measures floor and pipeline interleaved to report pipeline/floor.
+// our path from RTP bytes to a frame in the sink ring, levels the same
+// with packets carrying the sender's RFC 6464 audio level (read per
+// packet), passthrough the path when nothing asks for PCM (the packet, not
+// decoded, into a packet ring: Ogg Opus recording), naive the obvious
+// design (copy per packet, channel hand-off, allocation per decode); ratio
+// measures floor and pipeline interleaved to report pipeline/floor, and
+// passthrough-ratio floor and passthrough to report passthrough/floor.
 func BenchmarkAudioPath(b *testing.B) {
 	c := newCorpus(b)
 	b.Run("floor", func(b *testing.B) {
@@ -102,6 +131,20 @@ func BenchmarkAudioPath(b *testing.B) {
 			p.push(c.packet(i), i)
 		}
 	})
+	b.Run("levels", func(b *testing.B) {
+		p := newPipeline(b)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			p.push(c.leveledPacket(i), i)
+		}
+	})
+	b.Run("passthrough", func(b *testing.B) {
+		p := newPipelineOf(b, true)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			p.push(c.leveledPacket(i), i)
+		}
+	})
 	b.Run("naive", func(b *testing.B) {
 		n := startNaive(b)
 		b.ReportAllocs()
@@ -111,32 +154,42 @@ func BenchmarkAudioPath(b *testing.B) {
 		n.stop()
 	})
 	b.Run("ratio", func(b *testing.B) {
-		dec, p := newFloor(b), newPipeline(b)
-		var floorNs, pipeNs int64
-		for i := 0; b.Loop(); i++ {
-			// Alternate which goes first, so that neither gains from the
-			// other having just warmed the caches with the same packet.
-			t0 := time.Now()
-			if i%2 == 0 {
-				dec.decode(c.payloads[i%len(c.payloads)])
-			} else {
-				p.push(c.packet(i), i)
-			}
-			t1 := time.Now()
-			if i%2 == 0 {
-				p.push(c.packet(i), i)
-			} else {
-				dec.decode(c.payloads[i%len(c.payloads)])
-			}
-			t2 := time.Now()
-			if i%2 == 0 {
-				floorNs, pipeNs = floorNs+t1.Sub(t0).Nanoseconds(), pipeNs+t2.Sub(t1).Nanoseconds()
-			} else {
-				pipeNs, floorNs = pipeNs+t1.Sub(t0).Nanoseconds(), floorNs+t2.Sub(t1).Nanoseconds()
-			}
-		}
-		b.ReportMetric(float64(pipeNs)/float64(floorNs), "pipeline/floor")
+		p := newPipeline(b)
+		b.ReportMetric(interleaved(b, newFloor(b), func(i int) { p.push(c.packet(i), i) }, c), "pipeline/floor")
 	})
+	b.Run("passthrough-ratio", func(b *testing.B) {
+		p := newPipelineOf(b, true)
+		b.ReportMetric(interleaved(b, newFloor(b), func(i int) { p.push(c.leveledPacket(i), i) }, c), "passthrough/floor")
+	})
+}
+
+// interleaved runs libopus alone and path one after the other on each
+// packet and returns path's time over the floor's.
+func interleaved(b *testing.B, dec floor, path func(i int), c *corpus) float64 {
+	var floorNs, pathNs int64
+	for i := 0; b.Loop(); i++ {
+		// Alternate which goes first, so that neither gains from the
+		// other having just warmed the caches with the same packet.
+		t0 := time.Now()
+		if i%2 == 0 {
+			dec.decode(c.payloads[i%len(c.payloads)])
+		} else {
+			path(i)
+		}
+		t1 := time.Now()
+		if i%2 == 0 {
+			path(i)
+		} else {
+			dec.decode(c.payloads[i%len(c.payloads)])
+		}
+		t2 := time.Now()
+		if i%2 == 0 {
+			floorNs, pathNs = floorNs+t1.Sub(t0).Nanoseconds(), pathNs+t2.Sub(t1).Nanoseconds()
+		} else {
+			pathNs, floorNs = pathNs+t1.Sub(t0).Nanoseconds(), floorNs+t2.Sub(t1).Nanoseconds()
+		}
+	}
+	return float64(pathNs) / float64(floorNs)
 }
 
 // BenchmarkStreamsPerCore runs one stream per goroutine on every core and

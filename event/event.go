@@ -22,10 +22,15 @@ const (
 	StreamStats        Type = "stream.stats"
 	SharingStarted     Type = "sharing.started"
 	SharingEnded       Type = "sharing.ended"
-	RecordingStatus    Type = "recording.status"
-	MediaFailed        Type = "media.failed"
-	SinkError          Type = "sink.error"
-	LoadState          Type = "load.state"
+	// SpeechStarted and SpeechEnded bound a participant's stretch of
+	// speech; their mediaTimeMs is the edge itself, and SpeechEnded has
+	// durationMs.
+	SpeechStarted   Type = "speech.started"
+	SpeechEnded     Type = "speech.ended"
+	RecordingStatus Type = "recording.status"
+	MediaFailed     Type = "media.failed"
+	SinkError       Type = "sink.error"
+	LoadState       Type = "load.state"
 )
 
 // Event is one thing that happened in a call, stamped with wall time and with
@@ -63,7 +68,7 @@ type Event struct {
 	SSRC          uint32    `json:"ssrc,omitempty"`
 	*StreamCounters
 
-	// sharing.*
+	// sharing.*; speech.ended (durationMs)
 	SessionID    string `json:"sessionId,omitempty"`
 	StartUnknown bool   `json:"startUnknown,omitempty"`
 	DurationMs   *int64 `json:"durationMs,omitempty"`

@@ -508,6 +508,7 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 		}
 	}
 	t0 := time.Now()
+	res.TimelineStart = t0
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for n := 0; n < frames; n++ {

@@ -154,6 +154,9 @@ type CallResult struct {
 	PacketsSent map[string]int
 	// MediaConnected is when ICE and DTLS came up on graphsim's side.
 	MediaConnected time.Time
+	// TimelineStart is when the scenario's timeline began, the 0 of its
+	// JoinAt, Talk spans and shares: graphsim sent its first frame then.
+	TimelineStart time.Time
 	// SharesSent are the content-sharing session ids notified, with their
 	// start and end on graphsim's clock.
 	SharesSent []SentShare

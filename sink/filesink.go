@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,7 @@ type fileCall struct {
 	opened  bool
 	done    bool // ended or failed: ignore everything
 	events  *os.File
+	rttm    *os.File // speakers.rttm, opened with the first stretch of speech
 	byPID   map[string]*WAVWriter // writers named by participant id
 	bySSRC  map[uint32]*WAVWriter // writers still named ssrc-{n}
 	renamed map[uint32]*WAVWriter // source id -> writer it was renamed to
@@ -427,6 +429,11 @@ func (c *fileCall) event(e *event.Event) error {
 	if _, err := c.events.Write(c.line); err != nil {
 		return c.fail(fmt.Errorf("call %s: write event: %w", c.id, err))
 	}
+	if e.Type == event.SpeechEnded && e.DurationMs != nil {
+		if err := c.speakers(e); err != nil {
+			return c.fail(err)
+		}
+	}
 	if (e.Type == event.ParticipantJoined || e.Type == event.ParticipantUpdated) &&
 		e.ParticipantID != "" && e.SourceID != "" {
 		src, err := strconv.ParseUint(e.SourceID, 10, 32)
@@ -437,6 +444,34 @@ func (c *fileCall) event(e *event.Event) error {
 		}
 	}
 	return c.refreshHeaders()
+}
+
+// speakers appends the stretch of speech that e ends to speakers.rttm: one
+// NIST RTTM SPEAKER line, in one write, so that the file is whole after a
+// crash but for the stretches still open.
+func (c *fileCall) speakers(e *event.Event) error {
+	if c.rttm == nil {
+		f, err := os.OpenFile(filepath.Join(c.dir, "speakers.rttm"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("call %s: %w", c.id, err)
+		}
+		c.rttm = f
+	}
+	onset := e.MediaTimeMs - *e.DurationMs
+	c.line = fmt.Appendf(c.line[:0], "SPEAKER %s 1 %.3f %.3f <NA> <NA> %s <NA> <NA>\n",
+		rttmToken(c.id), float64(onset)/1000, float64(*e.DurationMs)/1000, rttmToken(e.ParticipantID))
+	if _, err := c.rttm.Write(c.line); err != nil {
+		return fmt.Errorf("call %s: write speakers.rttm: %w", c.id, err)
+	}
+	return nil
+}
+
+// rttmToken is id as one RTTM field: fields are separated by white space.
+func rttmToken(id string) string {
+	if id == "" {
+		return "<NA>"
+	}
+	return strings.Join(strings.Fields(id), "_")
 }
 
 // fail stops the call's writes, closing what it can, and returns err.
@@ -466,14 +501,17 @@ func (c *fileCall) closeAll() error {
 	for _, w := range c.bySSRC {
 		errs = append(errs, w.Close())
 	}
-	if c.events != nil {
-		if err := c.events.Sync(); err != nil {
-			errs = append(errs, fmt.Errorf("sync events: %w", err))
+	for name, f := range map[string]*os.File{"events": c.events, "speakers.rttm": c.rttm} {
+		if f == nil {
+			continue
 		}
-		if err := c.events.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close events: %w", err))
+		if err := f.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("sync %s: %w", name, err))
+		}
+		if err := f.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", name, err))
 		}
 	}
-	c.byPID, c.bySSRC, c.renamed, c.events = nil, nil, nil, nil
+	c.byPID, c.bySSRC, c.renamed, c.events, c.rttm = nil, nil, nil, nil, nil
 	return errors.Join(errs...)
 }

@@ -39,13 +39,21 @@ const (
 
 // Deps are the parts of the bot its calls use.
 type Deps struct {
-	Bot      Bot
-	Graph    *signaling.Client
-	Engine   *mediasession.Engine
-	Fanout   *fanout.Fanout
-	Metrics  *metrics.Metrics
+	Bot     Bot
+	Graph   *signaling.Client
+	Engine  *mediasession.Engine
+	Fanout  *fanout.Fanout
+	Metrics *metrics.Metrics
+	// Speech closes a call's open stretches of speech when its streams
+	// have delivered their last frames (nil: no speech detection).
+	Speech   SpeechEnder
 	Log      *slog.Logger
 	Settings Settings
+}
+
+// SpeechEnder ends a call's stretches of speech at its media time atMs.
+type SpeechEnder interface {
+	EndCall(callID string, atMs int64)
 }
 
 // Settings are the bot's configuration as its calls see it.

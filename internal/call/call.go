@@ -79,7 +79,9 @@ type Call struct {
 	// Timers of the worker: the grace after a media loss, the bound of the
 	// closing phase. Worker only.
 	lossTimer, closeTimer *time.Timer
-	mediaReleased         bool // worker only
+	// mediaReleased: the media session is closed and its streams have
+	// delivered their last frames. Worker only.
+	mediaReleased bool
 }
 
 // newCall makes the call's record; policy marks a policy-based recording
@@ -210,13 +212,19 @@ func (c *Call) run() {
 	}
 }
 
-// emit is the one way a call's events leave it: stamped with the call's id
-// and media time, through the recording gate, to the bot.
+// emit is the one way a call's events leave it: stamped with the media
+// time now (unless set), then as emitAt.
 func (c *Call) emit(e event.Event) {
-	e.CallID = c.id
 	if e.MediaTimeMs == 0 {
 		e.MediaTimeMs = c.MediaNow()
 	}
+	c.emitAt(e)
+}
+
+// emitAt sends e, whose media time is its own, stamped with the call's id
+// and the wall time, through the recording gate, to the bot.
+func (c *Call) emitAt(e event.Event) {
+	e.CallID = c.id
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}

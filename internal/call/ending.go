@@ -159,6 +159,9 @@ func (c *Call) releaseMedia() {
 		_ = c.session.Close()
 	}
 	c.streams.Wait()
+	if c.t.deps.Speech != nil {
+		c.t.deps.Speech.EndCall(c.id, c.MediaNow())
+	}
 	c.lobby.stop()
 	c.lobby.waiting.Store(false)
 }

@@ -55,16 +55,18 @@ func (c *Call) onTrack(tr *mediasession.Track) mediasession.PacketHandler {
 		return nil
 	}
 	c.mediaStart.CompareAndSwap(0, time.Now().UnixNano())
-	out := c.t.deps.Fanout.NewOutlet()
+	out := c.t.deps.Fanout.NewOutlet(tr.MimeType)
 	log := c.log.With("ssrc", tr.SSRC)
 	st, err := audio.NewStream(audio.StreamConfig{
 		CallID: c.id, SSRC: tr.SSRC, MimeType: tr.MimeType, ClockRate: tr.ClockRate,
-		SampleRate:  c.t.deps.Settings.SampleRate,
-		MediaStart:  time.Unix(0, c.mediaStart.Load()),
-		Participant: c.roster.participant,
-		Rings:       out.Rings(),
-		Hold:        c.holdFunc(),
-		HoldFrames:  HoldSeconds * 1000 / audio.FrameMs,
+		SampleRate:   c.t.deps.Settings.SampleRate,
+		MediaStart:   time.Unix(0, c.mediaStart.Load()),
+		Participant:  c.roster.participant,
+		Rings:        out.Rings(),
+		PacketRings:  out.PacketRings(),
+		AudioLevelID: tr.AudioLevelID,
+		Hold:         c.holdFunc(),
+		HoldFrames:   HoldSeconds * 1000 / audio.FrameMs,
 		OnOverflow: func() {
 			log.Warn("a frame consumer is slower than real time: frames dropped (counted in ringOverflows)")
 		},
@@ -107,4 +109,14 @@ func (h *streamHandler) Flush() {
 	stats := h.st.Stats()
 	c.t.deps.Metrics.StreamEnded(&stats, overflows)
 	c.emit(event.Event{Type: event.StreamStats, SSRC: h.ssrc, ParticipantID: c.roster.name(h.ssrc), StreamCounters: &stats})
+}
+
+// Speech emits an edge of a participant's stretch of speech, at its own
+// media time: started, or ended after durationMs.
+func (c *Call) Speech(participantID string, started bool, atMs, durationMs int64) {
+	e := event.Event{Type: event.SpeechStarted, ParticipantID: participantID, MediaTimeMs: atMs}
+	if !started {
+		e.Type, e.DurationMs = event.SpeechEnded, &durationMs
+	}
+	c.emitAt(e)
 }

@@ -56,6 +56,8 @@ type ParticipantSummary struct {
 	ID, Name       string
 	DecodedSeconds float64
 	Packets, Lost  uint64
+	// Talked is the participant's stretches of speech, added up.
+	Talked time.Duration
 }
 
 // Run plays the demo call and returns its summary.
@@ -114,7 +116,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	for _, id := range res.Participants {
 		p := tally.get(id)
 		sum.Participants = append(sum.Participants, ParticipantSummary{ID: id, Name: names[id],
-			DecodedSeconds: float64(p.samples) / float64(o.SampleRate), Packets: p.packets, Lost: p.lost})
+			DecodedSeconds: float64(p.samples) / float64(o.SampleRate), Packets: p.packets, Lost: p.lost, Talked: p.talked})
 	}
 	if o.OutDir != "" {
 		sum.Dir = filepath.Join(o.OutDir, res.CallID)
@@ -176,13 +178,14 @@ func (s *Summary) Print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "answered in   %s (Graph's window: 15s)\n", s.AnswerLatency.Round(time.Millisecond))
 	}
-	fmt.Fprintf(w, "\n%-38s %-6s %9s %8s %5s\n", "participant", "name", "decoded", "packets", "lost")
+	fmt.Fprintf(w, "\n%-38s %-6s %9s %8s %5s %7s\n", "participant", "name", "decoded", "packets", "lost", "talked")
 	for _, p := range s.Participants {
+		talked := fmt.Sprintf("%.1fs", p.Talked.Seconds())
 		if len(s.Participants) > sections {
-			fmt.Fprintf(w, "%-38s %-6s %8.2fs %8s %5s\n", p.ID, p.Name, p.DecodedSeconds, "-", "-")
+			fmt.Fprintf(w, "%-38s %-6s %8.2fs %8s %5s %7s\n", p.ID, p.Name, p.DecodedSeconds, "-", "-", talked)
 			continue
 		}
-		fmt.Fprintf(w, "%-38s %-6s %8.2fs %8d %5d\n", p.ID, p.Name, p.DecodedSeconds, p.Packets, p.Lost)
+		fmt.Fprintf(w, "%-38s %-6s %8.2fs %8d %5d %7s\n", p.ID, p.Name, p.DecodedSeconds, p.Packets, p.Lost, talked)
 	}
 	if len(s.Participants) > sections {
 		fmt.Fprintf(w, "(%d speakers take turns over %d audio sections, each packet naming its speaker: packets are counted per section, not per speaker)\n", len(s.Participants), sections)
@@ -204,6 +207,7 @@ type tally struct {
 type partTally struct {
 	samples       int
 	packets, lost uint64
+	talked        time.Duration
 }
 
 func newTally() *tally { return &tally{per: map[string]*partTally{}} }
@@ -236,14 +240,17 @@ func (t *tally) Frame(f *audio.Frame) {
 	t.mu.Unlock()
 }
 
-// Event keeps each stream's final counters.
+// Event keeps each stream's final counters and adds up each
+// participant's stretches of speech.
 func (t *tally) Event(e event.Event) {
-	if e.Type != event.StreamStats || e.StreamCounters == nil {
-		return
-	}
 	t.mu.Lock()
-	p := t.entry(e.ParticipantID)
-	p.packets += e.Packets
-	p.lost += e.Lost
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	switch {
+	case e.Type == event.StreamStats && e.StreamCounters != nil:
+		p := t.entry(e.ParticipantID)
+		p.packets += e.Packets
+		p.lost += e.Lost
+	case e.Type == event.SpeechEnded && e.DurationMs != nil:
+		t.entry(e.ParticipantID).talked += time.Duration(*e.DurationMs) * time.Millisecond
+	}
 }

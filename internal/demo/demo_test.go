@@ -16,12 +16,12 @@ func TestDemoReportsEveryParticipant(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(sum.Participants) != n || len(sum.Files) != n+1 {
+		if len(sum.Participants) != n || len(sum.Files) != n+2 { // a WAV each, events.jsonl, speakers.rttm
 			t.Fatalf("%d speakers: %d in the summary, files %v", n, len(sum.Participants), sum.Files)
 		}
 		for _, p := range sum.Participants {
-			if p.DecodedSeconds < 0.5 {
-				t.Errorf("%d speakers: %s decoded %.2f s", n, p.Name, p.DecodedSeconds)
+			if p.DecodedSeconds < 0.5 || p.Talked < 500*time.Millisecond || p.Talked.Seconds() > p.DecodedSeconds+0.1 {
+				t.Errorf("%d speakers: %s decoded %.2f s, talked %s", n, p.Name, p.DecodedSeconds, p.Talked)
 			}
 		}
 		var out bytes.Buffer

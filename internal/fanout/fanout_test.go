@@ -35,10 +35,10 @@ func TestEveryConsumerGetsEveryFrameOnceDetached(t *testing.T) {
 	f := New(16000, func(time.Duration) { mu.Lock(); observed++; mu.Unlock() }, 40*time.Millisecond)
 	defer f.Close()
 	all, sampled := &count{per: map[string]int{}}, &count{per: map[string]int{}}
-	f.Add(all, "all", 64, 0)
-	f.Add(sampled, "sampled", 16, 5)
+	f.Add(all, "all", Frames, 64, 0)
+	f.Add(sampled, "sampled", Frames, 16, 5)
 
-	o := f.NewOutlet()
+	o := f.NewOutlet("audio/opus")
 	o.Attach()
 	if f.Streams() != 1 {
 		t.Fatalf("%d streams attached, want 1", f.Streams())

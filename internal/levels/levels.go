@@ -1,23 +1,17 @@
-// Package levels follows how loud each participant of each call is, and
-// whether they are speaking, for the status page.
+// Package levels follows how loud each participant of each call is, for
+// the status page's level meters. (Who is speaking is the speech
+// detector's: internal/speech.)
 package levels
 
 import (
-	"math"
 	"sync"
 	"time"
 
 	"github.com/mediabot-dev/mediabot/audio"
+	"github.com/mediabot-dev/mediabot/internal/speech"
 )
 
 const (
-	// speakingThresholdDBFS is the frame level above which a participant
-	// counts as speaking: well above Opus's comfort noise and a quiet room,
-	// well below conversational speech (-30 to -15 dBFS).
-	speakingThresholdDBFS = -40.0
-	// speakingHold keeps a participant marked as speaking across the short
-	// pauses between words, so the status page does not flicker.
-	speakingHold = 400 * time.Millisecond
 	// levelHold is how long a frame's level stands for the participant's
 	// level; after it (DTX, a muted microphone, a stalled stream) the level
 	// reads as silence.
@@ -25,39 +19,11 @@ const (
 	// SilenceDBFS is the level of digital silence and of no audio at all:
 	// the dBFS of one LSB is about -90, and JSON has no -Inf.
 	SilenceDBFS = -100.0
+	// levelEvery is how often a participant's level is measured: five
+	// times a second is more than a page refreshed each second shows, and
+	// a fifth of the work of measuring every frame.
+	levelEvery = 200 * time.Millisecond
 )
-
-// Meter follows how loud each participant of each call is, for the
-// status page. It is a FrameConsumer on a drainer goroutine of its own, off
-// the packet path; readers (status requests) take its lock briefly.
-type Meter struct {
-	mu    sync.Mutex
-	calls map[string]map[string]*heard // by call id, then participant id
-}
-
-// heard is one participant's latest measured level and when they last spoke.
-type heard struct {
-	dBFS      float64
-	heard     int64 // unix ns of the last frame
-	measured  int64 // unix ns of the last frame measured
-	lastSpoke int64 // unix ns of the last measured frame above the speaking threshold
-}
-
-// levelEvery is how often a participant's level is measured: five times a
-// second is more than a page refreshed each second shows, well inside
-// speakingHold, and a fifth of the work of measuring every frame.
-const levelEvery = 200 * time.Millisecond
-
-// Level is a participant's level as a status request sees it.
-type Level struct {
-	DBFS     float64
-	Speaking bool
-}
-
-// New makes a meter that knows no call yet.
-func New() *Meter {
-	return &Meter{calls: map[string]map[string]*heard{}}
-}
 
 // RingFrames is the level meter's ring per stream: 16 of the frames it
 // keeps, 1.6 s. The meter is quick, and a level it misses under load is of
@@ -70,13 +36,36 @@ const RingFrames = 16
 // The other frames are never copied for it.
 const FrameEvery = 5
 
+// Meter follows how loud each participant of each call is. It is a
+// FrameConsumer on a drainer goroutine of its own, off the packet path, fed
+// decoded frames or, for streams nobody decodes, packet frames (whose
+// sender's RFC 6464 level it reads); readers (status requests) take its
+// lock briefly.
+type Meter struct {
+	mu    sync.Mutex
+	calls map[string]map[string]*heard // by call id, then participant id
+}
+
+// heard is one participant's latest measured level.
+type heard struct {
+	dBFS     float64
+	heard    int64 // unix ns of the last frame
+	measured int64 // unix ns of the last frame measured
+}
+
+// New makes a meter that knows no call yet.
+func New() *Meter {
+	return &Meter{calls: map[string]map[string]*heard{}}
+}
+
 // Frame records f's level, measuring one frame per levelEvery of each
-// participant. Frames of a stream no roster names yet are skipped: the
-// status page lists roster members only.
+// participant. Frames of a stream no roster names yet are skipped (the
+// status page lists roster members only), and so are packet frames without
+// a level.
 //
 // Steady state: no alloc (entries are made on a participant's first frame).
 func (m *Meter) Frame(f *audio.Frame) {
-	if f.ParticipantID == "" {
+	if f.ParticipantID == "" || f.PCM == nil && !f.HasLevel {
 		return
 	}
 	now := time.Now().UnixNano()
@@ -96,15 +85,17 @@ func (m *Meter) Frame(f *audio.Frame) {
 	if now-l.measured < int64(levelEvery) {
 		return
 	}
-	l.dBFS, l.measured = frameDBFS(f.PCM), now
-	if l.dBFS > speakingThresholdDBFS {
-		l.lastSpoke = now
+	l.measured = now
+	if f.PCM == nil {
+		l.dBFS = -float64(f.Level) // dBov of a sine is its dBFS less 3 dB: close enough for a meter
+		return
 	}
+	l.dBFS = max(speech.PCMDBFS(f.PCM), SilenceDBFS)
 }
 
-// participants returns the levels of a call's participants at now, by
-// participant id; nil for a call with no audio yet, and for a nil meter.
-func (m *Meter) Participants(callID string, now time.Time) map[string]Level {
+// Participants returns the levels (dBFS) of a call's participants at now,
+// by participant id; nil for a call with no audio yet, and for a nil meter.
+func (m *Meter) Participants(callID string, now time.Time) map[string]float64 {
 	if m == nil {
 		return nil
 	}
@@ -115,21 +106,19 @@ func (m *Meter) Participants(callID string, now time.Time) map[string]Level {
 		return nil
 	}
 	ns := now.UnixNano()
-	out := make(map[string]Level, len(byPart))
+	out := make(map[string]float64, len(byPart))
 	for id, l := range byPart {
-		pl := Level{DBFS: SilenceDBFS}
+		out[id] = SilenceDBFS
 		if ns-l.heard <= int64(levelHold) {
-			pl.DBFS = l.dBFS
+			out[id] = l.dBFS
 		}
-		pl.Speaking = l.lastSpoke != 0 && ns-l.lastSpoke <= int64(speakingHold)
-		out[id] = pl
 	}
 	return out
 }
 
-// endCall forgets a call's levels. Call it once the call's streams have
-// delivered their last frames (after call.streams.Wait), or a late frame
-// brings the entries back. A nil meter does nothing.
+// EndCall forgets a call's levels. Call it once the call's streams have
+// delivered their last frames, or a late frame brings the entries back. A
+// nil meter does nothing.
 func (m *Meter) EndCall(callID string) {
 	if m == nil {
 		return
@@ -137,22 +126,4 @@ func (m *Meter) EndCall(callID string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.calls, callID)
-}
-
-// frameDBFS is the RMS level of pcm in dBFS (a full-scale square wave is
-// 0), SilenceDBFS for an empty or all-zero frame.
-func frameDBFS(pcm []int16) float64 {
-	if len(pcm) == 0 {
-		return SilenceDBFS
-	}
-	var sum float64
-	for _, s := range pcm {
-		v := float64(s)
-		sum += v * v
-	}
-	if sum == 0 {
-		return SilenceDBFS
-	}
-	rms := math.Sqrt(sum/float64(len(pcm))) / 32768
-	return max(20*math.Log10(rms), SilenceDBFS)
 }

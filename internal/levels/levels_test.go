@@ -8,36 +8,9 @@ import (
 	"github.com/mediabot-dev/mediabot/audio"
 )
 
-func TestFrameDBFSIsRMSAgainstFullScale(t *testing.T) {
-	square := func(a int16) []int16 {
-		pcm := make([]int16, 320)
-		for i := range pcm {
-			pcm[i] = a
-			if i%2 == 1 {
-				pcm[i] = -a
-			}
-		}
-		return pcm
-	}
-	cases := []struct {
-		name string
-		pcm  []int16
-		want float64
-	}{
-		{"full-scale square", square(math.MaxInt16), 0},
-		{"tenth of full scale", square(3277), -20},
-		{"hundredth of full scale", square(328), -40},
-		{"digital silence", make([]int16, 320), SilenceDBFS},
-		{"empty frame", nil, SilenceDBFS},
-	}
-	for _, c := range cases {
-		if got := frameDBFS(c.pcm); math.Abs(got-c.want) > 0.05 {
-			t.Errorf("%s: %.2f dBFS, want %.2f", c.name, got, c.want)
-		}
-	}
-}
-
-func TestLevelMeterSpeakingAboveThresholdThenHeld(t *testing.T) {
+// Each participant's level is its latest frame's, then silence once no
+// frame came for levelHold; a packet frame says its sender's level.
+func TestLevelMeterFollowsEachParticipant(t *testing.T) {
 	m := New()
 	loud := make([]int16, 320)
 	for i := range loud {
@@ -49,27 +22,27 @@ func TestLevelMeterSpeakingAboveThresholdThenHeld(t *testing.T) {
 	}
 	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "alice", PCM: loud})
 	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "bob", PCM: quiet})
-	m.Frame(&audio.Frame{CallID: "c", PCM: loud}) // no roster name yet: skipped
+	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "carol", Payload: []byte{0xf8}, Level: 30, HasLevel: true})
+	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "dave", Payload: []byte{0xf8}}) // no level: nothing known
+	m.Frame(&audio.Frame{CallID: "c", PCM: loud})                                    // no roster name yet: skipped
 
 	now := time.Now()
 	got := m.Participants("c", now)
-	if len(got) != 2 {
-		t.Fatalf("levels %v, want alice and bob", got)
+	if len(got) != 3 {
+		t.Fatalf("levels %v, want alice, bob and carol", got)
 	}
-	if a := got["alice"]; !a.Speaking || math.Abs(a.DBFS+20) > 0.1 {
-		t.Errorf("alice: %+v, want speaking at -20 dBFS", a)
+	for id, want := range map[string]float64{"alice": -20, "bob": -60, "carol": -30} {
+		if math.Abs(got[id]-want) > 0.1 {
+			t.Errorf("%s: %.1f dBFS, want %.0f", id, got[id], want)
+		}
 	}
-	if b := got["bob"]; b.Speaking || math.Abs(b.DBFS+60) > 0.1 {
-		t.Errorf("bob: %+v, want silent at -60 dBFS", b)
-	}
-	later := m.Participants("c", now.Add(levelHold+speakingHold))
-	if a := later["alice"]; a.Speaking || a.DBFS != SilenceDBFS {
-		t.Errorf("alice with no frame for %v: %+v, want not speaking, silent", levelHold+speakingHold, a)
+	if a := m.Participants("c", now.Add(2*levelHold))["alice"]; a != SilenceDBFS {
+		t.Errorf("alice with no frame for %v: %.1f dBFS, want silence", 2*levelHold, a)
 	}
 
 	m.EndCall("c")
 	if got := m.Participants("c", now); got != nil {
-		t.Errorf("after endCall: %v", got)
+		t.Errorf("after EndCall: %v", got)
 	}
 	var none *Meter
 	none.EndCall("c")
@@ -97,12 +70,12 @@ func TestLevelMeterMeasuresOneFramePerInterval(t *testing.T) {
 	}
 	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "alice", PCM: loud})
 	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "alice", PCM: quiet})
-	if a := m.Participants("c", time.Now())["alice"]; math.Abs(a.DBFS+20) > 0.1 {
-		t.Errorf("alice: %+v, want the first frame's -20 dBFS until %v has passed", a, levelEvery)
+	if a := m.Participants("c", time.Now())["alice"]; math.Abs(a+20) > 0.1 {
+		t.Errorf("alice: %.1f, want the first frame's -20 dBFS until %v has passed", a, levelEvery)
 	}
 	time.Sleep(levelEvery)
 	m.Frame(&audio.Frame{CallID: "c", ParticipantID: "alice", PCM: quiet})
-	if a := m.Participants("c", time.Now())["alice"]; math.Abs(a.DBFS+60) > 0.1 {
-		t.Errorf("alice: %+v, want -60 dBFS measured after %v", a, levelEvery)
+	if a := m.Participants("c", time.Now())["alice"]; math.Abs(a+60) > 0.1 {
+		t.Errorf("alice: %.1f, want -60 dBFS measured after %v", a, levelEvery)
 	}
 }

@@ -378,13 +378,14 @@ func loudness(f *audio.Frame) (db float64, known bool) {
 	case f.HasLevel:
 		return -float64(min(f.Level, 127)), true
 	case f.PCM != nil:
-		return pcmDBFS(f.PCM), true
+		return PCMDBFS(f.PCM), true
 	}
 	return SilenceDB, false
 }
 
-// pcmDBFS is the RMS of pcm in dBFS, SilenceDB for silence.
-func pcmDBFS(pcm []int16) float64 {
+// PCMDBFS is the RMS level of pcm in dBFS (a full-scale square wave is 0),
+// SilenceDB for an empty or all-zero frame.
+func PCMDBFS(pcm []int16) float64 {
 	var s0, s1, s2, s3 int64 // four sums, not one chain of adds
 	i := 0
 	for ; i+4 <= len(pcm); i += 4 {

@@ -94,7 +94,7 @@ func TestPCMDBFSIsRMSAgainstFullScale(t *testing.T) {
 		{"empty frame", []int16{}, SilenceDB},
 	}
 	for _, c := range cases {
-		if got := pcmDBFS(c.pcm); math.Abs(got-c.want) > 0.05 {
+		if got := PCMDBFS(c.pcm); math.Abs(got-c.want) > 0.05 {
 			t.Errorf("%s: %.2f dBFS, want %.2f", c.name, got, c.want)
 		}
 	}
@@ -184,7 +184,7 @@ func TestFloorFallsFastRisesSlowly(t *testing.T) {
 	pcm := make([]int16, frameLen)
 	for i := range 500 {
 		fillVoice(pcm, i*frameLen)
-		if !tk.rate(pcmDBFS(pcm), 20) {
+		if !tk.rate(PCMDBFS(pcm), 20) {
 			t.Fatalf("voice frame %d not speech: floor %.1f", i, tk.floor)
 		}
 	}

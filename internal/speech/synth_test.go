@@ -87,7 +87,7 @@ func (f format) String() string {
 
 // level is the RFC 6464 level (-dBov) a sender would put on pcm.
 func level(pcm []int16) uint8 {
-	return uint8(max(0, min(127, math.Round(-pcmDBFS(pcm)))))
+	return uint8(max(0, min(127, math.Round(-PCMDBFS(pcm)))))
 }
 
 // harness feeds a detector on a test clock and records its edges.

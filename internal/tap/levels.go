@@ -3,6 +3,7 @@ package tap
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -11,12 +12,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mediabot-dev/mediabot/event"
 )
 
 // levels prints, every o.Interval, one line per speaker heard in it: call
-// id, participant id, RMS level in dBFS and a bar.
+// id, participant id, RMS level in dBFS, a bar, and the speaker's talk time
+// so far (the stretches of speech.ended events since the tap started).
 func levels(ctx context.Context, msgs jetstream.MessagesContext, o Options) error {
-	m := meter{}
+	m := meter{talk: map[string]time.Duration{}, heard: map[string]*energy{}}
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	for ctx.Err() == nil {
@@ -34,14 +38,28 @@ func levels(ctx context.Context, msgs jetstream.MessagesContext, o Options) erro
 		}
 		if call, pid, ok := audioSubject(msg.Subject()); ok {
 			m.add(call+" "+pid, msg.Data())
+		} else if call, ok := eventSubject(msg.Subject()); ok {
+			m.event(call, msg.Data())
 		}
 	}
 	return nil
 }
 
 // meter sums the energy of each speaker (call and participant ids) over
-// one interval.
-type meter map[string]*energy
+// one interval, and each one's talk time.
+type meter struct {
+	heard map[string]*energy
+	talk  map[string]time.Duration
+}
+
+// event adds a speech.ended stretch to its speaker's talk time.
+func (m meter) event(call string, data []byte) {
+	var e event.Event
+	if json.Unmarshal(data, &e) != nil || e.Type != event.SpeechEnded || e.DurationMs == nil {
+		return
+	}
+	m.talk[call+" "+e.ParticipantID] += time.Duration(*e.DurationMs) * time.Millisecond
+}
 
 type energy struct {
 	sum     float64 // of squared samples, full scale = 1
@@ -49,10 +67,10 @@ type energy struct {
 }
 
 func (m meter) add(speaker string, pcm []byte) {
-	e := m[speaker]
+	e := m.heard[speaker]
 	if e == nil {
 		e = &energy{}
-		m[speaker] = e
+		m.heard[speaker] = e
 	}
 	for i := 0; i+1 < len(pcm); i += 2 {
 		v := float64(int16(binary.LittleEndian.Uint16(pcm[i:]))) / 32768
@@ -64,15 +82,15 @@ func (m meter) add(speaker string, pcm []byte) {
 // print writes one line per speaker heard since the last print and starts
 // a new interval.
 func (m meter) print(w io.Writer, now time.Time) {
-	speakers := make([]string, 0, len(m))
-	for s := range m {
+	speakers := make([]string, 0, len(m.heard))
+	for s := range m.heard {
 		speakers = append(speakers, s)
 	}
 	slices.Sort(speakers)
 	for _, s := range speakers {
-		db := dBFS(m[s])
-		fmt.Fprintf(w, "%s %s %6.1f dBFS |%-20s|\n", now.Format("15:04:05"), s, db, bar(db))
-		delete(m, s)
+		db := dBFS(m.heard[s])
+		fmt.Fprintf(w, "%s %s %6.1f dBFS |%-20s| talked %s\n", now.Format("15:04:05"), s, db, bar(db), m.talk[s].Round(100*time.Millisecond))
+		delete(m.heard, s)
 	}
 }
 

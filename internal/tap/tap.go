@@ -2,7 +2,8 @@
 // sink/nats; its subjects and headers are those of the README's "Consuming
 // audio: in-process, files, NATS" section): it follows the JetStream stream the bot publishes to and either
 // prints each speaker's level live, or rebuilds the WAVs and events.jsonl of
-// every call the way the file sink writes them. It is both an operator's
+// every call the way the file sink writes them. Live, each speaker's line
+// also says how long they have talked (their speech.ended stretches). It is both an operator's
 // tool and the proof that the published stream carries everything.
 package tap
 
@@ -99,17 +100,13 @@ func Run(ctx context.Context, o Options) error {
 	return levels(ctx, msgs, o)
 }
 
-// filters are the subjects the tap follows: live levels need only audio.
+// filters are the subjects the tap follows: the calls' audio and events.
 func filters(o Options) []string {
 	call := "*"
 	if o.CallID != "" {
 		call = natssink.SubjectToken(o.CallID)
 	}
-	subjects := []string{natssink.AudioSubjectPrefix + call + ".*"}
-	if o.WriteDir != "" {
-		subjects = append(subjects, natssink.EventSubjectPrefix+call)
-	}
-	return subjects
+	return []string{natssink.AudioSubjectPrefix + call + ".*", natssink.EventSubjectPrefix + call}
 }
 
 // next waits up to pollWait for a message; it returns nil, nil when none came.
