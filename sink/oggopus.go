@@ -74,14 +74,16 @@ type OggOpusOptions struct {
 // received, to an Ogg Opus file (RFC 7845) on the call's media clock:
 // decoded sample n of the file plays at (Start+n)/48000 s of media time.
 //
-// Header: OpusHead alone on page 0 (BOS), version 1, 1 channel, pre-skip 0,
-// input rate 48000, output gain 0, channel mapping family 0; OpusTags alone
-// on page 1, vendor "mediabot" and the caller's comments. Pre-skip is 0
-// because the packets are stored as the sender encoded them, from wherever
-// the recording joined the stream: there is no encoder start-up padding of
-// ours to hide, and skipping samples would shift the file off the media
-// clock (opusinfo warns that a pre-skip under 120 is implausible: true of
-// an encoder's own output, not of a recording of packets). The channel count is 1 whatever the packets say: WebRTC signals
+// Header: OpusHead alone on page 0 (BOS), version 1, 1 channel, pre-skip
+// 120, input rate 48000, output gain 0, channel mapping family 0; OpusTags
+// alone on page 1, vendor "mediabot" and the caller's comments. The packets
+// are stored as the sender encoded them, from wherever the recording joined
+// the stream, so there is no encoder start-up of ours to hide; but a
+// pre-skip under 120 samples is what tools such as opusinfo take for a
+// broken encoder. So the audio starts with one 2.5 ms filler packet (below)
+// that the pre-skip of 120 samples drops again: decoded sample n, after
+// the pre-skip every decoder applies, is at (Start+n)/48000 s of media
+// time, and Samples counts from there. The channel count is 1 whatever the packets say: WebRTC signals
 // Opus as 48000/2, but what a packet holds is in its TOC byte (the stereo
 // flag, per packet), and with mapping family 0 a decoder decodes either kind
 // of packet to the header's channel count, down-mixing a stereo packet to
@@ -95,8 +97,9 @@ type OggOpusOptions struct {
 // mid-write). The page being filled is in memory until then: Flush writes
 // it early (for a participant gone quiet). Close finishes the last page
 // with the EOS flag (or sets it on the last page written). A page's
-// granule position is the file's sample count at the end of its last packet
-// (pre-skip 0: the PCM position), including the gap fillers below.
+// granule position is the file's sample count at the end of its last packet,
+// the leading 120 samples included (RFC 7845 §4: the pre-skip is in it),
+// and the gap fillers below.
 //
 // Gaps are carried as RFC 7845 §4.1 says ("Repairing Gaps in Real-time
 // Streams"): wherever the sender sent nothing (DTX) or packets were lost,
@@ -188,6 +191,7 @@ func NewOggOpusWriter(path string, opts OggOpusOptions) (*OggOpusWriter, error) 
 	w.finishPage(oggBOS)
 	w.addPacket(tags, 0)
 	w.finishPage(0)
+	w.addPacket([]byte{opusPreSkipTOC}, oggPreSkip)
 	if err := w.writeOut(); err != nil {
 		f.Close()
 		return nil, err
@@ -195,13 +199,21 @@ func NewOggOpusWriter(path string, opts OggOpusOptions) (*OggOpusWriter, error) 
 	return w, nil
 }
 
+// oggPreSkip is the pre-skip of every file, in 48 kHz samples, and
+// opusPreSkipTOC the filler packet that is dropped for it: CELT-only
+// fullband 2.5 ms, a TOC byte alone (see OggOpusWriter).
+const (
+	oggPreSkip     = 120
+	opusPreSkipTOC = 28 << 3
+)
+
 // opusHead is the identification header (RFC 7845 §5.1).
 func opusHead() []byte {
 	h := make([]byte, 19)
 	copy(h, "OpusHead")
-	h[8] = 1                                     // version
-	h[9] = 1                                     // output channel count
-	binary.LittleEndian.PutUint16(h[10:], 0)     // pre-skip
+	h[8] = 1 // version
+	h[9] = 1 // output channel count
+	binary.LittleEndian.PutUint16(h[10:], oggPreSkip)
 	binary.LittleEndian.PutUint32(h[12:], 48000) // input sample rate
 	binary.LittleEndian.PutUint16(h[16:], 0)     // output gain
 	h[18] = 0                                    // channel mapping family 0: mono or stereo, no table
@@ -309,7 +321,7 @@ func (w *OggOpusWriter) Flush() error {
 // fill adds the gap fillers that bring the file to position at: TOC-only
 // packets shaped after tmpl (RFC 7845 §4.1; see OggOpusWriter).
 func (w *OggOpusWriter) fill(at int64, tmpl byte) error {
-	gap := at - w.start - w.pos
+	gap := at - w.Position()
 	if gap < opusGranule/2 {
 		return nil
 	}
@@ -470,12 +482,12 @@ func (w *OggOpusWriter) markEOS() error {
 }
 
 // Samples is the number of 48 kHz samples in the file so far, gap fillers
-// included: the granule position of its last packet.
-func (w *OggOpusWriter) Samples() int64 { return w.pos }
+// included: the granule position of its last packet less the pre-skip.
+func (w *OggOpusWriter) Samples() int64 { return w.pos - oggPreSkip }
 
 // Position is the media position, in 48 kHz samples, of the file's end:
 // Start plus Samples. A rollover file starts there.
-func (w *OggOpusWriter) Position() int64 { return w.start + w.pos }
+func (w *OggOpusWriter) Position() int64 { return w.start + w.Samples() }
 
 // Size is the file's size once the pages held in memory are written.
 func (w *OggOpusWriter) Size() int64 {

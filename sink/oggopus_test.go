@@ -29,9 +29,12 @@ type oggStream struct {
 	serial   uint32
 	head     []byte   // OpusHead packet
 	tags     []byte   // OpusTags packet
-	audio    [][]byte // audio packets of the complete pages, in order
+	preSkip  int      // the OpusHead's pre-skip, in 48 kHz samples
+	packets  [][]byte // audio packets of the complete pages, in order: the pre-skip filler first
+	audio    [][]byte // the media packets: packets without the pre-skip filler
 	pages    int      // complete pages
-	granule  int64    // granule position of the last complete page
+	granule  int64    // granule position of the last complete page (the pre-skip in it)
+	samples  int64    // media samples: granule less the pre-skip (0 if no audio page)
 	eos      bool     // the last complete page has the EOS flag
 	tornTail int      // bytes after the last complete page
 }
@@ -43,7 +46,8 @@ type oggStream struct {
 // RFC 7845 granule positions: a page's is the previous one's plus the
 // samples of the packets completed on it (no gaps, no end trimming). A
 // torn last page (the end of a killed writer's file) is allowed only if
-// !closed; a closed file must end with an EOS page.
+// !closed; a closed file must end with an EOS page. The audio must start
+// with the pre-skip filler (see splitPreSkip).
 func readOgg(t testing.TB, raw []byte, closed bool) oggStream {
 	t.Helper()
 	var s oggStream
@@ -141,7 +145,7 @@ func readOgg(t testing.TB, raw []byte, closed bool) oggStream {
 		off += size
 	}
 	s.tornTail = len(raw) - off
-	s.audio = packets
+	s.packets = packets
 	if s.pages < 2 {
 		t.Fatalf("%d complete pages: no headers", s.pages)
 	}
@@ -149,7 +153,28 @@ func readOgg(t testing.TB, raw []byte, closed bool) oggStream {
 		t.Fatalf("closed file: EOS %v, %d bytes after the last page, packet pending %v", s.eos, s.tornTail, partial != nil)
 	}
 	checkOpusHead(t, s.head)
+	s.preSkip, s.audio = splitPreSkip(t, s.head, s.packets)
+	if len(s.packets) > 0 {
+		s.samples = s.granule - int64(s.preSkip)
+	}
 	return s
+}
+
+// splitPreSkip reads the pre-skip from the OpusHead head and returns it
+// and the media packets: packets without the leading filler that the
+// pre-skip drops, which must be there (if packets holds any) and be
+// exactly one 0xe0 (CELT-only fullband 2.5 ms, mono, code 0, one empty
+// frame: 120 samples, zeros at a decoder's start) of pre-skip samples.
+func splitPreSkip(t testing.TB, head []byte, packets [][]byte) (int, [][]byte) {
+	t.Helper()
+	preSkip := int(binary.LittleEndian.Uint16(head[10:]))
+	if len(packets) == 0 {
+		return preSkip, nil
+	}
+	if n, _ := audio.OpusSamples(packets[0]); !bytes.Equal(packets[0], []byte{0xe0}) || n != preSkip {
+		t.Fatalf("first audio packet % x of %d samples: want the pre-skip filler e0 of %d (the pre-skip)", packets[0][:min(len(packets[0]), 4)], n, preSkip)
+	}
+	return preSkip, packets[1:]
 }
 
 func readOggFile(t testing.TB, path string, closed bool) oggStream {
@@ -162,10 +187,10 @@ func readOggFile(t testing.TB, path string, closed bool) oggStream {
 }
 
 // checkOpusHead checks the identification header: version 1, mono,
-// pre-skip 0, 48 kHz input, gain 0, mapping family 0.
+// pre-skip 120, 48 kHz input, gain 0, mapping family 0.
 func checkOpusHead(t testing.TB, h []byte) {
 	t.Helper()
-	want := []byte{'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 1, 0, 0, 0x80, 0xbb, 0, 0, 0, 0, 0}
+	want := []byte{'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 1, 120, 0, 0x80, 0xbb, 0, 0, 0, 0, 0}
 	if !bytes.Equal(h, want) {
 		t.Fatalf("OpusHead % x, want % x", h, want)
 	}
@@ -234,6 +259,21 @@ func decodeOpus(t testing.TB, packets [][]byte) []int16 {
 		pcm = append(pcm, buf[:n]...)
 	}
 	return pcm
+}
+
+// decode decodes the file's audio as a player does, on the media clock:
+// every packet with one libopus decoder, then the pre-skip dropped (it
+// must be zeros: the filler, before any packet, has nothing to conceal).
+func (s oggStream) decode(t testing.TB) []int16 {
+	t.Helper()
+	pcm := decodeOpus(t, s.packets)
+	if len(pcm) < s.preSkip {
+		t.Fatalf("decoded %d samples, fewer than the pre-skip %d", len(pcm), s.preSkip)
+	}
+	if slices.ContainsFunc(pcm[:s.preSkip], func(v int16) bool { return v != 0 }) {
+		t.Errorf("the pre-skip's %d samples are not zeros", s.preSkip)
+	}
+	return pcm[s.preSkip:]
 }
 
 func TestOggCRC(t *testing.T) {
@@ -328,12 +368,12 @@ func TestOggOpusRoundTrip(t *testing.T) {
 			t.Fatalf("audio packet %d: % x, want % x", i, s.audio[i][:min(len(s.audio[i]), 8)], want[i][:min(len(want[i]), 8)])
 		}
 	}
-	if s.granule != rtSamples {
-		t.Errorf("last granule %d, want %d", s.granule, rtSamples)
+	if s.samples != rtSamples || s.granule != rtSamples+int64(s.preSkip) {
+		t.Errorf("last granule %d (%d media samples), want %d: the pre-skip %d and %d", s.granule, s.samples, rtSamples+int64(s.preSkip), s.preSkip, rtSamples)
 	}
 	t.Logf("%d pages, %d audio packets; fillers %#02x before the first packet, %#02x in the gap", s.pages, len(s.audio), lead, gap)
 
-	pcm := decodeOpus(t, s.audio)
+	pcm := s.decode(t)
 	if len(pcm) != rtSamples {
 		t.Fatalf("decoded %d samples, want %d (the media time span, %.2f s)", len(pcm), rtSamples, float64(rtSamples)/48000)
 	}
@@ -390,37 +430,19 @@ func opusTool(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-// opusinfoAdvisory is the one warning opusinfo gives every file of ours:
-// it flags a pre-skip under 120 as implausible for an encoder's output (an
-// encoder's lookahead is at least 2.5 ms), but the file holds packets as
-// received, with nothing of an encoder's to skip, and pre-skip 0 is what
-// RFC 7845 §5.1 says it should be then.
-const opusinfoAdvisory = "WARNING: Implausibly low preskip in Opus stream"
-
-// checkOpusinfo runs opusinfo on path and fails on any warning or error but
-// opusinfoAdvisory; opusinfo exits 1 on any warning, so it may exit 1 when
-// that is the only one.
+// checkOpusinfo runs opusinfo on path and fails on any warning or error
+// (opusinfo exits 1 on any warning).
 func checkOpusinfo(t *testing.T, path string) string {
 	t.Helper()
 	if _, err := exec.LookPath("opusinfo"); err != nil {
 		t.Skip("opusinfo not installed (apt-get install opus-tools)")
 	}
 	out, err := exec.Command("opusinfo", path).CombinedOutput()
-	advisory := false
-	for _, line := range strings.Split(string(out), "\n") {
-		switch {
-		case strings.Contains(line, opusinfoAdvisory):
-			advisory = true
-		case strings.Contains(line, "WARNING") || strings.Contains(line, "ERROR"):
-			t.Errorf("opusinfo %s: %s", filepath.Base(path), line)
-		}
-	}
-	var exit *exec.ExitError
-	if err != nil && !(advisory && errors.As(err, &exit) && exit.ExitCode() == 1) {
+	if err != nil || strings.Contains(string(out), "WARNING") || strings.Contains(string(out), "ERROR") {
 		t.Errorf("opusinfo %s: %v\n%s", filepath.Base(path), err, out)
 	}
-	if !strings.Contains(string(out), "Pre-skip: 0") || !strings.Contains(string(out), "Channels: 1") {
-		t.Errorf("opusinfo %s: want pre-skip 0, 1 channel:\n%s", filepath.Base(path), out)
+	if !strings.Contains(string(out), "Pre-skip: 120") || !strings.Contains(string(out), "Channels: 1") {
+		t.Errorf("opusinfo %s: want pre-skip 120, 1 channel:\n%s", filepath.Base(path), out)
 	}
 	return string(out)
 }
@@ -494,7 +516,7 @@ func TestOggOpusStereoPackets(t *testing.T) {
 	if s.audio[0][0]&0x04 == 0 || s.audio[25+25][0]&0x04 == 0 {
 		t.Errorf("fillers % x, % x: want the stereo flag of the packets", s.audio[0], s.audio[50])
 	}
-	if pcm := decodeOpus(t, s.audio); int64(len(pcm)) != want {
+	if pcm := s.decode(t); int64(len(pcm)) != want {
 		t.Errorf("libopus: %d samples, want %d", len(pcm), want)
 	}
 	checkOpusinfo(t, path)
@@ -575,7 +597,7 @@ func TestOggOpusGapFillers(t *testing.T) {
 			if !slices.EqualFunc(s.audio, want, bytes.Equal) {
 				t.Errorf("packets %x, want %x", s.audio, want)
 			}
-			if pcm := decodeOpus(t, s.audio); int64(len(pcm)) != wantSamples {
+			if pcm := s.decode(t); int64(len(pcm)) != wantSamples {
 				t.Errorf("libopus decodes %d samples, want %d", len(pcm), wantSamples)
 			}
 		})
@@ -620,7 +642,7 @@ func TestOggOpusLeadInAndOverlap(t *testing.T) {
 	if !slices.EqualFunc(s.audio, want, bytes.Equal) {
 		t.Fatalf("%d packets; want 25 fillers %#02x then the 10 packets", len(s.audio), pkts[0][0])
 	}
-	pcm := decodeOpus(t, s.audio)
+	pcm := s.decode(t)
 	if slices.ContainsFunc(pcm[:24000], func(v int16) bool { return v != 0 }) {
 		t.Error("the lead-in does not decode to zeros")
 	}
@@ -661,8 +683,8 @@ func TestOggOpusRefusesBadPackets(t *testing.T) {
 	if err := w.WritePacket([]byte{0xf8}, 0); !errors.Is(err, ErrWriterClosed) {
 		t.Errorf("WritePacket after Close: %v", err)
 	}
-	if s := readOggFile(t, path, true); len(s.audio) != 2 || s.granule != 1920 {
-		t.Errorf("%d packets, granule %d: want a filler and the good packet, 1920", len(s.audio), s.granule)
+	if s := readOggFile(t, path, true); len(s.audio) != 2 || s.samples != 1920 {
+		t.Errorf("%d packets, %d samples: want a filler and the good packet, 1920", len(s.audio), s.samples)
 	}
 	if _, err := NewOggOpusWriter(filepath.Join(t.TempDir(), "c.opus"), OggOpusOptions{Comments: []string{"no equals sign"}}); err == nil {
 		t.Error("a comment without '=' accepted")
@@ -670,20 +692,21 @@ func TestOggOpusRefusesBadPackets(t *testing.T) {
 }
 
 // TestOggOpusEOS: Close sets EOS on the last page whether it still holds
-// packets, was just written, or is the OpusTags page of a file with no
-// audio; FillTo pads a quiet participant; Flush writes a partial page.
+// packets, was just written, or holds only the pre-skip filler (a file with
+// no audio); FillTo pads a quiet participant; Flush writes a partial page.
 func TestOggOpusEOS(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name    string
 		packets int
 		fillTo  int64
+		written bool // the writes (packets, then FillTo's fillers) end on a finished page
 	}{
-		{"no audio", 0, 0},
-		{"a partial page", 7, 0},
-		{"a page just written", oggPagePackets, 0},
-		{"pages just written by FillTo", oggPagePackets, 2 * 48000},
-		{"two pages and a partial one", 2*oggPagePackets + 3, 0},
+		{"no audio", 0, 0, false},
+		{"a partial page", 7, 0, false},
+		{"a page just written", oggPagePackets - 1, 0, true}, // the first page holds the pre-skip filler too
+		{"pages just written by FillTo", oggPagePackets, 2 * 48000, true},
+		{"two pages and a partial one", 2*oggPagePackets + 3, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".opus")
@@ -696,6 +719,14 @@ func TestOggOpusEOS(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			written := func() {
+				if (w.packets == 0) != tc.written {
+					t.Errorf("the writes end with %d packets on the page being filled", w.packets)
+				}
+			}
+			if tc.fillTo == 0 {
+				written()
+			}
 			if err := w.Flush(); err != nil {
 				t.Fatal(err)
 			}
@@ -706,20 +737,21 @@ func TestOggOpusEOS(t *testing.T) {
 				if err := w.FillTo(tc.fillTo); err != nil {
 					t.Fatal(err)
 				}
+				written()
 			}
 			want := max(tc.fillTo, int64(960*tc.packets))
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
 			s := readOggFile(t, path, true)
-			if s.granule != want {
-				t.Errorf("granule %d, want %d", s.granule, want)
+			if s.samples != want {
+				t.Errorf("granule %d: %d media samples, want %d", s.granule, s.samples, want)
 			}
-			if tc.packets > 0 {
-				checkOpusinfo(t, path)
-				if pcm := opusdec(t, path); int64(len(pcm)) != want {
-					t.Errorf("opusdec: %d samples, want %d", len(pcm), want)
-				}
+			// Even with no audio the file is a valid stream: the pre-skip
+			// filler, all dropped.
+			checkOpusinfo(t, path)
+			if pcm := opusdec(t, path); int64(len(pcm)) != want {
+				t.Errorf("opusdec: %d samples, want %d", len(pcm), want)
 			}
 		})
 	}
@@ -785,9 +817,9 @@ func TestOggOpusRollover(t *testing.T) {
 	if len(second.audio) != len(pkts)-fullAt-10 || !bytes.Equal(second.audio[0], pkts[fullAt+10]) {
 		t.Errorf("second file: %d packets, want %d, no fillers", len(second.audio), len(pkts)-fullAt-10)
 	}
-	total := decodeOpus(t, slices.Concat(first.audio, second.audio))
-	if want := at(len(pkts)); int64(len(total)) != want {
-		t.Errorf("the two files decode to %d samples, want %d", len(total), want)
+	pcm1, pcm2 := first.decode(t), second.decode(t)
+	if int64(len(pcm1)) != w.Position() || int64(len(pcm1)+len(pcm2)) != at(len(pkts)) {
+		t.Errorf("the two files decode to %d and %d samples, want %d and %d", len(pcm1), len(pcm2), w.Position(), at(len(pkts))-w.Position())
 	}
 	t.Logf("full after %d packets (%d bytes); file 2 from %.2f s", fullAt, w.Size(), float64(w.Position())/48000)
 }
@@ -970,19 +1002,19 @@ func TestOggOpusSurvivesKill9(t *testing.T) {
 		pos += int64(n)
 	}
 	t.Logf("killed after %d packets; %d pages read back (%d torn bytes after them) with %d packets, %.2f s",
-		written, s.pages, s.tornTail, real, float64(s.granule)/48000)
+		written, s.pages, s.tornTail, real, float64(s.samples)/48000)
 	// The child may have written one packet more than it said before the
 	// kill; the page it was filling, up to 50 packets, is lost.
 	if real > written+1 || real < written-oggPagePackets {
 		t.Errorf("%d of the %d packets written are on finished pages; a page holds at most %d", real, written, oggPagePackets)
 	}
-	if s.granule > oggCrashAt(real) {
-		t.Errorf("last granule %d past the media position of the next packet, %d", s.granule, oggCrashAt(real))
+	if s.samples > oggCrashAt(real) {
+		t.Errorf("last granule %d (%d media samples) past the media position of the next packet, %d", s.granule, s.samples, oggCrashAt(real))
 	}
 	if _, err := exec.LookPath("opusdec"); err == nil {
 		pcm := opusdec(t, path)
-		if d := int64(len(pcm)) - s.granule; d < -20*48 || d > 20*48 {
-			t.Errorf("opusdec: %d samples, the last complete page's granule %d", len(pcm), s.granule)
+		if d := int64(len(pcm)) - s.samples; d < -20*48 || d > 20*48 {
+			t.Errorf("opusdec: %d samples, the last complete page's %d media samples", len(pcm), s.samples)
 		}
 	}
 }
@@ -1023,7 +1055,7 @@ func TestOggOpusDTXGapAfterSilence(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	pcm := decodeOpus(t, readOggFile(t, path, true).audio)
+	pcm := readOggFile(t, path, true).decode(t)
 	if want := (2*talk + hangover + gap) * 960; len(pcm) != want {
 		t.Fatalf("%d samples, want %d", len(pcm), want)
 	}
