@@ -34,8 +34,10 @@ type Options struct {
 	// Configure changes the bot's configuration before the bot is made
 	// (Graph's URLs and the app registration are set already).
 	Configure func(*mediabot.Config)
-	// OutDir, when set, gives the bot a file sink writing there.
-	OutDir string
+	// OutDir, when set, gives the bot a file sink writing there; with
+	// RecordOpus, Opus streams go to Ogg Opus files, not decoded.
+	OutDir     string
+	RecordOpus bool
 	// Logger is the bot's and the new graphsim's; nil discards.
 	Logger *slog.Logger
 	// BotOptions are passed on to mediabot.New.
@@ -103,7 +105,11 @@ func Start(o Options) (*Server, error) {
 	s.Config = cfg
 	opts := append([]mediabot.Option{mediabot.WithLogger(log)}, o.BotOptions...)
 	if o.OutDir != "" {
-		fs, err := sink.NewFileSink(o.OutDir, cfg.SampleRate, log)
+		var format []sink.FileOption
+		if o.RecordOpus {
+			format = append(format, sink.RecordOpus())
+		}
+		fs, err := sink.NewFileSink(o.OutDir, cfg.SampleRate, log, format...)
 		if err != nil {
 			public.Close()
 			ops.Close()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/mediabot-dev/mediabot/audio"
@@ -49,7 +48,7 @@ const (
 type OggOpusOptions struct {
 	// MaxBytes is the size past which Full reports true (0: no limit). The
 	// writer goes on writing past it; the caller closes it and continues in
-	// OggOpusSegmentPath(base, 2), ... with Start set to Position().
+	// {base}.2.opus, ... with Start set to Position() (the file sink does).
 	MaxBytes int64
 
 	// Start is the media position, in 48 kHz samples, of the file's first
@@ -157,15 +156,6 @@ type OggOpusWriter struct {
 	lastPage int64  // offset of the last finished page, in the file or in out
 	lastLen  int    // its length
 	err      error  // first write error; sticky
-}
-
-// OggOpusSegmentPath is the path of file number seg of a recording whose
-// first file is base: base itself, then "{base without .opus}.{seg}.opus".
-func OggOpusSegmentPath(base string, seg int) string {
-	if seg <= 1 {
-		return base
-	}
-	return strings.TrimSuffix(base, ".opus") + "." + strconv.Itoa(seg) + ".opus"
 }
 
 // NewOggOpusWriter creates (or truncates) the Ogg Opus file at path, which

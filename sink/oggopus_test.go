@@ -291,9 +291,9 @@ func TestOggCRC(t *testing.T) {
 	}
 }
 
-func TestOggOpusSegmentPath(t *testing.T) {
+func TestSegmentPathOfOpusFiles(t *testing.T) {
 	for seg, want := range map[int]string{1: "d/alice.opus", 2: "d/alice.2.opus", 10: "d/alice.10.opus"} {
-		if got := OggOpusSegmentPath("d/alice.opus", seg); got != want {
+		if got := segmentPath("d/alice.opus", seg); got != want {
 			t.Errorf("segment %d: %q, want %q", seg, got, want)
 		}
 	}
@@ -798,7 +798,7 @@ func TestOggOpusRollover(t *testing.T) {
 		t.Errorf("full at %d bytes, under MaxBytes", st.Size())
 	}
 
-	w2, err := NewOggOpusWriter(OggOpusSegmentPath(base, 2), OggOpusOptions{MaxBytes: maxBytes * 100, Start: w.Position()})
+	w2, err := NewOggOpusWriter(segmentPath(base, 2), OggOpusOptions{MaxBytes: maxBytes * 100, Start: w.Position()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -86,12 +87,14 @@ func CreateWAV(path string, sampleRate int) (*WAVWriter, error) {
 }
 
 // segmentPath is the path of file number seg of a recording whose first file
-// is base: base itself, then "{base without .wav}.{seg}.wav".
+// is base: base itself, then "{base without its extension}.{seg}{extension}"
+// (alice.wav, alice.2.wav; alice.opus, alice.2.opus).
 func segmentPath(base string, seg int) string {
 	if seg <= 1 {
 		return base
 	}
-	return strings.TrimSuffix(base, ".wav") + "." + strconv.Itoa(seg) + ".wav"
+	ext := filepath.Ext(base)
+	return strings.TrimSuffix(base, ext) + "." + strconv.Itoa(seg) + ext
 }
 
 func (w *WAVWriter) open() error {

@@ -12,7 +12,7 @@ type serveSettings struct {
 	listen, opsListen     string
 	tlsCert, tlsKey       string
 	opsTLSCert, opsTLSKey string
-	outDir                string
+	outDir, recordFormat  string
 	retentionDays         int
 	natsURL, natsStream   string
 	redirectTargets       []string
@@ -54,7 +54,8 @@ func serveFlags(f *cli.Flags, c *mediabot.Config, s *serveSettings) {
 	f.Bool(&c.Mix, "mix", false, "also deliver a mixed track per call")
 	f.Bool(&c.DeltaRoster, "delta-roster", false, "ask Graph for delta rosters (a gap in them rebuilds the roster)")
 	f.Bool(&s.sharingNotifications, "sharing-notifications", true, "ask Graph for content-sharing notifications")
-	f.String(&s.outDir, "out-dir", "./recordings", "file sink folder (WAV + events.jsonl per call); empty turns it off")
+	f.String(&s.outDir, "out-dir", "./recordings", "file sink folder (audio, events.jsonl, speakers.rttm per call); empty turns it off")
+	f.String(&s.recordFormat, "record-format", "wav", "the file sink's audio: wav (decoded PCM) or opus (Ogg Opus of the packets as received, not decoded)")
 	f.Int(&s.retentionDays, "retention-days", 0, "delete call folders of the file sink this many days after their last write (0 = keep forever)")
 	f.String(&s.natsURL, "nats-url", "", "also publish audio and events to NATS JetStream (e.g. nats://127.0.0.1:4222)")
 	f.String(&s.natsStream, "nats-stream", nats.DefaultStream, "JetStream stream for audio and events, created when missing")

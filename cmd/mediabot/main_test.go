@@ -111,6 +111,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{"unknown flag", []string{"serve", "--no-such-flag"}, "", "no-such-flag"},
 		{"missing client id", []string{"serve", "--listen", "127.0.0.1:0"}, "", "client id is required"},
 		{"bad sample rate", []string{"serve", "--listen", "127.0.0.1:0", "--client-id", "a", "--sample-rate", "8000"}, "", "sample rate 8000"},
+		{"bad record format", []string{"serve", "--listen", "127.0.0.1:0", "--client-id", "a", "--record-format", "mp3"}, "", `--record-format "mp3": want wav or opus`},
 		{"bad env value", []string{"serve"}, "MEDIABOT_MEDIA_PORT=abc", "MEDIABOT_MEDIA_PORT"},
 		{"insecure on a public listener", []string{"serve", "--listen", "0.0.0.0:0", "--client-id", "a", "--insecure-skip-inbound-auth"}, "", "refused on a non-loopback"},
 		{"unreachable nats", []string{"serve", "--listen", "127.0.0.1:0", "--client-id", "a", "--inbound-jwks-url", "http://127.0.0.1:1/keys",

@@ -103,6 +103,9 @@ func (s *serveSettings) check() error {
 	if (s.opsTLSCert == "") != (s.opsTLSKey == "") {
 		errs = append(errs, errors.New("--ops-tls-cert and --ops-tls-key go together"))
 	}
+	if s.recordFormat != "wav" && s.recordFormat != "opus" {
+		errs = append(errs, fmt.Errorf("--record-format %q: want wav or opus", s.recordFormat))
+	}
 	if s.retentionDays < 0 {
 		errs = append(errs, fmt.Errorf("--retention-days %d: want 0 (keep forever) or more", s.retentionDays))
 	}
@@ -122,7 +125,11 @@ func (s *serveSettings) options(cfg mediabot.Config, log *slog.Logger) ([]mediab
 	}
 	var files *sink.FileSink
 	if s.outDir != "" {
-		fs, err := sink.NewFileSink(s.outDir, rate, log)
+		var format []sink.FileOption
+		if s.recordFormat == "opus" {
+			format = append(format, sink.RecordOpus())
+		}
+		fs, err := sink.NewFileSink(s.outDir, rate, log, format...)
 		if err != nil {
 			return nil, fmt.Errorf("--out-dir: %w", err)
 		}

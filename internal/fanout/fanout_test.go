@@ -71,3 +71,67 @@ func TestEveryConsumerGetsEveryFrameOnceDetached(t *testing.T) {
 		t.Errorf("%d streams after Detach", f.Streams())
 	}
 }
+
+// packetTaker takes the packets of Opus streams, and decoded frames of the
+// others.
+type packetTaker struct{ count }
+
+func (p *packetTaker) Packet(f *audio.Frame)             { p.Frame(f) }
+func (p *packetTaker) WantsPackets(mimeType string) bool { return mimeType == "audio/opus" }
+
+// A stream is decoded only if a consumer takes its decoded frames: with a
+// packet consumer and one that makes do with either, an Opus stream gets
+// packet rings only (nothing decodes it), a G.711 one decoded rings for
+// both; with a frame consumer too, everyone but the packet consumer gets
+// decoded frames.
+func TestStreamsAreDecodedOnlyForConsumersOfFrames(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		frameConsumer        bool
+		mime                 string
+		wantFrames, wantPkts int
+	}{
+		{"opus, no frame consumer", false, "audio/opus", 0, 2},
+		{"g711, no frame consumer", false, "audio/PCMU", 2, 0},
+		{"opus, a frame consumer", true, "audio/opus", 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := New(16000, nil, 40*time.Millisecond)
+			defer f.Close()
+			pt := &packetTaker{count{per: map[string]int{}}}
+			f.Add(Feed(pt), "packets", TakeOf(pt), 16, 0)
+			f.Add(&count{per: map[string]int{}}, "either", Either, 16, 0)
+			if tc.frameConsumer {
+				f.Add(&count{per: map[string]int{}}, "frames", Frames, 16, 0)
+			}
+			o := f.NewOutlet(tc.mime)
+			if len(o.Rings()) != tc.wantFrames || len(o.PacketRings()) != tc.wantPkts {
+				t.Errorf("%d decoded rings and %d packet rings, want %d and %d", len(o.Rings()), len(o.PacketRings()), tc.wantFrames, tc.wantPkts)
+			}
+		})
+	}
+}
+
+// A packet frame reaches a packet consumer's Packet, a decoded one its
+// Frame: Feed tells them apart by the payload.
+func TestFeedHandsPacketsToPacket(t *testing.T) {
+	var packets, frames int
+	c := struct {
+		audio.FrameConsumer
+		audio.PacketConsumer
+	}{frameFunc(func(*audio.Frame) { frames++ }), packetFunc(func(*audio.Frame) { packets++ })}
+	Feed(c).Frame(&audio.Frame{Payload: []byte{0xf8}})
+	Feed(c).Frame(&audio.Frame{PCM: make([]int16, 320)})
+	if packets != 1 || frames != 1 {
+		t.Errorf("%d packets and %d frames delivered, want 1 and 1", packets, frames)
+	}
+}
+
+type frameFunc func(*audio.Frame)
+
+func (f frameFunc) Frame(fr *audio.Frame) { f(fr) }
+
+type packetFunc func(*audio.Frame)
+
+func (f packetFunc) Packet(fr *audio.Frame)   { f(fr) }
+func (f packetFunc) WantsPackets(string) bool { return true }

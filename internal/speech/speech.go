@@ -77,6 +77,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -145,7 +146,7 @@ type Detector struct {
 	out  []found // edges of the current call, under emit
 
 	mu    sync.Mutex
-	calls map[string]map[string]*talker // by call id, then participant id
+	calls map[string]map[uint32]*talker // by call id, then audio source id
 }
 
 // found is an edge of a call, before it is handed over.
@@ -154,8 +155,17 @@ type found struct {
 	e      Edge
 }
 
-// talker is one participant's detector state.
+// maxHeldEdges bounds the edges kept for a source no roster names yet.
+const maxHeldEdges = 64
+
+// talker is the detector state of one audio source (a participant's SSRC,
+// or the CSRC that names them when speakers rotate through sections).
 type talker struct {
+	// participantID is who the source is, "" until a frame names it;
+	// until then its edges wait in held.
+	participantID string
+	held          []Edge
+
 	floor  float64 // noise floor, dB
 	steady float64 // mean change of loudness from frame to frame, dB
 	prevDB float64 // the previous rated frame's loudness (not below floorMinDB)
@@ -176,19 +186,17 @@ type talker struct {
 // New makes a detector that knows no call yet; onEdge (nil for none) is
 // told of each stretch's start and end.
 func New(onEdge func(callID string, e Edge)) *Detector {
-	return &Detector{onEdge: onEdge, now: time.Now, calls: map[string]map[string]*talker{}}
+	return &Detector{onEdge: onEdge, now: time.Now, calls: map[string]map[uint32]*talker{}}
 }
 
-// Frame takes a participant's next frame: decoded (PCM) or a packet frame
-// (Payload), concealed or not. A participant's frames come in media-time
-// order. Frames of a stream no roster names yet (ParticipantID "") are
-// skipped. A frame of a call after its EndCall starts the call afresh.
+// Frame takes a source's next frame: decoded (PCM) or a packet frame
+// (Payload), concealed or not. A source's frames come in media-time order.
+// The edges of a source no roster names yet (ParticipantID "") wait until a
+// frame names it, then go out with their own times. A frame of a call
+// after its EndCall starts the call afresh.
 //
-// Steady state: no alloc (entries are made on a participant's first frame).
+// Steady state: no alloc (entries are made on a source's first frame).
 func (d *Detector) Frame(f *audio.Frame) {
-	if f.ParticipantID == "" {
-		return
-	}
 	durMs := frameMs(f)
 	db, known := loudness(f)
 	wall := d.now().UnixNano()
@@ -197,7 +205,10 @@ func (d *Detector) Frame(f *audio.Frame) {
 	d.emit.Lock()
 	defer d.emit.Unlock()
 	d.mu.Lock()
-	t := d.talker(f.CallID, f.ParticipantID)
+	t := d.talker(f.CallID, f.SourceID())
+	if f.ParticipantID != "" && t.participantID != f.ParticipantID {
+		d.name(f.CallID, t, f.ParticipantID)
+	}
 	t.wall = wall
 	if t.heard && start > t.lastEnd+gapToleranceMs {
 		t.runMs = 0 // frames missing (DTX): what came before is no run with this
@@ -229,13 +240,13 @@ func (d *Detector) Frame(f *audio.Frame) {
 			paused = t.runStart
 		}
 		if paused-t.lastSpeechEnd > HangoverMs {
-			d.close(f.CallID, f.ParticipantID, t, t.lastSpeechEnd)
+			d.close(f.CallID, t, t.lastSpeechEnd)
 		}
 	}
 	if speech && t.runMs >= OnsetMs {
 		if !t.open {
 			t.open, t.start = true, t.runStart
-			d.out = append(d.out, found{f.CallID, Edge{ParticipantID: f.ParticipantID, Started: true, AtMs: t.runStart}})
+			d.found(f.CallID, t, Edge{Started: true, AtMs: t.runStart})
 		}
 		t.lastSpeechEnd = end
 	}
@@ -252,10 +263,10 @@ func (d *Detector) Tick(now time.Time) {
 	d.emit.Lock()
 	defer d.emit.Unlock()
 	d.mu.Lock()
-	for callID, byPart := range d.calls {
-		for id, t := range byPart {
+	for callID, bySource := range d.calls {
+		for _, t := range bySource {
 			if t.open && ns-t.wall > HangoverMs*int64(time.Millisecond) {
-				d.close(callID, id, t, t.lastSpeechEnd)
+				d.close(callID, t, t.lastSpeechEnd)
 				t.runMs = 0 // frames after a stall start afresh
 			}
 		}
@@ -267,16 +278,20 @@ func (d *Detector) Tick(now time.Time) {
 
 // EndCall closes the call's open stretches at atMs (the call's end on its
 // media clock), or at their last speech frame's end when that is earlier,
-// and forgets the call. Its edges are handed over when it returns. Call it
-// once the call's streams have delivered their last frames, or a late frame
-// brings the call back.
+// and forgets the call. The edges of a source no roster ever named go out
+// as participant "ssrc-{n}", as the file sink names its audio. Its edges
+// are handed over when it returns. Call it once the call's streams have
+// delivered their last frames, or a late frame brings the call back.
 func (d *Detector) EndCall(callID string, atMs int64) {
 	d.emit.Lock()
 	defer d.emit.Unlock()
 	d.mu.Lock()
-	for id, t := range d.calls[callID] {
+	for src, t := range d.calls[callID] {
 		if t.open {
-			d.close(callID, id, t, min(atMs, t.lastSpeechEnd))
+			d.close(callID, t, min(atMs, t.lastSpeechEnd))
+		}
+		if t.participantID == "" && len(t.held) > 0 {
+			d.name(callID, t, "ssrc-"+strconv.FormatUint(uint64(src), 10))
 		}
 	}
 	delete(d.calls, callID)
@@ -291,39 +306,64 @@ func (d *Detector) EndCall(callID string, atMs int64) {
 func (d *Detector) Speaking(callID string) map[string]bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	byPart := d.calls[callID]
-	if byPart == nil {
+	bySource := d.calls[callID]
+	if bySource == nil {
 		return nil
 	}
-	out := make(map[string]bool, len(byPart))
-	for id, t := range byPart {
-		out[id] = t.open
+	out := make(map[string]bool, len(bySource))
+	for _, t := range bySource {
+		if t.participantID != "" {
+			out[t.participantID] = out[t.participantID] || t.open
+		}
 	}
 	return out
 }
 
-// talker returns the state of a participant of a call, made on its first
-// frame. Called with mu held.
-func (d *Detector) talker(callID, participantID string) *talker {
-	byPart := d.calls[callID]
-	if byPart == nil {
-		byPart = map[string]*talker{}
-		d.calls[callID] = byPart
+// talker returns the state of an audio source of a call, made on its
+// first frame. Called with mu held.
+func (d *Detector) talker(callID string, source uint32) *talker {
+	bySource := d.calls[callID]
+	if bySource == nil {
+		bySource = map[uint32]*talker{}
+		d.calls[callID] = bySource
 	}
-	t := byPart[participantID]
+	t := bySource[source]
 	if t == nil {
 		t = &talker{floor: floorStartDB}
-		byPart[participantID] = t
+		bySource[source] = t
 	}
 	return t
 }
 
+// name gives t's source its participant id, handing over the edges it
+// held until then. Called with emit and mu held.
+func (d *Detector) name(callID string, t *talker, participantID string) {
+	t.participantID = participantID
+	for _, e := range t.held {
+		d.found(callID, t, e)
+	}
+	t.held = nil
+}
+
+// found hands over an edge of t, or holds it while t's source has no
+// participant id. Called with emit and mu held.
+func (d *Detector) found(callID string, t *talker, e Edge) {
+	if t.participantID == "" {
+		if len(t.held) < maxHeldEdges {
+			t.held = append(t.held, e)
+		}
+		return
+	}
+	e.ParticipantID = t.participantID
+	d.out = append(d.out, found{callID, e})
+}
+
 // close ends t's stretch at endMs (never before its start). Called with
 // emit and mu held.
-func (d *Detector) close(callID, participantID string, t *talker, endMs int64) {
+func (d *Detector) close(callID string, t *talker, endMs int64) {
 	endMs = max(endMs, t.start)
 	t.open = false
-	d.out = append(d.out, found{callID, Edge{ParticipantID: participantID, AtMs: endMs, DurationMs: endMs - t.start}})
+	d.found(callID, t, Edge{AtMs: endMs, DurationMs: endMs - t.start})
 }
 
 // deliver hands the edges found to onEdge, with emit held and mu not.

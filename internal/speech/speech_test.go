@@ -1,6 +1,7 @@
 package speech
 
 import (
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -38,7 +39,7 @@ func (f *feeder) send(n int, db float64, concealed bool) []found {
 	}
 	for range n {
 		f.h.advance(f.ms + audio.FrameMs)
-		f.h.d.Frame(&audio.Frame{CallID: "c", ParticipantID: f.who, MediaTimeMs: f.ms, PCM: f.pcm,
+		f.h.d.Frame(&audio.Frame{CallID: "c", ParticipantID: f.who, SSRC: ssrcOf(f.who), MediaTimeMs: f.ms, PCM: f.pcm,
 			SampleRate: testRate, Duration: audio.FrameMs * time.Millisecond, Concealed: concealed})
 		f.ms += audio.FrameMs
 	}
@@ -53,7 +54,7 @@ func (f *feeder) skip(ms int64) { f.ms += ms }
 // false: none).
 func (f *feeder) packet(dur int64, lvl uint8, hasLevel bool) []found {
 	f.h.advance(f.ms + dur)
-	f.h.d.Frame(&audio.Frame{CallID: "c", ParticipantID: f.who, MediaTimeMs: f.ms, Payload: []byte{1},
+	f.h.d.Frame(&audio.Frame{CallID: "c", ParticipantID: f.who, SSRC: ssrcOf(f.who), MediaTimeMs: f.ms, Payload: []byte{1},
 		Level: lvl, HasLevel: hasLevel, Duration: time.Duration(dur) * time.Millisecond})
 	f.ms += dur
 	return f.h.got()
@@ -416,13 +417,43 @@ func TestPacketsWithoutLevelsSayNothing(t *testing.T) {
 	edgeIs(t, f.packet(20, 0, false), Edge{ParticipantID: "bob", AtMs: 60, DurationMs: 60})
 }
 
-func TestFramesOfUnnamedStreamsAreSkipped(t *testing.T) {
+// ssrcOf gives each test participant an SSRC of its own.
+func ssrcOf(who string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(who))
+	return h.Sum32()
+}
+
+// A stream no roster names yet is listened to all the same: its edges wait
+// until a frame names it and then go out at their own times; a stream never
+// named goes out as ssrc-{n} when the call ends.
+func TestEdgesOfUnnamedStreamsWaitForTheName(t *testing.T) {
 	h := newHarness()
-	for ms := int64(0); ms < 1000; ms += 20 {
-		h.d.Frame(&audio.Frame{CallID: "c", MediaTimeMs: ms, PCM: squareAt(-20), Duration: 20 * time.Millisecond})
+	frame := func(ms int64, who string, ssrc uint32, db float64) {
+		h.advance(ms + 20)
+		h.d.Frame(&audio.Frame{CallID: "c", ParticipantID: who, SSRC: ssrc, MediaTimeMs: ms, PCM: squareAt(db), Duration: 20 * time.Millisecond})
 	}
-	if got := h.got(); len(got) != 0 || h.d.Speaking("c") != nil {
-		t.Errorf("unnamed stream: edges %+v, speaking %v", got, h.d.Speaking("c"))
+	for ms := int64(0); ms < 1000; ms += 20 {
+		frame(ms, "", 7, -20) // speaks from 0 to 1 s, unnamed
+	}
+	for ms := int64(1000); ms < 1600; ms += 20 {
+		frame(ms, "", 7, -90) // quiet: the stretch ends, unnamed
+	}
+	if got := h.got(); len(got) != 0 || len(h.d.Speaking("c")) != 0 {
+		t.Fatalf("edges of an unnamed stream went out: %+v, speaking %v", got, h.d.Speaking("c"))
+	}
+	frame(1600, "alice", 7, -90) // the roster names it
+	got := h.got()
+	if len(got) != 2 || got[0].e != (Edge{ParticipantID: "alice", Started: true, AtMs: 0}) || got[1].e != (Edge{ParticipantID: "alice", AtMs: 1000, DurationMs: 1000}) {
+		t.Errorf("once named: %+v, want alice's stretch from 0 to 1000 ms", got)
+	}
+	for ms := int64(0); ms < 400; ms += 20 {
+		frame(ms, "", 9, -20) // another source, never named
+	}
+	h.d.EndCall("c", 400)
+	got = h.got()
+	if len(got) != 2 || got[0].e.ParticipantID != "ssrc-9" || !got[0].e.Started || got[1].e.ParticipantID != "ssrc-9" || got[1].e.AtMs != 400 {
+		t.Errorf("at the end of the call: %+v, want ssrc-9's stretch", got)
 	}
 }
 
@@ -518,7 +549,7 @@ func TestEdgesInOrderUnderConcurrency(t *testing.T) {
 		if rng.IntN(50) == 0 {
 			ms[k] += int64(rng.IntN(600)) // DTX
 		}
-		d.Frame(&audio.Frame{CallID: call, ParticipantID: who, MediaTimeMs: ms[k], PCM: pcm, Duration: 20 * time.Millisecond})
+		d.Frame(&audio.Frame{CallID: call, ParticipantID: who, SSRC: ssrcOf(who), MediaTimeMs: ms[k], PCM: pcm, Duration: 20 * time.Millisecond})
 		ms[k] += 20
 		if i%5000 == 4999 {
 			d.EndCall("c1", ms["c1alice"]) // the call starts afresh with its next frame
