@@ -73,8 +73,8 @@ type Stream struct {
 	pkt      rtp.Packet
 	win      reorderWindow
 	frame    Frame
-	packet   Frame // the packet frame being handed out
-	frameLen int   // samples per 20 ms frame at the output rate
+	packet   Frame      // the packet frame being handed out
+	frameLen int        // samples per 20 ms frame at the output rate
 	level    audioLevel // of the packet being decoded
 
 	// pend holds the start of a frame that packets shorter than a frame
