@@ -16,7 +16,6 @@ import (
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/internal/call"
 	"github.com/mediabot-dev/mediabot/internal/fanout"
-	"github.com/mediabot-dev/mediabot/internal/levels"
 	"github.com/mediabot-dev/mediabot/internal/load"
 	"github.com/mediabot-dev/mediabot/internal/metrics"
 	"github.com/mediabot-dev/mediabot/internal/ops"
@@ -47,7 +46,6 @@ type Bot struct {
 	graph   *signaling.Client
 	engine  *mediasession.Engine
 	fanout  *fanout.Fanout
-	levels  *levels.Meter
 	speech  *speech.Detector
 	metrics *metrics.Metrics
 	calls   *call.Table
@@ -132,8 +130,9 @@ func (b *Bot) setup() error {
 	return nil
 }
 
-// setupFanout gives every frame or packet consumer, sink, the mixer, the
-// level meter and the speech detector a drainer of its own. The first
+// setupFanout gives every frame or packet consumer, sink, the mixer and the
+// speech detector (who speaks, how loud: the status page) a drainer of its
+// own. The first
 // consumer's frames are timed. A stream is decoded only if one of them
 // takes decoded frames of it.
 func (b *Bot) setupFanout() {
@@ -150,10 +149,8 @@ func (b *Bot) setupFanout() {
 	if b.cfg.Mix {
 		b.fanout.AddMixer(ringFrames)
 	}
-	// Last: neither receives mixed frames nor is timed, and both make do
+	// Last: it neither receives mixed frames nor is timed, and it makes do
 	// with packets when nobody decodes a stream.
-	b.levels = levels.New()
-	b.fanout.Add(b.levels, "levels", fanout.Either, levels.RingFrames, levels.FrameEvery)
 	b.speech = speech.New(b.speechEdge)
 	b.fanout.Add(b.speech, "speech", fanout.Either, ringFrames, 0)
 }

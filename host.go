@@ -40,15 +40,14 @@ func (h host) Decide(ctx context.Context, c *call.Call, gc signaling.Call) {
 // Publish hands a call's event on (see Bot.publish).
 func (h host) Publish(e event.Event, to call.Audience) { h.b.publish(e, to) }
 
-// CallEnded closes the call in the mixer, the sinks and the level meter
-// once its last event was published.
+// CallEnded closes the call in the mixer and the sinks once its last event
+// was published.
 func (h host) CallEnded(callID string) {
 	b := h.b
 	b.fanout.EndCall(callID)
 	for _, s := range b.sinks {
 		s.EndCall(callID)
 	}
-	b.levels.EndCall(callID)
 }
 
 // handoff names where an incoming call goes instead of this instance: the

@@ -36,7 +36,7 @@ func TestPublicListenerShowsNothingOfTheCalls(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/status", "/metrics", "/v1/calls"} {
+	for _, path := range []string{"/status", "/metrics", "/v1/calls", "/debug/pprof/"} {
 		if code, _ := get(t, srv.OpsURL+path); code != http.StatusOK {
 			t.Errorf("operations GET %s: %d, want 200", path, code)
 		}

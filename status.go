@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/mediabot-dev/mediabot/internal/call"
-	"github.com/mediabot-dev/mediabot/internal/levels"
 )
 
 // Status is what GET /status.json answers: this instance's calls, who
@@ -52,6 +51,10 @@ type ParticipantStatus struct {
 	Presenting bool    `json:"presenting"`
 }
 
+// silenceDBFS is the level a participant without recent audio shows: the
+// dBFS of one LSB is about -90, and JSON has no -Inf.
+const silenceDBFS = -100.0
+
 // Status describes the bot now: its calls, who is in them, who speaks and
 // who shares, and its load.
 func (b *Bot) Status() Status {
@@ -60,7 +63,7 @@ func (b *Bot) Status() Status {
 	now := time.Now()
 	st := Status{Instance: b.cfg.InstanceID, Draining: b.draining.Load(), Load: b.currentLoad().Level.String(), Calls: make([]CallStatus, 0, len(held))}
 	for _, c := range held {
-		st.Calls = append(st.Calls, callStatus(c, b.levels.Participants(c.ID(), now), b.speech.Speaking(c.ID())))
+		st.Calls = append(st.Calls, callStatus(c, b.speech.Levels(c.ID(), now), b.speech.Speaking(c.ID())))
 	}
 	return st
 }
@@ -74,9 +77,9 @@ func callStatus(c *call.Call, heard map[string]float64, speaking map[string]bool
 	cs.Participants = make([]ParticipantStatus, 0, len(parts))
 	for _, p := range parts {
 		ps := ParticipantStatus{ID: p.ID, DisplayName: p.Identity.DisplayName, Kind: string(p.Identity.Kind),
-			Muted: p.Muted, LevelDBFS: levels.SilenceDBFS, Presenting: p.Presenting, Speaking: speaking[p.ID]}
+			Muted: p.Muted, LevelDBFS: silenceDBFS, Presenting: p.Presenting, Speaking: speaking[p.ID]}
 		if l, ok := heard[p.ID]; ok {
-			ps.LevelDBFS = l
+			ps.LevelDBFS = max(l, silenceDBFS)
 		}
 		cs.Participants = append(cs.Participants, ps)
 	}

@@ -75,7 +75,8 @@ type FileOption func(*FileSink)
 
 // RecordOpus records each participant's Opus packets as received, in an
 // Ogg Opus file, {participantId}.opus, instead of decoding them to a WAV:
-// no CPU spent decoding, about a tenth of the storage. Phone legs (G.711)
+// no CPU spent decoding, a fifth of the storage of a 16 kHz WAV at the
+// 52 kbit/s of graphsim's voices, less at the lower rates of VoIP. Phone legs (G.711)
 // are still decoded to a WAV.
 func RecordOpus() FileOption { return func(s *FileSink) { s.opus = true } }
 

@@ -536,11 +536,12 @@ func (w *OggOpusWriter) Close() error {
 	return err
 }
 
-// oggCRCTable is the Ogg CRC-32 (RFC 3533 §6: polynomial 0x04c11db7, MSB
-// first, initial value 0, no final XOR), which is not hash/crc32's
-// reflected IEEE table.
-var oggCRCTable = func() (t [256]uint32) {
-	for i := range t {
+// oggCRCTables are the Ogg CRC-32 (RFC 3533 §6: polynomial 0x04c11db7,
+// MSB first, no reflection, initial value 0, no final xor: not
+// hash/crc32's) for slicing by 8: oggCRCTables[0] is the byte table, and
+// oggCRCTables[k][i] is the CRC of byte i followed by k zero bytes.
+var oggCRCTables = func() (t [8][256]uint32) {
+	for i := range t[0] {
 		r := uint32(i) << 24
 		for range 8 {
 			if r&0x80000000 != 0 {
@@ -549,16 +550,29 @@ var oggCRCTable = func() (t [256]uint32) {
 				r <<= 1
 			}
 		}
-		t[i] = r
+		t[0][i] = r
+	}
+	for k := 1; k < 8; k++ {
+		for i := range t[k] {
+			p := t[k-1][i]
+			t[k][i] = p<<8 ^ t[0][p>>24]
+		}
 	}
 	return t
 }()
 
-// oggCRC is the Ogg CRC of p (a page with its CRC field zero).
+// oggCRC is the Ogg CRC of p (a page with its CRC field zero), eight bytes
+// a step.
 func oggCRC(p []byte) uint32 {
+	t := &oggCRCTables
 	var crc uint32
+	for ; len(p) >= 8; p = p[8:] {
+		crc ^= binary.BigEndian.Uint32(p)
+		crc = t[7][crc>>24] ^ t[6][byte(crc>>16)] ^ t[5][byte(crc>>8)] ^ t[4][byte(crc)] ^
+			t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]]
+	}
 	for _, b := range p {
-		crc = crc<<8 ^ oggCRCTable[byte(crc>>24)^b]
+		crc = crc<<8 ^ t[0][byte(crc>>24)^b]
 	}
 	return crc
 }

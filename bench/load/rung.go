@@ -111,7 +111,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 		defer os.RemoveAll(outDir)
 	}
 	bot, err := start("mediabot", rc.botBin, append([]string{"serve",
-		"--listen", "127.0.0.1:0", "--media-bind-ip", "127.0.0.1", "--media-public-ip", "127.0.0.1",
+		"--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--media-bind-ip", "127.0.0.1", "--media-public-ip", "127.0.0.1",
 		"--graph-url", simURL + "/v1.0", "--token-url", simURL + "/" + tenantID + "/oauth2/v2.0/token",
 		"--inbound-jwks-url", simURL + "/keys",
 		"--tenant-id", tenantID, "--client-id", clientID, "--client-secret", clientSecret,
@@ -130,11 +130,11 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	if err != nil {
 		return nil, err
 	}
-	addr := field(ready, "http_addr")
-	if addr == "" {
-		return nil, fmt.Errorf("no http_addr in %q", ready)
+	addr, ops := field(ready, "http_addr"), field(ready, "ops_addr")
+	if addr == "" || ops == "" {
+		return nil, fmt.Errorf("no http_addr or ops_addr in %q", ready)
 	}
-	metricsURL := "http://" + addr + "/metrics"
+	metricsURL := "http://" + ops + "/metrics"
 	client := &http.Client{Timeout: 5 * time.Second}
 
 	time.Sleep(time.Second)

@@ -16,10 +16,12 @@ func runDemo(args []string) error {
 	f := cli.NewFlags("mediabot demo", "MEDIABOT")
 	o := demo.Options{}
 	var verbose bool
-	f.String(&o.OutDir, "out-dir", "./recordings", "where the call's WAVs and events.jsonl go")
+	f.String(&o.OutDir, "out-dir", "./recordings", "where the call's audio, events.jsonl and speakers.rttm go")
 	f.Duration(&o.Duration, "duration", 10*time.Second, "how long the participants speak")
 	f.Int(&o.Participants, "participants", 3, fmt.Sprintf("speakers in the call (1 to %d)", demo.MaxParticipants))
 	f.Int(&o.SampleRate, "sample-rate", 16000, "PCM rate of the recordings: 16000 or 48000")
+	format := "wav"
+	f.String(&format, "record-format", format, "the recordings' audio: wav (decoded PCM) or opus (Ogg Opus of the packets as received)")
 	f.Bool(&o.Join, "join", false, "the bot joins a scheduled meeting by its join link (operator API, as mediabot join) instead of answering an incoming call")
 	f.Bool(&verbose, "verbose", false, "log what the bot and the emulator do")
 	if err := f.Parse(args); err != nil {
@@ -30,6 +32,10 @@ func runDemo(args []string) error {
 		level = slog.LevelInfo
 	}
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if format != "wav" && format != "opus" {
+		return fmt.Errorf("--record-format %q: want wav or opus", format)
+	}
+	o.RecordOpus = format == "opus"
 	if o.Participants < 1 || o.Participants > demo.MaxParticipants {
 		return fmt.Errorf("--participants: want 1 to %d, got %d", demo.MaxParticipants, o.Participants)
 	}

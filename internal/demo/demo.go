@@ -32,8 +32,11 @@ type Options struct {
 	SampleRate   int
 	// Join makes the bot join a scheduled meeting by its join link instead
 	// of answering an incoming call.
-	Join   bool
-	Logger *slog.Logger
+	Join bool
+	// RecordOpus records Ogg Opus files of the packets as received instead
+	// of WAVs.
+	RecordOpus bool
+	Logger     *slog.Logger
 }
 
 // MaxParticipants is how many distinct speakers the demo has.
@@ -71,7 +74,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	tally := newTally()
 	srv, err := mediabottest.Start(mediabottest.Options{
-		OutDir: o.OutDir, Logger: log,
+		OutDir: o.OutDir, RecordOpus: o.RecordOpus, Logger: log,
 		Configure: func(c *mediabot.Config) {
 			c.InstanceID = "demo"
 			c.SampleRate = o.SampleRate

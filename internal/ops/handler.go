@@ -8,6 +8,7 @@ package ops
 import (
 	"context"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -40,7 +41,7 @@ type Config[Call any] struct {
 }
 
 // Handler serves the surface: /healthz, /readyz, /metrics, /status,
-// /status.json and /v1/calls...
+// /status.json, /v1/calls... and /debug/pprof/...
 func Handler[Call, Join, Status any](b Bot[Call, Join, Status], cfg Config[Call]) http.Handler {
 	r := chi.NewRouter()
 	Probes(r, b.Ready)
@@ -51,6 +52,22 @@ func Handler[Call, Join, Status any](b Bot[Call, Join, Status], cfg Config[Call]
 		writeJSON(w, http.StatusOK, b.Status())
 	})
 	r.Route("/v1/calls", (&operator[Call, Join, Status]{bot: b, cfg: cfg}).routes)
+	r.Mount("/debug/pprof", profiles())
+	return r
+}
+
+// profiles serves Go's runtime profiles (CPU, heap, goroutines, ...), for
+// an operator who wants to see where a bot's CPU goes under load.
+func profiles() http.Handler {
+	r := chi.NewRouter()
+	r.HandleFunc("/", pprof.Index)
+	r.HandleFunc("/cmdline", pprof.Cmdline)
+	r.HandleFunc("/profile", pprof.Profile)
+	r.HandleFunc("/symbol", pprof.Symbol)
+	r.HandleFunc("/trace", pprof.Trace)
+	r.HandleFunc("/{name}", func(w http.ResponseWriter, req *http.Request) {
+		pprof.Handler(chi.URLParam(req, "name")).ServeHTTP(w, req)
+	})
 	return r
 }
 

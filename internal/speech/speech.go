@@ -171,9 +171,10 @@ type talker struct {
 	prevDB float64 // the previous rated frame's loudness (not below floorMinDB)
 	rated  bool    // prevDB is set
 
-	heard   bool  // a frame came
-	lastEnd int64 // media end of the last frame
-	wall    int64 // unix ns at which the last frame came
+	heard   bool    // a frame came
+	lastEnd int64   // media end of the last frame
+	wall    int64   // unix ns at which the last frame came
+	lastDB  float64 // the last frame's loudness (SilenceDB when unknown)
 
 	runStart int64 // media start of the current run of speech frames
 	runMs    int64 // its speech; 0: no run
@@ -210,6 +211,10 @@ func (d *Detector) Frame(f *audio.Frame) {
 		d.name(f.CallID, t, f.ParticipantID)
 	}
 	t.wall = wall
+	t.lastDB = SilenceDB
+	if known {
+		t.lastDB = db
+	}
 	if t.heard && start > t.lastEnd+gapToleranceMs {
 		t.runMs = 0 // frames missing (DTX): what came before is no run with this
 	}
@@ -314,6 +319,39 @@ func (d *Detector) Speaking(callID string) map[string]bool {
 	for _, t := range bySource {
 		if t.participantID != "" {
 			out[t.participantID] = out[t.participantID] || t.open
+		}
+	}
+	return out
+}
+
+// levelHold is how long a frame's loudness stands for its participant's
+// level: after it (DTX, a muted microphone, a stalled stream) the level is
+// silence.
+const levelHold = 500 * time.Millisecond
+
+// Levels reports, for each participant of the call heard so far, how loud
+// their latest frame was (dB below full scale: the RMS of its audio, or the
+// sender's RFC 6464 level), SilenceDB when none came in the last 500 ms of
+// now or it said nothing; for a status page's level meters. Nil for a call
+// not heard (or ended).
+func (d *Detector) Levels(callID string, now time.Time) map[string]float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	bySource := d.calls[callID]
+	if bySource == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(bySource))
+	for _, t := range bySource {
+		if t.participantID == "" {
+			continue
+		}
+		db := SilenceDB
+		if now.UnixNano()-t.wall <= int64(levelHold) {
+			db = t.lastDB
+		}
+		if prev, ok := out[t.participantID]; !ok || db > prev {
+			out[t.participantID] = db
 		}
 	}
 	return out

@@ -627,3 +627,22 @@ func BenchmarkDetectorFrame(b *testing.B) {
 		}
 	})
 }
+
+// Levels says how loud each participant's latest frame was, silence once
+// none came for half a second, and names only named sources.
+func TestLevelsFollowTheLatestFrame(t *testing.T) {
+	h := newHarness()
+	h.feeder("alice").send(3, -20, false)
+	h.feeder("bob").packet(20, 35, true)
+	now := h.d.now()
+	got := h.d.Levels("c", now)
+	if len(got) != 2 || math.Abs(got["alice"]+20) > 0.1 || got["bob"] != -35 {
+		t.Errorf("levels %v, want alice at -20 and bob at -35", got)
+	}
+	if got := h.d.Levels("c", now.Add(time.Second)); got["alice"] != SilenceDB || got["bob"] != SilenceDB {
+		t.Errorf("a second later: %v, want silence", got)
+	}
+	if got := h.d.Levels("other", now); got != nil {
+		t.Errorf("a call not heard: %v", got)
+	}
+}
