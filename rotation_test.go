@@ -8,16 +8,29 @@ import (
 
 	"github.com/mediabot-dev/mediabot/graphsim"
 	"github.com/mediabot-dev/mediabot/internal/audiotest"
+	"github.com/mediabot-dev/mediabot/internal/oggtest"
 	"github.com/mediabot-dev/mediabot/internal/wavtest"
+	"github.com/mediabot-dev/mediabot/mediabottest"
 )
 
 // Six participants take turns over the four audio sections: graphsim sends
 // the talking ones on the sections, each packet naming its speaker as CSRC,
-// and the bot attributes every frame through the roster's sourceIds, so each
-// participant's file holds their voice while they talk and silence else.
+// and the bot attributes every frame (or packet) through the roster's
+// sourceIds, so each participant's file holds their voice while they talk
+// and silence else, in WAVs and in Ogg Opus files alike.
 func TestSixSpeakersRotateThroughFourSections(t *testing.T) {
+	for _, opus := range []bool{false, true} {
+		t.Run(map[bool]string{false: "wav", true: "opus"}[opus], func(t *testing.T) { sixSpeakersRotate(t, opus) })
+	}
+}
+
+func sixSpeakersRotate(t *testing.T, opus bool) {
 	sim := startSim(t)
-	srv := startBot(t, sim, nil)
+	srv, err := mediabottest.Start(mediabottest.Options{Sim: sim, OutDir: t.TempDir(), RecordOpus: opus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
 	freqs := []float64{200, 310, 430, 570, 730, 890}
 	span := func(from, to float64) graphsim.Span {
 		return graphsim.Span{Start: time.Duration(from * float64(time.Second)), End: time.Duration(to * float64(time.Second))}
@@ -41,7 +54,13 @@ func TestSixSpeakersRotateThroughFourSections(t *testing.T) {
 	waitIdle(t, srv)
 	const edge = 0.15 // seconds around a turn where a frame may straddle it
 	for i, pid := range res.Participants {
-		pcm, rate := wavtest.Read(t, filepath.Join(srv.OutDir, res.CallID, pid+".wav"))
+		var pcm []int16
+		rate := 48000
+		if opus {
+			pcm = oggtest.Decode(t, filepath.Join(srv.OutDir, res.CallID, pid+".opus"))
+		} else {
+			pcm, rate = wavtest.Read(t, filepath.Join(srv.OutDir, res.CallID, pid+".wav"))
+		}
 		// The media clock starts when media connects, the first packets a
 		// little later: find where this participant's file starts speaking.
 		window := func(from, to float64) []int16 {

@@ -100,30 +100,32 @@ type OggOpusOptions struct {
 // the leading 120 samples included (RFC 7845 §4: the pre-skip is in it),
 // and the gap fillers below.
 //
-// Gaps are carried as RFC 7845 §4.1 says ("Repairing Gaps in Real-time
-// Streams"): wherever the sender sent nothing (DTX) or packets were lost,
-// and before a participant's first packet, the writer emits Opus packets
-// that are a TOC byte alone: code 0, one frame of zero bytes, which RFC 6716
-// §3.2.1 defines as a request to conceal a lost frame (libopus's encoder
-// makes the same in DTX, which WebRTC then does not send). They cost two bytes a packet (TOC and lacing value) and keep the
-// granule positions gap-free, so every decoder and seek lands on the media
-// clock. The gap before a packet at position at is at-Start-Samples(),
-// rounded to the nearest 2.5 ms (gaps that are not whole 2.5 ms come only
-// from odd RTP timestamps; the rounding error, under 1.25 ms, does not add
-// up, since each gap is measured from the file's true end). The fillers'
-// TOC bytes follow §4.1: the same mode, bandwidth, stereo flag and frame
-// size as the packet before the gap (before the first packet: the first
-// packet's), as many as fit, then for the rest shorter frames of the same
-// mode, largest first, and only at the end CELT-only frames for a remainder
-// under 10 ms, which SILK and Hybrid cannot make (from SILK MB: CELT WB).
-// For example 95 ms after SILK wideband 20 ms packets (TOC 0x48) is
-// 0x48 0x48 0x48 0x48 0x40 0xa8; 1 s before CELT fullband 20 ms ones (0xf8)
-// is fifty 0xf8. A decoder conceals these frames: libopus returns exact
-// zeros for those before the first packet (there is nothing to conceal
-// from) and, after a DTX sender's hangover of coded quiet, zeros again;
-// after sound that stopped dead (a loss mid-word) it extends the sound and
-// fades it, in about 300 ms, to its estimate of the background (libopus
-// 1.3.1, a steady tone: 19 dB down, then steady).
+// Gaps are carried the codec's own way (RFC 7845 §4.1, "Repairing Gaps in
+// Real-time Streams"): wherever the sender sent nothing (DTX) or packets
+// were lost, and before a participant's first packet, the writer adds Opus
+// packets that keep the granule positions gap-free, so every decoder and
+// seek lands on the media clock. Before the first packet, and for the first
+// 100 ms of a gap after audio, they are a TOC byte alone: code 0, one frame
+// of zero bytes, which RFC 6716 §3.2.1 defines as a request to conceal a
+// lost frame (libopus returns exact zeros before the first packet, and
+// conceals a loss after audio, as the decoded path conceals up to 100 ms).
+// Past 100 ms they are CELT-only fullband silence frames (a TOC byte, then
+// 0xFF 0xFE: the silence flag), which decode to zeros after one frame of
+// fade: concealment alone would go on sounding like the last frames for as
+// long as the gap. The gap before a packet at position at is
+// at-Position(), rounded to the nearest 2.5 ms (gaps that are not whole
+// 2.5 ms come only from odd RTP timestamps; the rounding error, under
+// 1.25 ms, does not add up, since each gap is measured from the file's true
+// end). The TOC-only fillers follow §4.1: the same mode, bandwidth, stereo
+// flag and frame size as the packet before the gap (before the first
+// packet: the first packet's), as many as fit, then for the rest shorter
+// frames of the same mode, largest first, and only at the end CELT-only
+// frames for a remainder under 10 ms, which SILK and Hybrid cannot make
+// (from SILK MB: CELT WB); silence frames are 20 ms, then 10, 5, 2.5. For
+// example 95 ms after SILK wideband 20 ms packets (TOC 0x48) is 0x48 0x48
+// 0x48 0x48 0x40 0xa8; 1 s after CELT fullband 20 ms ones is five 0xf8 and
+// 45 frames 0xf8 0xff 0xfe. They cost 2 and 4 bytes a packet with the
+// lacing value.
 //
 // A packet positioned before the file's end (an overlap: a sender's clock
 // that ran fast, or a reordered packet the caller let through) is written
@@ -308,20 +310,39 @@ func (w *OggOpusWriter) Flush() error {
 	return w.writeOut()
 }
 
-// fill adds the gap fillers that bring the file to position at: TOC-only
-// packets shaped after tmpl (RFC 7845 §4.1; see OggOpusWriter).
+// fill adds the gap fillers that bring the file to position at (see
+// OggOpusWriter): TOC-only packets shaped after tmpl, which a decoder
+// conceals as a loss (zeros before a participant's first packet), for all
+// of a gap before the first packet and the first opusConcealSamples of one
+// after audio; CELT silence frames for the rest.
 func (w *OggOpusWriter) fill(at int64, tmpl byte) error {
 	gap := at - w.Position()
 	if gap < opusGranule/2 {
 		return nil
 	}
 	gap = (gap + opusGranule/2) / opusGranule * opusGranule
+	conceal := gap
+	if w.haveTOC {
+		conceal = min(gap, opusConcealSamples)
+	}
+	if err := w.fillWith(conceal, tmpl, nil); err != nil {
+		return err
+	}
+	return w.fillWith(gap-conceal, opusSilenceTOC, opusSilence)
+}
+
+// fillWith adds n samples of packets of frames shaped after tmpl (its mode,
+// bandwidth, stereo flag and frame size, then shorter ones for the rest),
+// each frame's bytes being body.
+func (w *OggOpusWriter) fillWith(n int64, tmpl byte, body []byte) error {
 	cfg, stereo := tmpl>>3, tmpl&0x04
 	frame := int64(opusFrameSamples(cfg))
-	for gap > 0 {
-		for gap >= frame {
-			w.addPacket([]byte{cfg<<3 | stereo}, int(frame))
-			gap -= frame
+	var pkt [3]byte
+	for n > 0 {
+		for n >= frame {
+			pkt[0] = cfg<<3 | stereo
+			w.addPacket(pkt[:1+copy(pkt[1:], body)], int(frame))
+			n -= frame
 			if len(w.out) >= oggOutBytes {
 				if err := w.writeOut(); err != nil {
 					return err
@@ -330,11 +351,23 @@ func (w *OggOpusWriter) fill(at int64, tmpl byte) error {
 		}
 		// A shorter frame for the rest: the same mode's next size down,
 		// else CELT-only.
-		cfg = opusShorterConfig(cfg, gap)
+		cfg = opusShorterConfig(cfg, n)
 		frame = int64(opusFrameSamples(cfg))
 	}
 	return nil
 }
+
+// The fillers' shapes: a gap's first 100 ms after audio are concealed like
+// a loss (as the decoded path conceals at most 100 ms, then plays silence);
+// past that the file holds CELT-only fullband silence frames: the silence
+// flag set (frame bytes 0xFF 0xFE), which decode to zeros after one frame
+// of fade, where concealment would go on sounding like the last frames.
+const opusConcealSamples = 100 * 48
+
+var (
+	opusSilenceTOC = byte(31 << 3) // CELT-only fullband, 20 ms, one frame
+	opusSilence    = []byte{0xff, 0xfe}
+)
 
 var silkFrameSamples = [4]int{480, 960, 1920, 2880}
 

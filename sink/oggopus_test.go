@@ -350,15 +350,20 @@ func TestOggOpusRoundTrip(t *testing.T) {
 	}
 
 	// The packets as received, with TOC-only fillers shaped like the first
-	// packet before it, and like the packet before the gap in the gap.
+	// packet before it, and in the gap like the packet before it for 100 ms,
+	// then CELT silence frames.
 	lead, gap := []byte{pkts[0][0] &^ 3}, []byte{pkts[rtTalk-1][0] &^ 3}
 	var want [][]byte
 	for range rtLead / 960 {
 		want = append(want, lead)
 	}
 	want = append(want, pkts[:rtTalk]...)
-	for range rtGap {
-		want = append(want, gap)
+	for i := range rtGap {
+		if i < 5 {
+			want = append(want, gap)
+		} else {
+			want = append(want, []byte{0xf8, 0xff, 0xfe})
+		}
 	}
 	want = append(want, pkts[rtTalk:]...)
 	if len(s.audio) != len(want) {
@@ -542,31 +547,47 @@ func tocOnly(tocs ...byte) [][]byte {
 
 func repeatTOC(toc byte, n int) []byte { return bytes.Repeat([]byte{toc}, n) }
 
+// silenceFrames are CELT silence frames of these TOCs (frame bytes 0xFF 0xFE).
+func silenceFrames(tocs ...byte) [][]byte {
+	var out [][]byte
+	for _, b := range tocs {
+		out = append(out, []byte{b, 0xff, 0xfe})
+	}
+	return out
+}
+
+// isFiller reports whether p is a gap filler: TOC-only or a silence frame.
+func isFiller(p []byte) bool {
+	return len(p) == 1 || len(p) == 3 && p[1] == 0xff && p[2] == 0xfe
+}
+
 // TestOggOpusGapFillers checks the exact filler packets for gaps after
 // packets of each mode (RFC 7845 §4.1: the previous packet's mode,
 // bandwidth, channels and frame size, shorter frames of the same mode for
-// the rest, CELT only at the end for under 10 ms), and that libopus decodes
-// them to exactly the gap's length.
+// the rest, CELT only at the end for under 10 ms) for the first 100 ms,
+// CELT silence frames past that, and that libopus decodes them to exactly
+// the gap's length.
 func TestOggOpusGapFillers(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		first byte  // TOC of the packet before the gap (itself TOC-only: a valid packet)
-		gap   int64 // samples between its end and the next packet
-		want  []byte
+		name    string
+		first   byte  // TOC of the packet before the gap (itself TOC-only: a valid packet)
+		gap     int64 // samples between its end and the next packet
+		want    []byte
+		silence []byte // TOCs of the silence frames after want's TOC-only packets
 	}{
-		{"95 ms after SILK WB 20 ms (RFC 7845's example)", 0x48, 4560, []byte{0x48, 0x48, 0x48, 0x48, 0x40, 0xa8}},
-		{"1 s after CELT FB 20 ms", 0xf8, 48000, repeatTOC(0xf8, 50)},
-		{"27.5 ms after CELT FB 20 ms stereo", 0xfc, 1320, []byte{0xfc, 0xec, 0xe4}},
-		{"130 ms after SILK NB 60 ms", 0x18, 6240, []byte{0x18, 0x18, 0x00}},
-		{"100 ms after SILK NB 60 ms", 0x18, 4800, []byte{0x18, 0x10}},
-		{"22.5 ms after SILK MB 20 ms: CELT WB", 0x28, 1080, []byte{0x28, 0xa0}},
-		{"37.5 ms after Hybrid FB 20 ms", 0x78, 1800, []byte{0x78, 0x70, 0xe8, 0xe0}},
-		{"25 ms after Hybrid SWB 10 ms", 0x60, 1200, []byte{0x60, 0x60, 0xc8}},
-		{"5 ms after CELT NB 2.5 ms", 0x80, 240, []byte{0x80, 0x80}},
-		{"a code 3 packet's TOC becomes code 0", 0xfb, 960, []byte{0xf8}},
-		{"959 samples round to 20 ms", 0xf8, 959, []byte{0xf8}},
-		{"61 samples round to 2.5 ms", 0xf8, 61, []byte{0xe0}},
-		{"59 samples round to nothing", 0xf8, 59, nil},
+		{"95 ms after SILK WB 20 ms (RFC 7845's example)", 0x48, 4560, []byte{0x48, 0x48, 0x48, 0x48, 0x40, 0xa8}, nil},
+		{"1 s after CELT FB 20 ms", 0xf8, 48000, repeatTOC(0xf8, 5), repeatTOC(0xf8, 45)},
+		{"27.5 ms after CELT FB 20 ms stereo", 0xfc, 1320, []byte{0xfc, 0xec, 0xe4}, nil},
+		{"130 ms after SILK NB 60 ms", 0x18, 6240, []byte{0x18, 0x10}, []byte{0xf8, 0xf0}},
+		{"100 ms after SILK NB 60 ms", 0x18, 4800, []byte{0x18, 0x10}, nil},
+		{"22.5 ms after SILK MB 20 ms: CELT WB", 0x28, 1080, []byte{0x28, 0xa0}, nil},
+		{"37.5 ms after Hybrid FB 20 ms", 0x78, 1800, []byte{0x78, 0x70, 0xe8, 0xe0}, nil},
+		{"25 ms after Hybrid SWB 10 ms", 0x60, 1200, []byte{0x60, 0x60, 0xc8}, nil},
+		{"5 ms after CELT NB 2.5 ms", 0x80, 240, []byte{0x80, 0x80}, nil},
+		{"a code 3 packet's TOC becomes code 0", 0xfb, 960, []byte{0xf8}, nil},
+		{"959 samples round to 20 ms", 0xf8, 959, []byte{0xf8}, nil},
+		{"61 samples round to 2.5 ms", 0xf8, 61, []byte{0xe0}, nil},
+		{"59 samples round to nothing", 0xf8, 59, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "gap.opus")
@@ -594,7 +615,7 @@ func TestOggOpusGapFillers(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := readOggFile(t, path, true)
-			want := slices.Concat([][]byte{first}, tocOnly(tc.want...), [][]byte{next})
+			want := slices.Concat([][]byte{first}, tocOnly(tc.want...), silenceFrames(tc.silence...), [][]byte{next})
 			if !slices.EqualFunc(s.audio, want, bytes.Equal) {
 				t.Errorf("packets %x, want %x", s.audio, want)
 			}
@@ -991,7 +1012,7 @@ func TestOggOpusSurvivesKill9(t *testing.T) {
 	var pos int64
 	for i, p := range s.audio {
 		n, _ := audio.OpusSamples(p)
-		if len(p) > 1 {
+		if !isFiller(p) {
 			if !bytes.Equal(p, pkts[real%len(pkts)]) {
 				t.Fatalf("audio packet %d is not the child's packet %d", i, real)
 			}
