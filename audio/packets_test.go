@@ -25,6 +25,17 @@ func (s *sender) levelPacket(payload []byte, level uint8) []byte {
 	return b
 }
 
+// newOpusStream is a test call's Opus stream, configured further by cfg.
+func newOpusStream(t *testing.T, cfg StreamConfig) *Stream {
+	t.Helper()
+	cfg.CallID, cfg.SSRC, cfg.MimeType, cfg.ClockRate, cfg.MediaStart = testCall, testSSRC, "audio/opus", opusClock, mediaStart
+	st, err := NewStream(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // drainAll takes every frame out of r.
 func drainAll(r *Ring) []Frame {
 	var out []Frame
@@ -43,11 +54,7 @@ func drainAll(r *Ring) []Frame {
 // nothing.
 func TestStreamPassesPacketsOnUndecoded(t *testing.T) {
 	packets := NewPacketRing(64)
-	st, err := NewStream(StreamConfig{CallID: testCall, SSRC: testSSRC, MimeType: "audio/opus", ClockRate: opusClock,
-		SampleRate: 16000, MediaStart: mediaStart, PacketRings: []*Ring{packets}, AudioLevelID: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newOpusStream(t, StreamConfig{SampleRate: 16000, PacketRings: []*Ring{packets}, AudioLevelID: 1})
 	snd := newSender(t)
 	var sent [][]byte
 	for i := range 10 {
@@ -92,11 +99,7 @@ func TestStreamPassesPacketsOnUndecoded(t *testing.T) {
 // and its decoded frames carry the packets' levels.
 func TestStreamDecodesAndPassesPackets(t *testing.T) {
 	frames, packets := NewRingOf(64, 320), NewPacketRing(64)
-	st, err := NewStream(StreamConfig{CallID: testCall, SSRC: testSSRC, MimeType: "audio/opus", ClockRate: opusClock,
-		SampleRate: 16000, MediaStart: mediaStart, Rings: []*Ring{frames}, PacketRings: []*Ring{packets}, AudioLevelID: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newOpusStream(t, StreamConfig{SampleRate: 16000, Rings: []*Ring{frames}, PacketRings: []*Ring{packets}, AudioLevelID: 1})
 	snd := newSender(t)
 	for i := range 8 {
 		st.Push(snd.levelPacket(snd.payload(FrameMs), 33), arrival(i))
@@ -118,11 +121,7 @@ func TestStreamDecodesAndPassesPackets(t *testing.T) {
 func TestStreamHoldsPacketsUntilTheGateOpens(t *testing.T) {
 	packets := NewPacketRing(64)
 	open := false
-	st, err := NewStream(StreamConfig{CallID: testCall, SSRC: testSSRC, MimeType: "audio/opus", ClockRate: opusClock,
-		SampleRate: 16000, MediaStart: mediaStart, PacketRings: []*Ring{packets}, Hold: func() bool { return open }, HoldFrames: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newOpusStream(t, StreamConfig{SampleRate: 16000, PacketRings: []*Ring{packets}, Hold: func() bool { return open }, HoldFrames: 50})
 	snd := newSender(t)
 	for i := range 6 {
 		if i == 4 {
@@ -147,11 +146,7 @@ func TestStreamHoldsPacketsUntilTheGateOpens(t *testing.T) {
 // Passing packets on costs no allocation per packet.
 func TestStreamPassthroughDoesNotAllocate(t *testing.T) {
 	packets := NewPacketRing(64)
-	st, err := NewStream(StreamConfig{CallID: testCall, SSRC: testSSRC, MimeType: "audio/opus", ClockRate: opusClock,
-		SampleRate: 16000, MediaStart: mediaStart, PacketRings: []*Ring{packets}, AudioLevelID: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newOpusStream(t, StreamConfig{SampleRate: 16000, PacketRings: []*Ring{packets}, AudioLevelID: 1})
 	snd := newSender(t)
 	payload := snd.payload(FrameMs)
 	pkts := make([][]byte, 200)

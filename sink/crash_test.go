@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,54 +97,7 @@ func TestFileSinkSurvivesKill9(t *testing.T) {
 	dir := t.TempDir()
 	child := exec.Command(os.Args[0])
 	child.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	var stderr bytes.Buffer
-	child.Stderr = &stderr
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-
-	rounds := 0 // what the child said it finished before the kill
-	deadline := time.After(8 * time.Second)
-	for rounds < killAfter {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				child.Wait()
-				t.Fatalf("child exited after %d rounds: %s", rounds, stderr.String())
-			}
-			n, err := strconv.Atoi(line)
-			if err != nil {
-				child.Process.Kill()
-				child.Wait()
-				t.Fatalf("child: %s", line)
-			}
-			rounds = n
-		case <-deadline:
-			child.Process.Kill()
-			child.Wait()
-			t.Fatalf("child finished only %d rounds in 8 s", rounds)
-		}
-	}
-	if err := child.Process.Kill(); err != nil { // SIGKILL
-		t.Fatal(err)
-	}
-	for range lines { // drain, so the child's last writes cannot block
-	}
-	if err := child.Wait(); err == nil {
-		t.Fatal("child exited cleanly; it should have been killed")
-	}
+	rounds := killMidway(t, child, killAfter, 8*time.Second) // what the child said it finished before the kill
 	t.Logf("killed the child after it reported %d rounds (%.2f s of media)", rounds, float64(rounds)/framesPerSec)
 
 	callDir := filepath.Join(dir, crashCall)

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -947,56 +946,7 @@ func TestOggOpusSurvivesKill9(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crash.opus")
 	child := exec.Command(os.Args[0], "-test.run=^TestOggOpusCrashChild$")
 	child.Env = append(os.Environ(), oggCrashChildEnv+"="+path)
-	var stderr bytes.Buffer
-	child.Stderr = &stderr
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	written := 0 // packets the child said it wrote before the kill
-	deadline := time.After(20 * time.Second)
-	for written < killAfter {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				child.Wait()
-				t.Fatalf("child exited after %d packets: %s", written, stderr.String())
-			}
-			n, err := strconv.Atoi(line)
-			if err != nil {
-				child.Process.Kill()
-				child.Wait()
-				t.Fatalf("child: %s", line)
-			}
-			written = n
-		case <-deadline:
-			child.Process.Kill()
-			child.Wait()
-			t.Fatalf("child wrote only %d packets in 20 s", written)
-		}
-	}
-	if err := child.Process.Kill(); err != nil { // SIGKILL
-		t.Fatal(err)
-	}
-	for line := range lines { // drain, so the child's last writes cannot block
-		if n, err := strconv.Atoi(line); err == nil {
-			written = n
-		}
-	}
-	if err := child.Wait(); err == nil {
-		t.Fatal("child exited cleanly; it should have been killed")
-	}
+	written := killMidway(t, child, killAfter, 20*time.Second) // packets the child wrote before the kill
 
 	s := readOggFile(t, path, false)
 	if s.eos {
