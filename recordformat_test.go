@@ -6,10 +6,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/mediabot-dev/mediabot"
+	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
 	"github.com/mediabot-dev/mediabot/internal/audiotest"
@@ -29,8 +31,9 @@ import (
 func TestOpusRecordingKeepsThePacketsOnTheMediaClock(t *testing.T) {
 	sim := startSim(t)
 	log := &eventLog{}
+	packets := &packetLog{per: map[string]int{}}
 	srv, err := mediabottest.Start(mediabottest.Options{Sim: sim, OutDir: t.TempDir(), RecordOpus: true,
-		BotOptions: []mediabot.Option{mediabot.WithEventConsumer(log)}})
+		BotOptions: []mediabot.Option{mediabot.WithEventConsumer(log), mediabot.WithPacketConsumer(packets)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +88,11 @@ func TestOpusRecordingKeepsThePacketsOnTheMediaClock(t *testing.T) {
 		t.Error("a phone leg (G.711) recorded as Opus")
 	}
 
+	// An embedder's packet consumer got Bob's packets as sent, named.
+	if got, sent := packets.of(bob), res.PacketsSent[bob]; got != sent || packets.identity[bob] != "Bob" {
+		t.Errorf("packet consumer: %d packets of Bob (%q), %d sent", got, packets.identity[bob], sent)
+	}
+
 	speech := log.of(res.CallID, event.SpeechStarted, event.SpeechEnded)
 	checkStretches(t, "Alice (levels, not decoded)", stretchesOf(t, speech, alice), aliceTalk, offset)
 	if got := stretchesOf(t, speech, bob); len(got) != 0 {
@@ -108,4 +116,35 @@ func TestOpusRecordingKeepsThePacketsOnTheMediaClock(t *testing.T) {
 			t.Errorf("opusdec %s: %.3f s, want %.3f s", pid, float64(len(dec))/rate, float64(want)/rate)
 		}
 	}
+}
+
+// packetLog is an embedder's consumer of Opus packets: it counts each
+// participant's, once named.
+type packetLog struct {
+	mu       sync.Mutex
+	per      map[string]int
+	identity map[string]string
+}
+
+func (p *packetLog) WantsPackets(mimeType string) bool { return mimeType == "audio/opus" }
+
+func (p *packetLog) Packet(f *audio.Frame) {
+	if f.ParticipantID == "" || f.Payload == nil || f.PCM != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.per[f.ParticipantID]++
+	if f.Identity != nil {
+		if p.identity == nil {
+			p.identity = map[string]string{}
+		}
+		p.identity[f.ParticipantID] = f.Identity.DisplayName
+	}
+}
+
+func (p *packetLog) of(pid string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.per[pid]
 }
