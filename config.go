@@ -162,8 +162,11 @@ func (c Config) validate() error {
 	if c.ClientID == "" {
 		errs = append(errs, errors.New("client id is required (--client-id): it is the bot's app id and the audience of Graph's tokens"))
 	}
-	if (c.ClientCertificateFile == "") != (c.ClientKeyFile == "") {
+	switch {
+	case (c.ClientCertificateFile == "") != (c.ClientKeyFile == ""):
 		errs = append(errs, errors.New("client certificate and client key go together (--client-certificate, --client-key): set both or neither"))
+	case c.ClientSecret == "" && c.ClientCertificateFile == "":
+		errs = append(errs, errors.New("no client credential: set --client-secret, or --client-certificate with --client-key (without one every call fails at Graph's token endpoint)"))
 	}
 	if c.SampleRate != 16000 && c.SampleRate != 48000 {
 		errs = append(errs, fmt.Errorf("sample rate %d (--sample-rate): want 16000 or 48000", c.SampleRate))
@@ -171,13 +174,23 @@ func (c Config) validate() error {
 	if c.AudioSections < 4 {
 		errs = append(errs, fmt.Errorf("audio sections %d (--audio-sections): at least 4 are needed", c.AudioSections))
 	}
-	if c.MediaPort < 0 || c.MediaPort > 65535 {
+	switch {
+	case c.MediaPort < 0 || c.MediaPort > 65535:
 		errs = append(errs, fmt.Errorf("media port %d (--media-port) is out of range", c.MediaPort))
+	case c.MediaPorts < 1 || c.MediaPort+c.MediaPorts-1 > 65535:
+		errs = append(errs, fmt.Errorf("media ports %d (--media-ports): want 1 or more, ending at 65535 at most", c.MediaPorts))
+	case c.MediaPorts > 1 && c.MediaPort == 0:
+		errs = append(errs, fmt.Errorf("--media-ports %d needs a fixed first port (--media-port)", c.MediaPorts))
 	}
 	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		errs = append(errs, fmt.Errorf("public URL %q (--public-url) is not an http(s) URL", c.PublicURL))
-	} else if c.InsecureSkipInboundAuth && !netaddr.IsLoopback(u.Host) {
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		errs = append(errs, fmt.Errorf("public URL %q (--public-url) has a query, fragment or user: it is a base URL, paths are added to it", c.PublicURL))
+	case u.Hostname() == "0.0.0.0" || u.Hostname() == "::":
+		errs = append(errs, fmt.Errorf("public URL %q is not an address Graph can call back: set --public-url to the URL Graph reaches this instance by", c.PublicURL))
+	case c.InsecureSkipInboundAuth && !netaddr.IsLoopback(u.Host):
 		errs = append(errs, fmt.Errorf("--insecure-skip-inbound-auth is refused for a bot reached from outside loopback (%s)", c.PublicURL))
 	}
 	if _, err := signaling.CloudByName(c.Cloud); err != nil && (c.GraphURL == "" || c.TokenURL == "") {

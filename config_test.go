@@ -11,7 +11,7 @@ import (
 // A zero Config is the default one: a bot made from nothing but its app id
 // (and loopback media) takes every default, sharing notifications included.
 func TestZeroConfigTakesTheDefaults(t *testing.T) {
-	bot, err := mediabot.New(mediabot.Config{ClientID: "app", InboundJWKSURL: "http://127.0.0.1:1/keys", MediaBindIP: "127.0.0.1"})
+	bot, err := mediabot.New(mediabot.Config{ClientID: "app", ClientSecret: "s", InboundJWKSURL: "http://127.0.0.1:1/keys", MediaBindIP: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestNewRefusesASinkOfAnotherRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = mediabot.New(mediabot.Config{ClientID: "app", InboundJWKSURL: "http://127.0.0.1:1/keys", MediaBindIP: "127.0.0.1"}, mediabot.WithSink(fs))
+	_, err = mediabot.New(mediabot.Config{ClientID: "app", ClientSecret: "s", InboundJWKSURL: "http://127.0.0.1:1/keys", MediaBindIP: "127.0.0.1"}, mediabot.WithSink(fs))
 	if err == nil || !strings.Contains(err.Error(), "48000") || !strings.Contains(err.Error(), "16000") {
 		t.Errorf("New with a 48 kHz sink and a 16 kHz bot: %v, want a refusal naming both rates", err)
 	}

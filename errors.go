@@ -24,4 +24,10 @@ var (
 	// call all the same (the bot then hangs it up when its notifications
 	// come).
 	ErrNoReplyFromGraph = errors.New("mediabot: no reply from Graph")
+
+	// ErrNoToken is wrapped when the bot cannot get an access token for the
+	// tenant: no request reached Graph, so no call exists. Check the tenant
+	// id, the client secret or certificate, and that the host reaches the
+	// token endpoint.
+	ErrNoToken = errors.New("mediabot: cannot get a token")
 )

@@ -142,6 +142,8 @@ func (b *Bot) Join(ctx context.Context, req JoinRequest) (CallInfo, error) {
 		return CallInfo{}, fmt.Errorf("%w: the bot is shutting down", ErrNotPlacing)
 	case errors.Is(err, call.ErrNoReply):
 		return CallInfo{}, fmt.Errorf("%w: %w", ErrNoReplyFromGraph, err)
+	case errors.Is(err, signaling.ErrToken):
+		return CallInfo{}, fmt.Errorf("%w for tenant %s (check the tenant id, the client secret or certificate, and that this host reaches the token endpoint): %w", ErrNoToken, tenant, err)
 	case err != nil:
 		return CallInfo{}, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/joinclient"
 )
 
 // operatorRequest sends one request to the operator API and returns the
@@ -165,5 +166,18 @@ func TestOperatorSaysWhenGraphDidNotReply(t *testing.T) {
 		`{"userId":"22222222-0000-4000-8000-0000000000e1"}`)
 	if code != http.StatusGatewayTimeout || !strings.Contains(errorMessage(body), "no reply from Graph") {
 		t.Errorf("POST /v1/calls with Graph unreachable = %d %q, want 504 saying there was no reply", code, errorMessage(body))
+	}
+}
+
+// A bot that cannot get a token (a wrong secret here) says so: no request
+// reached Graph, so it is neither Graph's refusal nor a lost reply.
+func TestJoinWithoutATokenSaysSo(t *testing.T) {
+	sim := startSim(t)
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.ClientSecret = "wrong" })
+	const user = "22222222-0000-4000-8000-0000000000d2"
+	sim.AddUser(user, graphsim.Callee{})
+	_, err := (&joinclient.Client{BotURL: srv.OpsURL}).Place(context.Background(), mediabot.JoinRequest{UserID: user})
+	if err == nil || !strings.Contains(err.Error(), "cannot get a token for tenant "+testTenant) || strings.Contains(err.Error(), "no reply") {
+		t.Errorf("join with a wrong secret: %v, want the bot cannot get a token, naming the tenant", err)
 	}
 }

@@ -29,19 +29,24 @@ func refusal(err error) (status int, code, message string) {
 		return http.StatusServiceUnavailable, "unavailable", err.Error()
 	case errors.Is(err, ErrNoReplyFromGraph):
 		return http.StatusGatewayTimeout, "noReplyFromGraph", err.Error()
+	case errors.Is(err, ErrNoToken):
+		return http.StatusBadGateway, "noToken", strings.TrimPrefix(err.Error(), "mediabot: ")
 	case errors.Is(err, ErrUnknownCall):
 		return http.StatusNotFound, "notFound", err.Error()
 	}
 	return http.StatusInternalServerError, "internal", err.Error()
 }
 
-// Ready reports why the bot would not take a new call now (draining,
-// overloaded), or nil: what /readyz answers.
+// Ready reports why the bot should be sent no new calls now (draining,
+// overloaded), or nil: what /readyz answers. It follows the load state
+// (mediabot_load_state, the load.state events and the log), with the same
+// hold against flapping; each new call is also admitted by its projected
+// cost, which Ready does not anticipate.
 func (b *Bot) Ready() error {
 	if b.draining.Load() {
 		return errors.New("draining")
 	}
-	if st := b.admission(); st.Level == LoadOverloaded {
+	if st := b.currentLoad(); st.Level == LoadOverloaded {
 		return errors.New("overloaded: " + st.Reason)
 	}
 	return nil

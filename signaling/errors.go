@@ -7,6 +7,11 @@ var (
 	// validation. The webhook answers 401 when errors.Is finds it.
 	ErrUnauthorized = errors.New("signaling: unauthorized")
 
+	// ErrKeysUnavailable is returned by Authenticate when the signing keys
+	// could not be fetched and none are cached: the bot's fault (or its
+	// network's), not the caller's, so the webhook answers 503.
+	ErrKeysUnavailable = errors.New("signaling: signing keys unavailable")
+
 	// ErrBadNotification is wrapped when a notification's body or its
 	// resourceData does not have the shape Graph documents.
 	ErrBadNotification = errors.New("signaling: bad notification")
@@ -23,6 +28,11 @@ var (
 // ErrGraph is wrapped by every refusal Graph answers with a non-2xx status
 // (see APIError for the status and Graph's error body).
 var ErrGraph = errors.New("signaling: graph refused the request")
+
+// ErrToken wraps a failure to get an access token for a request: it never
+// reached Graph (a wrong tenant or credential, the token endpoint
+// unreachable).
+var ErrToken = errors.New("signaling: cannot get a token")
 
 // ErrCallGone is wrapped when Graph answers 404 for a call: it has ended.
 var ErrCallGone = errors.New("signaling: call no longer exists")

@@ -242,7 +242,7 @@ func (c *Client) attempt(ctx context.Context, tenant string, r graphRequest, cli
 	}
 	tok, err := c.token(ctx, tenant)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: token: %w", r.method, r.path, err)
+		return nil, fmt.Errorf("%s %s: %w: %w", r.method, r.path, ErrToken, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("client-request-id", clientRequestID)

@@ -51,9 +51,9 @@ func (c *keyCache) lookup(ctx context.Context, kid string) (*rsa.PublicKey, erro
 	}
 	if c.keys == nil {
 		if fetchErr == nil {
-			return nil, unauthorized("signing keys unavailable: fetch rate-limited")
+			return nil, fmt.Errorf("%w: the last fetch failed, the next is rate-limited", ErrKeysUnavailable)
 		}
-		return nil, unauthorized("signing keys unavailable: " + fetchErr.Error())
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, fetchErr)
 	}
 	return nil, unauthorized(fmt.Sprintf("unknown signing key %q", kid))
 }

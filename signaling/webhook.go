@@ -32,6 +32,9 @@ type WebhookConfig struct {
 	// non-empty URL is answered 307 with that Location (Graph then offers
 	// the incoming call there) and the batch is not handled here.
 	Redirect func(batch *CommsNotifications) string
+	// Refused, when set, counts each request refused, by reason:
+	// unauthorized, keys_unavailable, bad_request, too_large.
+	Refused func(reason string)
 	// Logger; nil is slog.Default().
 	Logger *slog.Logger
 }
@@ -49,13 +52,27 @@ func NewWebhook(cfg WebhookConfig) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
+	refused := cfg.Refused
+	if refused == nil {
+		refused = func(string) {}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		var claims Claims
 		if cfg.Auth != nil {
 			c, err := cfg.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+			if errors.Is(err, ErrKeysUnavailable) {
+				// Our side cannot check tokens: Graph retries a 503; the
+				// detail (addresses, resolvers) is for our log only.
+				log.Error("notification not checked: the signing keys cannot be fetched", "err", err)
+				refused("keys_unavailable")
+				w.Header().Set("Retry-After", "10")
+				writeJSONError(w, http.StatusServiceUnavailable, errors.New("signing keys unavailable: try again later"))
+				return
+			}
 			if err != nil {
 				log.Warn("notification refused", "err", err, "remote", r.RemoteAddr)
+				refused("unauthorized")
 				writeJSONError(w, http.StatusUnauthorized, err)
 				return
 			}
@@ -64,6 +81,11 @@ func NewWebhook(cfg WebhookConfig) http.Handler {
 		batch, status, err := readNotifications(w, r)
 		if err != nil {
 			log.Warn("notification refused", "status", status, "err", err, "remote", r.RemoteAddr)
+			if status == http.StatusRequestEntityTooLarge {
+				refused("too_large")
+			} else {
+				refused("bad_request")
+			}
 			writeJSONError(w, status, err)
 			return
 		}

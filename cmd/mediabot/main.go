@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 )
 
 const usage = `usage: mediabot <command> [flags]
@@ -51,7 +52,8 @@ func main() {
 		return
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "mediabot:", err)
+		// The library's errors name their package already: one prefix.
+		fmt.Fprintln(os.Stderr, "mediabot:", strings.TrimPrefix(err.Error(), "mediabot: "))
 		os.Exit(1)
 	}
 }

@@ -117,6 +117,15 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{"unreachable nats", []string{"serve", "--listen", "127.0.0.1:0", "--client-id", "a", "--inbound-jwks-url", "http://127.0.0.1:1/keys",
 			"--nats-url", "nats://127.0.0.1:1"}, "MEDIABOT_OUT_DIR=", "nats://127.0.0.1:1"},
 		{"unknown command", []string{"fly"}, "", "unknown command"},
+		{"no credential", []string{"serve", "--listen", "127.0.0.1:0", "--ops-listen=", "--client-id", "a"}, "", "no client credential: set --client-secret, or --client-certificate with --client-key"},
+		{"missing TLS files", []string{"serve", "--listen", "127.0.0.1:0", "--ops-listen=", "--client-id", "a", "--client-secret", "s",
+			"--tls-cert", "missing.crt", "--tls-key", "missing.key"}, "", "--tls-cert missing.crt, --tls-key missing.key"},
+		{"unroutable callback", []string{"serve", "--listen", "0.0.0.0:0", "--ops-listen=", "--client-id", "a", "--client-secret", "s"}, "",
+			"is not an address Graph can call back: set --public-url"},
+		{"public URL with a query", []string{"serve", "--listen", "127.0.0.1:0", "--ops-listen=", "--client-id", "a", "--client-secret", "s",
+			"--public-url", "https://bot.example.com/?x=1"}, "", "has a query"},
+		{"media ports without a first port", []string{"serve", "--listen", "127.0.0.1:0", "--ops-listen=", "--client-id", "a", "--client-secret", "s",
+			"--media-ports", "2"}, "", "--media-ports 2 needs a fixed first port (--media-port)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,6 +139,9 @@ func TestServeRefusesBadSettings(t *testing.T) {
 			}
 			if !strings.Contains(string(out), tc.want) {
 				t.Errorf("output does not say %q:\n%s", tc.want, out)
+			}
+			if strings.Contains(string(out), "mediabot: mediabot:") || strings.Contains(string(out), "msg=ready") {
+				t.Errorf("a doubled prefix, or ready before failing:\n%s", out)
 			}
 		})
 	}
@@ -166,5 +178,29 @@ func TestServeSplitsPublicAndOperations(t *testing.T) {
 	_, off := startServe(t, nil, "--out-dir", t.TempDir(), "--ops-listen=")
 	if off.opsAddr != "" {
 		t.Errorf("ready line %q: an ops_addr with --ops-listen empty", off.line)
+	}
+}
+
+// Secrets set by environment never show: not in -h, not in the one line a
+// flag typo prints.
+func TestSecretsStayOutOfUsageAndErrors(t *testing.T) {
+	secrets := map[string]string{"MEDIABOT_CLIENT_SECRET": "TopSecret-Value", "MEDIABOT_ADMIN_TOKEN": "Adm1n-Tok3n-Value"}
+	for _, args := range [][]string{{"serve", "-h"}, {"serve", "--no-such-flag"}, {"join", "-h"}, {"join", "--no-such-flag"}} {
+		cmd := command(t, args...)
+		for k, v := range secrets {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		out, _ := cmd.CombinedOutput()
+		for _, v := range secrets {
+			if strings.Contains(string(out), v) {
+				t.Errorf("mediabot %s shows a secret:\n%s", strings.Join(args, " "), out)
+			}
+		}
+		if args[1] == "-h" && !strings.Contains(string(out), "(set by MEDIABOT_ADMIN_TOKEN)") {
+			t.Errorf("mediabot %s does not say the admin token is set:\n%s", strings.Join(args, " "), out)
+		}
+		if lines := strings.Count(strings.TrimSpace(string(out)), "\n") + 1; args[1] != "-h" && lines != 1 {
+			t.Errorf("mediabot %s: %d lines for a typo, want one:\n%s", strings.Join(args, " "), lines, out)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,14 @@ func serve(args []string) error {
 		return err
 	}
 	if err := s.check(); err != nil {
+		return err
+	}
+	publicTLS, err := loadKeyPair(s.tlsCert, s.tlsKey, "--tls-cert", "--tls-key")
+	if err != nil {
+		return err
+	}
+	opsTLS, err := loadKeyPair(s.opsTLSCert, s.opsTLSKey, "--ops-tls-cert", "--ops-tls-key")
+	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -60,10 +69,10 @@ func serve(args []string) error {
 		return err
 	}
 	served := make(chan error, 2)
-	servers := []*http.Server{listen(public, bot.Handler(), s.tlsCert, s.tlsKey, served)}
+	servers := []*http.Server{listen(public, bot.Handler(), publicTLS, served)}
 	attrs := []any{"http_addr", public.Addr().String()}
 	if ops != nil {
-		servers = append(servers, listen(ops, bot.OpsHandler(), s.opsTLSCert, s.opsTLSKey, served))
+		servers = append(servers, listen(ops, bot.OpsHandler(), opsTLS, served))
 		attrs = append(attrs, "ops_addr", ops.Addr().String())
 	}
 	ports := bot.MediaPorts()
@@ -155,10 +164,25 @@ func (s *serveSettings) options(cfg mediabot.Config, log *slog.Logger) ([]mediab
 	return opts, nil
 }
 
-// listen serves h on ln (HTTPS with a certificate), reporting its end on
+// loadKeyPair loads a listener's certificate and key (nil, nil without
+// them), so that a missing or mismatched file fails at start naming its
+// flags, before the bot says it is ready.
+func loadKeyPair(cert, key, certFlag, keyFlag string) (*tls.Config, error) {
+	if cert == "" {
+		return nil, nil
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s, %s %s: %w", certFlag, cert, keyFlag, key, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// listen serves h on ln (HTTPS with a TLS config), reporting its end on
 // served.
-func listen(ln net.Listener, h http.Handler, cert, key string, served chan<- error) *http.Server {
+func listen(ln net.Listener, h http.Handler, tlsConfig *tls.Config, served chan<- error) *http.Server {
 	srv := &http.Server{
+		TLSConfig:         tlsConfig,
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -167,8 +191,8 @@ func listen(ln net.Listener, h http.Handler, cert, key string, served chan<- err
 		MaxHeaderBytes:    64 << 10,
 	}
 	go func() {
-		if cert != "" {
-			served <- srv.ServeTLS(ln, cert, key)
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
 		} else {
 			served <- srv.Serve(ln)
 		}

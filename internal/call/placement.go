@@ -62,12 +62,17 @@ func (t *Table) Place(ctx context.Context, tenant string, body signaling.CreateC
 	start := time.Now()
 	created, err := t.deps.Graph.CreateCall(ctx, tenant, body)
 	if err != nil {
-		refused := errors.Is(err, signaling.ErrGraph)
-		t.endPlacement(ctx, tenant, !refused)
+		// Graph refused, or never saw the request (no token): no call
+		// exists. Else Graph may have made it.
+		sure := errors.Is(err, signaling.ErrGraph) || errors.Is(err, signaling.ErrToken)
+		t.endPlacement(ctx, tenant, !sure)
 		p.resolve(nil)
 		_ = sess.Close()
 		result := "refused"
-		if !refused {
+		switch {
+		case errors.Is(err, signaling.ErrToken):
+			result = "failed"
+		case !sure:
 			result, err = "failed", fmt.Errorf("%w: %w", ErrNoReply, err)
 		}
 		t.deps.Metrics.CallPlaced(result)

@@ -3,7 +3,9 @@
 package cli
 
 import (
+	"errors"
 	"flag"
+	"io"
 	"fmt"
 	"os"
 	"strconv"
@@ -21,9 +23,22 @@ type Flags struct {
 }
 
 // NewFlags makes a flag set for command name with the environment prefix.
+// Parse prints nothing itself: Usage (for -h) and the caller's one line
+// (for a mistake) do.
 func NewFlags(name, prefix string) *Flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return &Flags{FlagSet: fs, prefix: prefix}
+}
+
+// Usage writes the command's flags, each with its environment variable
+// and default (never a secret's value), to w.
+func (f *Flags) Usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: %s [flags]\n\nEvery flag also reads its environment variable; a flag given wins.\n\n", f.Name())
+	f.SetOutput(w)
+	f.PrintDefaults()
+	f.SetOutput(io.Discard)
 }
 
 // EnvName is the environment variable of a flag.
@@ -98,16 +113,41 @@ func (f *Flags) List(p *[]string, name string, def []string, usage string) {
 	})
 }
 
-// Parse parses args; a bad environment value is an error too.
+// Secret defines a string flag whose value is never shown: the usage text
+// says only whether its environment variable set it.
+func (f *Flags) Secret(p *string, name, usage string) {
+	v, ok := f.env(name)
+	if ok {
+		usage += " (set by " + f.EnvName(name) + ")"
+	} else {
+		usage = f.usage(name, usage)
+	}
+	*p = v
+	f.Var((*secret)(p), name, usage)
+}
+
+// secret is a flag.Value that does not print itself.
+type secret string
+
+func (s *secret) Set(v string) error { *s = secret(v); return nil }
+func (s *secret) String() string     { return "" }
+
+// Parse parses args; a bad environment value is an error too. On -h it
+// prints the usage to stdout and returns flag.ErrHelp; a mistake is one
+// error that says how to get help.
 func (f *Flags) Parse(args []string) error {
 	if err := f.FlagSet.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			f.Usage(os.Stdout)
+			return err
+		}
+		return fmt.Errorf("%w (see '%s -h')", err, f.Name())
 	}
 	if len(f.errs) > 0 {
 		return f.errs[0]
 	}
 	if f.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", f.Arg(0))
+		return fmt.Errorf("unexpected argument %q (see '%s -h')", f.Arg(0), f.Name())
 	}
 	return nil
 }

@@ -39,14 +39,16 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	switch e.Status {
-	case http.StatusBadGateway:
+	switch {
+	case e.Code == "noToken":
+		return "the bot " + e.Message
+	case e.Status == http.StatusBadGateway:
 		b.WriteString("Graph refused the call")
-	case http.StatusGatewayTimeout:
+	case e.Status == http.StatusGatewayTimeout:
 		b.WriteString("no reply from Graph (the call may exist all the same; the bot hangs it up)")
-	case http.StatusUnauthorized:
+	case e.Status == http.StatusUnauthorized:
 		b.WriteString("the bot refused the admin token (--admin-token, MEDIABOT_ADMIN_TOKEN)")
-	case http.StatusBadRequest:
+	case e.Status == http.StatusBadRequest:
 		return "the bot refused the request: " + e.Message
 	default:
 		fmt.Fprintf(&b, "the bot answered %d %s", e.Status, http.StatusText(e.Status))

@@ -55,8 +55,8 @@ func Admit(st State, p Pending) State {
 	idle := st.MachineIdle - streams*cost.Seconds()/float64(max(p.CPUs, 1))
 	if idle < overloadedIdle {
 		st.Level = Overloaded
-		st.Reason = fmt.Sprintf("admission: the calls connecting would leave the machine %.0f%% idle (below %.0f%%): now %.0f%% idle, %d streams at %s CPU/s each, %d calls connecting, %.1f streams per call",
-			max(idle, 0)*100, overloadedIdle*100, st.MachineIdle*100, st.Streams, cost.Round(10*time.Microsecond), p.Connecting, p.StreamsPerCall)
+		st.Reason = fmt.Sprintf("admission: %s would leave the machine %.0f%% idle (below %.0f%%): now %.0f%% idle, %d streams at %s CPU/s each, %.1f streams per call",
+			newcomers(p.Connecting), max(idle, 0)*100, overloadedIdle*100, st.MachineIdle*100, st.Streams, cost.Round(10*time.Microsecond), p.StreamsPerCall)
 		return st
 	}
 	// Sessions take the ports in turn, so each port gets its share of the
@@ -75,7 +75,19 @@ func Admit(st State, p Pending) State {
 		return st
 	}
 	st.Level = Overloaded
-	st.Reason = fmt.Sprintf("admission: the calls connecting would keep the busiest media port's reader %.0f%% busy (above %.0f%%: add --media-ports): now %.0f%%, %d streams on %.0f ports, %d calls connecting, %.1f streams per call",
-		reader*100, overloadedReader*100, st.ReaderBusy*100, st.Streams, ports, p.Connecting, p.StreamsPerCall)
+	st.Reason = fmt.Sprintf("admission: %s would keep the busiest media port's reader %.0f%% busy (above %.0f%%: add --media-ports): now %.0f%%, %d streams on %.0f ports, %.1f streams per call",
+		newcomers(p.Connecting), reader*100, overloadedReader*100, st.ReaderBusy*100, st.Streams, ports, p.StreamsPerCall)
 	return st
+}
+
+// newcomers names what admission projects: the new call, and the calls
+// still connecting when there are any.
+func newcomers(connecting int) string {
+	switch connecting {
+	case 0:
+		return "one more call"
+	case 1:
+		return "one more call and the one still connecting"
+	}
+	return fmt.Sprintf("one more call and the %d still connecting", connecting)
 }

@@ -22,7 +22,7 @@ func TestAdmitCountsTheCallsStillConnecting(t *testing.T) {
 	}
 	pending.Connecting = fits + 1
 	got := Admit(st, pending)
-	if got.Level != Overloaded || !strings.HasPrefix(got.Reason, "admission:") || !strings.Contains(got.Reason, "calls connecting") {
+	if got.Level != Overloaded || !strings.HasPrefix(got.Reason, "admission:") || !strings.Contains(got.Reason, "still connecting") {
 		t.Errorf("%d calls connecting and one more: %s (%s), want overloaded by admission", pending.Connecting, got.Level, got.Reason)
 	}
 }
@@ -65,5 +65,13 @@ func TestAdmitKeepsAnOverloadedMeasurement(t *testing.T) {
 	st := State{Level: Overloaded, Reason: "cpu: machine 5% idle", MachineIdle: 0.05}
 	if got := Admit(st, Pending{StreamsPerCall: 4, Ports: 1, CPUs: 2}); got.Level != Overloaded || got.Reason != st.Reason {
 		t.Errorf("got %s (%s), want the measurement's overload", got.Level, got.Reason)
+	}
+}
+
+// With nothing connecting, a refusal speaks of the one call it refuses.
+func TestAdmitSaysWhatItRefusesWhenNothingConnects(t *testing.T) {
+	got := Admit(State{Level: Normal, MachineIdle: 0.201, Streams: 100, CPUPerStream: 2500 * time.Microsecond}, Pending{StreamsPerCall: 4, Streams: 100, Ports: 1, CPUs: 2})
+	if got.Level != Overloaded || !strings.HasPrefix(got.Reason, "admission: one more call would") || strings.Contains(got.Reason, "connecting") {
+		t.Errorf("%s (%s), want a refusal of one more call that says nothing of calls connecting", got.Level, got.Reason)
 	}
 }
