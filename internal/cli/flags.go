@@ -5,8 +5,8 @@ package cli
 import (
 	"errors"
 	"flag"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
