@@ -37,7 +37,7 @@ func serveFlags(f *cli.Flags, c *mediabot.Config, s *serveSettings) {
 	f.String(&c.TokenURL, "token-url", "", "OAuth2 token endpoint, overrides --cloud; {tenant} is replaced")
 	f.String(&c.TenantID, "tenant-id", "", "tenant of the app registration (default tenant for tokens)")
 	f.String(&c.ClientID, "client-id", "", "app (client) id: client credentials, and the audience of Graph's tokens")
-	f.String(&c.ClientSecret, "client-secret", "", "client secret")
+	f.Secret(&c.ClientSecret, "client-secret", "client `secret` of the app registration")
 	f.String(&c.ClientCertificateFile, "client-certificate", "", "PEM certificate of the app, used instead of --client-secret (needs --client-key)")
 	f.String(&c.ClientKeyFile, "client-key", "", "PEM RSA private key of --client-certificate (PKCS#1 or PKCS#8)")
 	f.String(&c.InboundJWKSURL, "inbound-jwks-url", "", "keys of inbound notification JWTs")
@@ -66,7 +66,7 @@ func serveFlags(f *cli.Flags, c *mediabot.Config, s *serveSettings) {
 	f.Duration(&c.MediaIdleTimeout, "media-idle-timeout", d.MediaIdleTimeout, "hang up an established call whose media carried no packet for this long")
 	f.Duration(&c.KeepAliveInterval, "keepalive-interval", d.KeepAliveInterval, "how often live calls are kept alive")
 	f.Duration(&c.DrainTimeout, "drain-timeout", d.DrainTimeout, "how long SIGTERM waits for live calls")
-	f.String(&s.adminToken, "admin-token", "", "bearer token of the operator API (/v1/calls); without one it answers loopback requests only")
+	f.Secret(&s.adminToken, "admin-token", "bearer `token` of the operator API (/v1/calls); without one it answers loopback requests only")
 	f.String(&c.ApplicationInstanceID, "application-instance-id", "", "the bot's application instance (resource account with a phone number): the source of calls to phone numbers")
 	f.Duration(&c.LobbyTimeout, "lobby-timeout", d.LobbyTimeout, "how long a call the bot placed waits in a meeting lobby before it leaves")
 }
