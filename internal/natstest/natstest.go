@@ -16,9 +16,26 @@ import (
 // port and dir is a restart.
 func Start(t testing.TB, port int, dir string) *server.Server {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
-	})
+	return StartWith(t, &server.Options{Port: port, StoreDir: dir})
+}
+
+// StartWith runs a server with opts (users, nkeys, trusted operators...),
+// on 127.0.0.1 with JetStream, quiet, and port -1 (any free port) unless
+// they say otherwise; it is shut down when the test ends.
+func StartWith(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	o := *opts
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.Port == 0 {
+		o.Port = -1
+	}
+	if o.StoreDir == "" {
+		o.StoreDir = t.TempDir()
+	}
+	o.JetStream, o.NoLog, o.NoSigs = true, true, true
+	srv, err := server.NewServer(&o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,11 +50,11 @@ func Start(t testing.TB, port int, dir string) *server.Server {
 	return srv
 }
 
-// JetStream connects a test client to the server at url; the connection is
-// closed when the test ends.
-func JetStream(t testing.TB, url string) jetstream.JetStream {
+// JetStream connects a test client to the server at url (with opts: its
+// credentials); the connection is closed when the test ends.
+func JetStream(t testing.TB, url string, opts ...nats.Option) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"slices"
@@ -49,6 +50,11 @@ const (
 	HeaderMediaTime    = "Mediabot-Media-Time"
 	HeaderConcealed    = "Mediabot-Concealed"
 	HeaderInstance     = "Mediabot-Instance"
+	// HeaderCallID and HeaderParticipantID carry the ids as Graph gives
+	// them, unsanitised (the subject has them as tokens). A frame of a
+	// stream no roster names has participant id ssrc-{n}, as its subject.
+	HeaderCallID        = "Mediabot-Call-Id"
+	HeaderParticipantID = "Mediabot-Participant-Id"
 	// HeaderMsgID is JetStream's de-duplication header.
 	HeaderMsgID = jetstream.MsgIDHeader
 )
@@ -69,6 +75,16 @@ const (
 	DefaultAckTimeout = 5 * time.Second
 	// DefaultCloseTimeout bounds how long Close waits for acks.
 	DefaultCloseTimeout = 5 * time.Second
+	// DefaultMaxAge is the retention of a stream the sink creates.
+	DefaultMaxAge = 24 * time.Hour
+	// DefaultMaxBytes bounds the size of a stream the sink creates: 10 GiB.
+	// A 16 kHz frame takes about 1.15 KB stored (640 bytes of PCM, the
+	// subject and headers with GUID ids; TestNATSStreamDiscardsTheOldestAtItsByteLimit
+	// logs it), 57 KB/s per participant speaking, so 10 GiB hold some 50
+	// hours of speech (DTX silence costs nothing; 48 kHz about 24 hours):
+	// two people talking without a pause for the whole 24 h max age, many
+	// more real meetings, and still a bound a small disk survives.
+	DefaultMaxBytes = 10 << 30
 
 	// natsHold is how long frames of a stream no roster names are held,
 	// waiting for the name, before they go out as ssrc-{n} (as the README's
@@ -110,9 +126,21 @@ type Config struct {
 	// ReconnectBufSize is how many bytes nats.go buffers while reconnecting
 	// (default 32 MiB).
 	ReconnectBufSize int
-	// MaxAge is the retention of a stream this sink creates (default 24 h;
-	// older messages are discarded first).
+	// MaxAge is the retention of a stream this sink creates (0: default
+	// DefaultMaxAge; negative: no age limit). An existing stream's limits
+	// are left as they are.
 	MaxAge time.Duration
+	// MaxBytes bounds the size of a stream this sink creates (0: default
+	// DefaultMaxBytes; negative: no limit). At either limit JetStream
+	// discards the oldest messages (DiscardOld).
+	MaxBytes int64
+	// CredsFile is a NATS credentials file (user JWT and nkey seed,
+	// nats.UserCredentials) to authenticate with.
+	CredsFile string
+	// NkeyFile is a file holding an nkey user's seed (nats.NkeyOptionFromSeed)
+	// to authenticate with; not together with CredsFile. Credentials in the
+	// URL (user:password@, token@) work too.
+	NkeyFile string
 	// Duplicates is the de-duplication window of a stream this sink creates
 	// (default 2 min): a resend within it is stored once.
 	Duplicates time.Duration
@@ -151,11 +179,23 @@ func (c Config) withDefaults() Config {
 	if c.ReconnectBufSize <= 0 {
 		c.ReconnectBufSize = 32 << 20
 	}
-	if c.MaxAge <= 0 {
-		c.MaxAge = 24 * time.Hour
+	switch {
+	case c.MaxAge == 0:
+		c.MaxAge = DefaultMaxAge
+	case c.MaxAge < 0:
+		c.MaxAge = 0 // JetStream's "no limit"
+	}
+	switch {
+	case c.MaxBytes == 0:
+		c.MaxBytes = DefaultMaxBytes
+	case c.MaxBytes < 0:
+		c.MaxBytes = -1 // JetStream's "no limit"
 	}
 	if c.Duplicates <= 0 {
 		c.Duplicates = 2 * time.Minute
+	}
+	if c.MaxAge > 0 && c.Duplicates > c.MaxAge {
+		c.Duplicates = c.MaxAge // JetStream refuses a longer window
 	}
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = DefaultCloseTimeout
@@ -173,7 +213,8 @@ func (c Config) withDefaults() Config {
 // "Consuming audio: in-process, files, NATS" section says: frames on
 // mediabot.audio.{callId}.{participantId} with the Mediabot-* headers and
 // Nats-Msg-Id {callId}/{participantId}/{seq}, events on
-// mediabot.events.{callId} with Nats-Msg-Id {callId}/events/{n}.
+// mediabot.events.{callId} with Nats-Msg-Id {callId}/events/{n}; both carry
+// the raw ids in Mediabot-Call-Id and Mediabot-Participant-Id.
 //
 // Subject tokens: a call or participant id is one subject token. Graph's ids
 // (GUIDs) pass unchanged; in any other id '.', '*', '>' and whitespace
@@ -184,7 +225,8 @@ func (c Config) withDefaults() Config {
 // 2 s; a name that arrives in time (a frame with a participant id, or a
 // participant.joined/updated event with the sourceId) publishes them under
 // it, in order and before the later frames; otherwise they go out as
-// ssrc-{n}.
+// ssrc-{n}, and so do the source's later frames until a name arrives; from
+// then on they go under the name (what went out as ssrc-{n} stays there).
 //
 // Publishing is asynchronous and never waits for NATS: at most MaxPending
 // messages are unacknowledged; the rest wait in a local backlog of at most
@@ -193,7 +235,12 @@ func (c Config) withDefaults() Config {
 // Nats-Msg-Id, so the stream stores it once. Past the backlog bound new
 // frames and events are dropped, counted (Dropped) and reported once per
 // overflow as a sink.error event; the report re-arms when the backlog has
-// emptied. Memory is bounded by Backlog+MaxPending messages.
+// emptied. A dropped message keeps its number: a dropped frame leaves a gap
+// in its subject's Mediabot-Seq, a dropped event one in the event numbers,
+// so that consumers see the loss. When the backlog has emptied, each live
+// call that lost messages is told how many in a second sink.error (unless
+// its call.state terminated has gone out: that stays the call's last
+// event). Memory is bounded by Backlog+MaxPending messages.
 //
 // Sink is safe for concurrent use. Frame allocates (the PCM is copied into
 // the message, which outlives the call).
@@ -226,13 +273,18 @@ var _ sink.ErrorReporter = (*Sink)(nil)
 
 // natsCall is one call's naming and numbering state, guarded by Sink.mu.
 type natsCall struct {
+	id       string                  // the call id as Graph gives it
 	token    string                  // the call id as a subject token
 	subjects map[string]*natsSubject // by participant token
-	names    map[uint32]string       // source id -> participant token
+	names    map[uint32]string       // source id -> participant id (raw)
 	expired  map[uint32]bool         // sources whose hold ran out: ssrc-{n}
 	held     map[uint32]*natsHeld
 	events   uint64 // the next event number
 	eventSub string
+	// lostFrames and lostEvents were dropped since the backlog last
+	// emptied; terminated: its call.state terminated was queued.
+	lostFrames, lostEvents uint64
+	terminated             bool
 }
 
 // natsSubject is one audio subject and its next Mediabot-Seq.
@@ -245,16 +297,19 @@ type natsSubject struct {
 // natsHeld is the unnamed frames of one source, waiting for a name.
 type natsHeld struct {
 	since  time.Time
-	frames []heldFrame
+	frames []heldFrame // dropped ones included, as placeholders
+	n      int         // frames not dropped: those counted in Sink.held
 }
 
-// heldFrame is a frame copied out of the producer's memory.
+// heldFrame is a frame copied out of the producer's memory, or the place of
+// one dropped while its source was unnamed (it takes its Mediabot-Seq).
 type heldFrame struct {
 	pcm       []byte // s16le
 	rate      int
 	rtp       uint32
 	mediaMs   int64
 	concealed bool
+	dropped   bool
 }
 
 // New connects to cfg.URL, creates the stream when missing and starts
@@ -275,8 +330,8 @@ func New(cfg Config) (*Sink, error) {
 		calls: make(map[string]*natsCall),
 		ended: make(map[string]struct{}),
 	}
-	nc, err := natsgo.Connect(cfg.URL,
-		natsgo.Name("mediabot "+cfg.InstanceID),
+	opts := []natsgo.Option{
+		natsgo.Name("mediabot " + cfg.InstanceID),
 		natsgo.MaxReconnects(-1),
 		natsgo.ReconnectWait(cfg.ReconnectWait),
 		natsgo.ReconnectBufSize(cfg.ReconnectBufSize),
@@ -288,7 +343,12 @@ func New(cfg Config) (*Sink, error) {
 		natsgo.ReconnectHandler(func(c *natsgo.Conn) {
 			s.log.Info("nats sink: reconnected", "url", c.ConnectedUrlRedacted())
 		}),
-	)
+	}
+	auth, err := authOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := natsgo.Connect(cfg.URL, append(opts, auth...)...)
 	if err != nil {
 		return nil, fmt.Errorf("nats sink: connect %s: %w", redactURL(cfg.URL), err)
 	}
@@ -311,8 +371,29 @@ func New(cfg Config) (*Sink, error) {
 	return s, nil
 }
 
+// authOptions are the credentials of cfg beyond those in the URL.
+func authOptions(cfg Config) ([]natsgo.Option, error) {
+	switch {
+	case cfg.CredsFile != "" && cfg.NkeyFile != "":
+		return nil, errors.New("nats sink: a credentials file and an nkey seed file: give one")
+	case cfg.CredsFile != "":
+		if _, err := os.Stat(cfg.CredsFile); err != nil {
+			return nil, fmt.Errorf("nats sink: credentials file: %w", err)
+		}
+		return []natsgo.Option{natsgo.UserCredentials(cfg.CredsFile)}, nil
+	case cfg.NkeyFile != "":
+		o, err := natsgo.NkeyOptionFromSeed(cfg.NkeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats sink: nkey seed file %s: %w", cfg.NkeyFile, err)
+		}
+		return []natsgo.Option{o}, nil
+	}
+	return nil, nil
+}
+
 // ensureStream creates the stream when it is missing; an existing stream is
-// left as its operator configured it, provided it takes our subjects.
+// left as its operator configured it (its limits too), provided it takes our
+// subjects.
 func (s *Sink) ensureStream() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -323,6 +404,11 @@ func (s *Sink) ensureStream() error {
 				return fmt.Errorf("nats sink: stream %s exists but does not take %s* subjects (it has %v)",
 					s.cfg.Stream, strings.TrimSuffix(probe, "c.p"), st.CachedInfo().Config.Subjects)
 			}
+		}
+		if have := st.CachedInfo().Config; have.MaxAge != s.cfg.MaxAge || have.MaxBytes != s.cfg.MaxBytes {
+			s.log.Info("nats sink: the stream exists; its limits are left as they are",
+				"stream", s.cfg.Stream, "maxAge", have.MaxAge, "maxBytes", have.MaxBytes,
+				"configuredMaxAge", s.cfg.MaxAge, "configuredMaxBytes", s.cfg.MaxBytes)
 		}
 		return nil
 	}
@@ -337,6 +423,7 @@ func (s *Sink) ensureStream() error {
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      s.cfg.MaxAge,
+		MaxBytes:    s.cfg.MaxBytes,
 		Duplicates:  s.cfg.Duplicates,
 	})
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
@@ -367,9 +454,8 @@ func (s *Sink) Frame(f *audio.Frame) {
 		return
 	}
 	src := f.SourceID()
-	pid := ""
-	if f.ParticipantID != "" {
-		pid = SubjectToken(f.ParticipantID)
+	pid := f.ParticipantID
+	if pid != "" {
 		s.name(c, src, pid)
 	} else if pid = c.names[src]; pid == "" && !c.expired[src] {
 		if h := c.held[src]; h != nil && s.cfg.now().Sub(h.since) >= natsHold {
@@ -387,7 +473,8 @@ func (s *Sink) Frame(f *audio.Frame) {
 	}
 	var report natsDrop
 	if s.full() {
-		report = s.drop(f.CallID)
+		report = s.drop(c, true)
+		s.publishFrame(c, pid, heldFrame{dropped: true}) // its number, not sent
 	} else {
 		s.publishFrame(c, pid, copyFrame(f, s.cfg.SampleRate))
 	}
@@ -417,23 +504,27 @@ func (s *Sink) Event(e event.Event) {
 	if (e.Type == event.ParticipantJoined || e.Type == event.ParticipantUpdated) &&
 		e.ParticipantID != "" && e.SourceID != "" {
 		if src, err := strconv.ParseUint(e.SourceID, 10, 32); err == nil {
-			s.name(c, uint32(src), SubjectToken(e.ParticipantID))
+			s.name(c, uint32(src), e.ParticipantID)
 		}
 	}
+	if e.Type == event.CallState && e.State == "terminated" {
+		c.terminated = true
+	}
+	n := c.events // a dropped event keeps its number: a gap shows the loss
+	c.events++
 	var report natsDrop
 	if s.full() {
-		report = s.drop(e.CallID)
+		report = s.drop(c, false)
 	} else {
-		n := c.events
-		c.events++
-		s.enqueue(&natsgo.Msg{
-			Subject: c.eventSub,
-			Data:    data,
-			Header: natsgo.Header{
-				HeaderInstance: {s.cfg.InstanceID},
-				HeaderMsgID:    {c.token + "/events/" + strconv.FormatUint(n, 10)},
-			},
-		})
+		h := natsgo.Header{
+			HeaderInstance: {s.cfg.InstanceID},
+			HeaderCallID:   {e.CallID},
+			HeaderMsgID:    {c.token + "/events/" + strconv.FormatUint(n, 10)},
+		}
+		if e.ParticipantID != "" {
+			h[HeaderParticipantID] = []string{e.ParticipantID}
+		}
+		s.enqueue(&natsgo.Msg{Subject: c.eventSub, Data: data, Header: h})
 	}
 	s.mu.Unlock()
 	s.reportDrop(report)
@@ -542,10 +633,15 @@ func (s *Sink) publish() {
 			s.queue[0] = nil
 			s.queue = s.queue[1:]
 		default:
+			var lost []event.Event
 			if s.held == 0 {
+				lost = s.lostReports()
 				s.dropReported = false // the overflow is over: report the next
 			}
 			s.mu.Unlock()
+			for _, e := range lost {
+				s.Report(e)
+			}
 			return
 		}
 		s.inflight++
@@ -602,6 +698,7 @@ func (s *Sink) call(callID string) *natsCall {
 	}
 	tok := SubjectToken(callID)
 	c := &natsCall{
+		id:       callID,
 		token:    tok,
 		subjects: make(map[string]*natsSubject),
 		names:    make(map[uint32]string),
@@ -622,17 +719,46 @@ func (s *Sink) full() bool {
 // first, and what happened.
 type natsDrop struct{ callID, msg string }
 
-// drop counts a dropped message of callID and returns the report to send, or
-// the zero report when this overflow was already reported.
-func (s *Sink) drop(callID string) natsDrop {
+// drop counts a dropped frame or event of call c and returns the report to
+// send, or the zero report when this overflow was already reported.
+func (s *Sink) drop(c *natsCall, frame bool) natsDrop {
 	n := s.dropped.Add(1)
+	if frame {
+		c.lostFrames++
+	} else {
+		c.lostEvents++
+	}
 	if s.dropReported {
 		return natsDrop{}
 	}
 	s.dropReported = true
 	s.log.Error("nats sink: backlog full; dropping frames and events until it drains",
-		"callId", callID, "backlog", s.cfg.Backlog, "dropped", n)
-	return natsDrop{callID, fmt.Sprintf("nats: backlog of %d messages full (NATS slow or unreachable): dropping frames and events until it drains", s.cfg.Backlog)}
+		"callId", c.id, "backlog", s.cfg.Backlog, "dropped", n)
+	return natsDrop{c.id, fmt.Sprintf("nats: backlog of %d messages full (NATS slow or unreachable): dropping frames and events until it drains", s.cfg.Backlog)}
+}
+
+// lostReports is, once the backlog has emptied, a sink.error per live call
+// that lost messages, saying how many, except for a call whose call.state
+// terminated went out (it stays the last event); the counts restart.
+func (s *Sink) lostReports() []event.Event {
+	var out []event.Event
+	for _, c := range s.calls {
+		if c.lostFrames == 0 && c.lostEvents == 0 {
+			continue
+		}
+		if !c.terminated {
+			out = append(out, event.Event{
+				Time:   time.Now(),
+				Type:   event.SinkError,
+				CallID: c.id,
+				Sink:   "nats",
+				Error: fmt.Sprintf("nats: backlog drained: %d frames and %d events of this call were dropped while it was full "+
+					"(gaps in Mediabot-Seq and in the event numbers)", c.lostFrames, c.lostEvents),
+			})
+		}
+		c.lostFrames, c.lostEvents = 0, 0
+	}
+	return out
 }
 
 // reportDrop sends a drop report, if r is one, through ReportErrorsTo; it runs without
@@ -650,8 +776,8 @@ func (s *Sink) reportDrop(r natsDrop) {
 	})
 }
 
-// name records that source src of call c is participant pid and publishes
-// the frames held for it under that name.
+// name records that source src of call c is participant pid (the raw id)
+// and publishes the frames held for it under that name.
 func (s *Sink) name(c *natsCall, src uint32, pid string) {
 	c.names[src] = pid
 	s.release(c, src, pid)
@@ -660,15 +786,17 @@ func (s *Sink) name(c *natsCall, src uint32, pid string) {
 // hold keeps a copy of an unnamed frame; it returns a drop report when the
 // backlog is full.
 func (s *Sink) hold(c *natsCall, src uint32, f *audio.Frame) natsDrop {
-	if s.full() {
-		return s.drop(f.CallID)
-	}
 	h := c.held[src]
 	if h == nil {
 		h = &natsHeld{since: s.cfg.now()}
 		c.held[src] = h
 	}
+	if s.full() {
+		h.frames = append(h.frames, heldFrame{dropped: true}) // keeps its number
+		return s.drop(c, true)
+	}
 	h.frames = append(h.frames, copyFrame(f, s.cfg.SampleRate))
+	h.n++
 	s.held++
 	return natsDrop{}
 }
@@ -680,7 +808,7 @@ func (s *Sink) release(c *natsCall, src uint32, pid string) {
 		return
 	}
 	delete(c.held, src)
-	s.held -= len(h.frames)
+	s.held -= h.n
 	for _, hf := range h.frames {
 		s.publishFrame(c, pid, hf)
 	}
@@ -716,29 +844,37 @@ func (s *Sink) expireHolds() {
 	}
 }
 
-// publishFrame numbers a frame on its subject and queues it.
+// publishFrame numbers a frame of participant pid (the raw id, or
+// ssrc-{n}) on its subject and queues it; a dropped frame only takes its
+// number.
 func (s *Sink) publishFrame(c *natsCall, pid string, f heldFrame) {
-	sub := c.subjects[pid]
+	tok := SubjectToken(pid)
+	sub := c.subjects[tok]
 	if sub == nil {
 		sub = &natsSubject{
-			subject: AudioSubjectPrefix + c.token + "." + pid,
-			idPre:   c.token + "/" + pid + "/",
+			subject: AudioSubjectPrefix + c.token + "." + tok,
+			idPre:   c.token + "/" + tok + "/",
 		}
-		c.subjects[pid] = sub
+		c.subjects[tok] = sub
 	}
 	seq := strconv.FormatUint(sub.next, 10)
 	sub.next++
+	if f.dropped {
+		return
+	}
 	s.enqueue(&natsgo.Msg{
 		Subject: sub.subject,
 		Data:    f.pcm,
 		Header: natsgo.Header{
-			HeaderSampleRate:   {strconv.Itoa(f.rate)},
-			HeaderSeq:          {seq},
-			HeaderRTPTimestamp: {strconv.FormatUint(uint64(f.rtp), 10)},
-			HeaderMediaTime:    {strconv.FormatInt(f.mediaMs, 10)},
-			HeaderConcealed:    {strconv.FormatBool(f.concealed)},
-			HeaderInstance:     {s.cfg.InstanceID},
-			HeaderMsgID:        {sub.idPre + seq},
+			HeaderSampleRate:    {strconv.Itoa(f.rate)},
+			HeaderSeq:           {seq},
+			HeaderRTPTimestamp:  {strconv.FormatUint(uint64(f.rtp), 10)},
+			HeaderMediaTime:     {strconv.FormatInt(f.mediaMs, 10)},
+			HeaderConcealed:     {strconv.FormatBool(f.concealed)},
+			HeaderInstance:      {s.cfg.InstanceID},
+			HeaderCallID:        {c.id},
+			HeaderParticipantID: {pid},
+			HeaderMsgID:         {sub.idPre + seq},
 		},
 	})
 }
@@ -810,4 +946,27 @@ func redactURL(urls string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// ParseMaxBytes reads a stream size as `mediabot serve --nats-max-bytes`
+// takes it, into Config.MaxBytes: a whole number of bytes with an optional
+// unit, B, KB/MB/GB/TB (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024),
+// e.g. "10GiB" or "500MB"; "0", "-1" and "none" mean no limit (-1).
+func ParseMaxBytes(v string) (int64, error) {
+	t := strings.TrimSpace(v)
+	if t == "0" || t == "-1" || strings.EqualFold(t, "none") {
+		return -1, nil
+	}
+	i := strings.IndexFunc(t, func(r rune) bool { return r < '0' || r > '9' })
+	if i < 0 {
+		i = len(t)
+	}
+	units := map[string]int64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+	unit, ok := units[strings.ToLower(strings.TrimSpace(t[i:]))]
+	n, err := strconv.ParseInt(t[:i], 10, 64)
+	if i == 0 || !ok || err != nil || n > math.MaxInt64/unit {
+		return 0, fmt.Errorf("%q is not a size (bytes, e.g. 10GiB or 500MB; 0 or -1 for no limit)", v)
+	}
+	return n * unit, nil
 }

@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -139,7 +140,9 @@ func bySubject(msgs []*jetstream.RawStreamMsg) map[string][]*jetstream.RawStream
 
 // checkFrames checks that subject holds exactly frames (in Mediabot-Seq
 // order 0..n-1) with every header the README's "Consuming audio: in-process,
-// files, NATS" section names.
+// files, NATS" section names; the ids in the headers are the frames' own,
+// unsanitised (ssrc-{n}, or the name a roster event gave, when the frame
+// had none).
 func checkFrames(t *testing.T, msgs []*jetstream.RawStreamMsg, callTok, pidTok string, frames []*audio.Frame) {
 	t.Helper()
 	if len(msgs) != len(frames) {
@@ -148,13 +151,15 @@ func checkFrames(t *testing.T, msgs []*jetstream.RawStreamMsg, callTok, pidTok s
 	for i, m := range msgs {
 		f := frames[i]
 		want := map[string]string{
-			"Mediabot-Sample-Rate":   "16000",
-			"Mediabot-Seq":           strconv.Itoa(i),
-			"Mediabot-Rtp-Timestamp": strconv.FormatUint(uint64(f.RTPTimestamp), 10),
-			"Mediabot-Media-Time":    strconv.FormatInt(f.MediaTimeMs, 10),
-			"Mediabot-Concealed":     strconv.FormatBool(f.Concealed),
-			"Mediabot-Instance":      "test-1",
-			"Nats-Msg-Id":            callTok + "/" + pidTok + "/" + strconv.Itoa(i),
+			"Mediabot-Sample-Rate":    "16000",
+			"Mediabot-Seq":            strconv.Itoa(i),
+			"Mediabot-Rtp-Timestamp":  strconv.FormatUint(uint64(f.RTPTimestamp), 10),
+			"Mediabot-Media-Time":     strconv.FormatInt(f.MediaTimeMs, 10),
+			"Mediabot-Concealed":      strconv.FormatBool(f.Concealed),
+			"Mediabot-Instance":       "test-1",
+			"Mediabot-Call-Id":        f.CallID,
+			"Mediabot-Participant-Id": cmp.Or(f.ParticipantID, pidTok), // named later by an event: the subject's
+			"Nats-Msg-Id":             callTok + "/" + pidTok + "/" + strconv.Itoa(i),
 		}
 		for k, v := range want {
 			if got := m.Header.Get(k); got != v {
@@ -216,6 +221,13 @@ func TestNATSPublishesFramesAndEventsAsTheContractSays(t *testing.T) {
 		if inst := m.Header.Get("Mediabot-Instance"); inst != "test-1" {
 			t.Errorf("event %d Mediabot-Instance %q", i, inst)
 		}
+		if id := m.Header.Get("Mediabot-Call-Id"); id != call {
+			t.Errorf("event %d Mediabot-Call-Id %q", i, id)
+		}
+		if id, ok := m.Header["Mediabot-Participant-Id"]; events[i].ParticipantID == "" && ok ||
+			events[i].ParticipantID != "" && (len(id) != 1 || id[0] != events[i].ParticipantID) {
+			t.Errorf("event %d Mediabot-Participant-Id %q, want %q", i, id, events[i].ParticipantID)
+		}
 	}
 	if s.Dropped() != 0 {
 		t.Errorf("Dropped() = %d", s.Dropped())
@@ -244,10 +256,19 @@ func TestNATSSanitisedIdsMakeValidSubjects(t *testing.T) {
 	s := newTestNATS(t, srv.ClientURL(), nil)
 	f := testFrame("call.one two", "who*>", 5, 0)
 	s.Frame(f)
+	s.Event(event.Event{Type: event.ParticipantJoined, CallID: "call.one two", ParticipantID: "who*>", SourceID: "5"})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	checkFrames(t, stored(t, srv.ClientURL()), "call_one_two", "who__", []*audio.Frame{f})
+	subj := bySubject(stored(t, srv.ClientURL()))
+	checkFrames(t, subj["mediabot.audio.call_one_two.who__"], "call_one_two", "who__", []*audio.Frame{f})
+	ev := subj["mediabot.events.call_one_two"]
+	if len(ev) != 1 {
+		t.Fatalf("%d events, want 1", len(ev))
+	}
+	if c, p := ev[0].Header.Get("Mediabot-Call-Id"), ev[0].Header.Get("Mediabot-Participant-Id"); c != "call.one two" || p != "who*>" {
+		t.Errorf("event headers carry ids %q and %q, want them as given", c, p)
+	}
 }
 
 // holdClock is the hold's clock in tests.
