@@ -140,8 +140,8 @@ func (b *Bot) setupFanout() {
 	for i, c := range b.frameConsumers {
 		b.fanout.Add(fanout.Feed(c), fmt.Sprintf("consumer-%d", i+1), fanout.TakeOf(c), ringFrames, 0)
 	}
-	for _, s := range b.sinks {
-		b.fanout.Add(fanout.Feed(s), s.String(), fanout.TakeOf(s), ringFrames, 0)
+	for i, s := range b.sinks {
+		b.fanout.Add(fanout.Feed(s), metrics.SinkName(s, i+1), fanout.TakeOf(s), ringFrames, 0)
 		if r, ok := s.(sink.ErrorReporter); ok {
 			r.ReportErrorsTo(b.sinkError)
 		}
@@ -153,6 +153,7 @@ func (b *Bot) setupFanout() {
 	// with packets when nobody decodes a stream.
 	b.speech = speech.New(b.speechEdge)
 	b.fanout.Add(b.speech, "speech", fanout.Either, ringFrames, 0)
+	b.metrics.Consumers(b.fanout.Names())
 }
 
 // speechEdge hands an edge of a stretch of speech to its call, which emits

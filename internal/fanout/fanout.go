@@ -129,6 +129,10 @@ func (f *Fanout) AddMixer(frames int) {
 
 func (f *Fanout) samples() int { return f.rate * audio.FrameMs / 1000 }
 
+// Names are the consumers' names, in the order they were added: the
+// consumer label of their metrics.
+func (f *Fanout) Names() []string { return append([]string(nil), f.names...) }
+
 // Streams is the number of streams attached now.
 func (f *Fanout) Streams() int { return int(f.streams.Load()) }
 

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,3 +136,21 @@ type packetFunc func(*audio.Frame)
 
 func (f packetFunc) Packet(fr *audio.Frame)   { f(fr) }
 func (f packetFunc) WantsPackets(string) bool { return true }
+
+// Names are the consumers' names in the order added, the mixer's among
+// them, and a copy.
+func TestNamesInOrderAdded(t *testing.T) {
+	f := New(16000, nil, 40*time.Millisecond)
+	defer f.Close()
+	f.Add(&count{per: map[string]int{}}, "consumer-1", Frames, 64, 0)
+	f.AddMixer(64)
+	f.Add(&count{per: map[string]int{}}, "speech", Either, 64, 0)
+	names := f.Names()
+	if got := strings.Join(names, ","); got != "consumer-1,mixer,speech" {
+		t.Fatalf("names %s, want consumer-1,mixer,speech", got)
+	}
+	names[0] = "changed"
+	if f.Names()[0] != "consumer-1" {
+		t.Error("Names shares the fanout's slice")
+	}
+}

@@ -13,8 +13,16 @@ var callsDesc = prometheus.NewDesc("mediabot_calls", "Calls this instance holds,
 
 func (c callsByState) Describe(ch chan<- *prometheus.Desc) { ch <- callsDesc }
 
+// callStates are Graph's call states (callState), whose series exist from
+// the start, at 0; a state Graph adds gets its series when a call is in it.
+var callStates = []string{"incoming", "establishing", "established", "hold", "transferring",
+	"transferAccepted", "redirecting", "terminating", "terminated"}
+
 func (c callsByState) Collect(ch chan<- prometheus.Metric) {
-	count := map[string]int{}
+	count := make(map[string]int, len(callStates))
+	for _, state := range callStates {
+		count[state] = 0
+	}
 	for _, state := range c.src.CallStates() {
 		count[state]++
 	}

@@ -4,6 +4,9 @@ package metrics
 
 import (
 	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/mediasession"
+	"github.com/mediabot-dev/mediabot/sink"
 )
 
 // Source is what the gauges read of the bot when Prometheus scrapes.
@@ -41,7 +45,7 @@ type Metrics struct {
 	loadLevel            prometheus.Gauge
 	cpuPerStream         prometheus.Gauge
 	sinkErrors           *prometheus.CounterVec // by sink
-	rtp                  *prometheus.CounterVec // by counter: packets, lost, late, ...
+	rtp                  rtpCounters
 	concealed            *prometheus.CounterVec // by method: fec, plc
 	ringOverflows        *prometheus.CounterVec // by consumer
 }
@@ -61,10 +65,7 @@ func New(src Source) *Metrics {
 		}),
 		streamsActive: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mediabot_streams_active", Help: "Remote audio streams being decoded now."}),
-		rtp: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mediabot_rtp_total",
-			Help: "RTP counters of ended streams: packets, lost, late, duplicates, reordered, decode_errors.",
-		}, []string{"counter"}),
+		rtp: newRTPCounters(),
 		concealed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mediabot_concealed_packets_total", Help: "Lost packets concealed, by method (fec, plc), in ended streams."},
 			[]string{"method"}),
@@ -89,7 +90,8 @@ func New(src Source) *Metrics {
 	}
 	m.reg.MustRegister(
 		m.answerSeconds, m.notificationsIgnored, m.callsPlaced,
-		m.streamsActive, m.frameDelay, m.loadLevel, m.cpuPerStream, m.sinkErrors, m.rtp, m.concealed, m.ringOverflows,
+		m.streamsActive, m.frameDelay, m.loadLevel, m.cpuPerStream, m.sinkErrors, m.concealed, m.ringOverflows,
+		m.rtp.packets, m.rtp.lost, m.rtp.late, m.rtp.duplicates, m.rtp.reordered, m.rtp.decodeErrors,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		callsByState{src}, mediaPackets{src}, readerBusy{src},
@@ -111,7 +113,72 @@ func New(src Source) *Metrics {
 			Help: "Content-sharing sessions open now, over all live calls.",
 		}, func() float64 { return float64(src.SharingSessions()) }),
 	)
+	// The known label values exist from the start, at 0.
+	for _, method := range []string{"fec", "plc"} {
+		m.concealed.WithLabelValues(method)
+	}
+	for _, result := range []string{"created", "refused", "failed"} {
+		m.callsPlaced.WithLabelValues(result)
+	}
 	return m
+}
+
+// rtpCounters are the RTP counters of ended streams, one metric per
+// quantity.
+type rtpCounters struct {
+	packets, lost, late, duplicates, reordered, decodeErrors prometheus.Counter
+}
+
+func newRTPCounters() rtpCounters {
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: "mediabot_rtp_" + name + "_total", Help: help + ", in ended streams."})
+	}
+	return rtpCounters{
+		packets:      c("packets", "RTP packets received and parsed"),
+		lost:         c("lost", "RTP packets never received (a gap given up on)"),
+		late:         c("late", "RTP packets dropped because they came after their turn had passed"),
+		duplicates:   c("duplicates", "RTP packets dropped because their sequence number was seen before"),
+		reordered:    c("reordered", "RTP packets that came after a later one and were put back in order"),
+		decodeErrors: c("decode_errors", "RTP packets that failed to parse or whose payload failed to decode"),
+	}
+}
+
+// Names of the sinks the bot ships, as their sink.error events name them.
+const (
+	sinkFile = "file"
+	sinkNATS = "nats"
+)
+
+// natsSink is the NATS sink's type, known by name: importing it would make
+// every embedder link the NATS client.
+const natsSinkPkg, natsSinkType = "github.com/mediabot-dev/mediabot/sink/nats", "Sink"
+
+// SinkName is the name of the bot's n-th sink (from 1) as a fanout
+// consumer, in metrics: "sink-file" for a file sink, "sink-nats" for the
+// NATS sink, else "sink-<n>". Never the sink's String(), which holds a
+// path or a URL: the label's values follow the kinds of sinks, not the
+// configuration.
+func SinkName(s any, n int) string {
+	if _, ok := s.(*sink.FileSink); ok {
+		return "sink-" + sinkFile
+	}
+	if t := reflect.TypeOf(s); t != nil && t.Kind() == reflect.Pointer &&
+		t.Elem().PkgPath() == natsSinkPkg && t.Elem().Name() == natsSinkType {
+		return "sink-" + sinkNATS
+	}
+	return "sink-" + strconv.Itoa(n)
+}
+
+// Consumers readies, at 0, the series of the fanout's consumers, by name:
+// their ring overflows, and the errors of the sinks the bot ships among
+// them (SinkName). Call it once the consumers are known.
+func (m *Metrics) Consumers(names []string) {
+	for _, name := range names {
+		m.ringOverflows.WithLabelValues(name)
+		if kind, ok := strings.CutPrefix(name, "sink-"); ok && (kind == sinkFile || kind == sinkNATS) {
+			m.sinkErrors.WithLabelValues(kind)
+		}
+	}
 }
 
 // Handler serves the text exposition.
@@ -150,10 +217,12 @@ func (m *Metrics) StreamStarted() { m.streamsActive.Inc() }
 // when the stream ends.
 func (m *Metrics) StreamEnded(c *event.StreamCounters, overflows map[string]uint64) {
 	m.streamsActive.Dec()
-	for name, v := range map[string]uint64{"packets": c.Packets, "lost": c.Lost, "late": c.Late,
-		"duplicates": c.Duplicates, "reordered": c.Reordered, "decode_errors": c.DecodeErrors} {
-		m.rtp.WithLabelValues(name).Add(float64(v))
-	}
+	m.rtp.packets.Add(float64(c.Packets))
+	m.rtp.lost.Add(float64(c.Lost))
+	m.rtp.late.Add(float64(c.Late))
+	m.rtp.duplicates.Add(float64(c.Duplicates))
+	m.rtp.reordered.Add(float64(c.Reordered))
+	m.rtp.decodeErrors.Add(float64(c.DecodeErrors))
 	m.concealed.WithLabelValues("fec").Add(float64(c.ConcealedFEC))
 	m.concealed.WithLabelValues("plc").Add(float64(c.ConcealedPLC))
 	for consumer, v := range overflows {
