@@ -8,19 +8,22 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mediabot-dev/mediabot/event"
+	natssink "github.com/mediabot-dev/mediabot/sink/nats"
 )
 
 // levels prints, every o.Interval, one line per speaker heard in it: call
-// id, participant id, RMS level in dBFS, a bar, and the speaker's talk time
-// so far (the stretches of speech.ended events since the tap started).
-func levels(ctx context.Context, msgs jetstream.MessagesContext, o Options) error {
-	m := meter{talk: map[string]time.Duration{}, heard: map[string]*energy{}}
+// id, participant id, display name (when the call's participant events
+// give one), RMS level in dBFS, a bar, and the speaker's talk time so far
+// (the stretches of speech.ended events since the tap started).
+func levels(ctx context.Context, js jetstream.JetStream, msgs jetstream.MessagesContext, o Options) error {
+	m := meter{talk: map[string]time.Duration{}, heard: map[string]*energy{}, names: map[string]string{}, calls: map[string]bool{}}
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	for ctx.Err() == nil {
@@ -37,28 +40,70 @@ func levels(ctx context.Context, msgs jetstream.MessagesContext, o Options) erro
 			continue
 		}
 		if call, pid, ok := audioSubject(msg.Subject()); ok {
+			if !m.calls[call] { // a call first heard: who joined before the tap started
+				m.calls[call] = true
+				m.learnNames(ctx, js, o.Stream, call)
+			}
 			m.add(call+" "+pid, msg.Data())
 		} else if call, ok := eventSubject(msg.Subject()); ok {
-			m.event(call, msg.Data())
+			m.event(call, msg.Data(), true)
 		}
 	}
 	return nil
 }
 
-// meter sums the energy of each speaker (call and participant ids) over
-// one interval, and each one's talk time.
+// meter sums the energy of each speaker (call and participant tokens, as in
+// the subject) over one interval, and each one's talk time.
 type meter struct {
 	heard map[string]*energy
 	talk  map[string]time.Duration
+	names map[string]string // speaker -> display name
+	calls map[string]bool   // calls whose earlier events were read
 }
 
-// event adds a speech.ended stretch to its speaker's talk time.
-func (m meter) event(call string, data []byte) {
+// event takes a call's event: a participant's display name
+// (participant.joined/updated identity.displayName), and, when live, a
+// speech.ended stretch for its speaker's talk time.
+func (m meter) event(call string, data []byte, live bool) {
 	var e event.Event
-	if json.Unmarshal(data, &e) != nil || e.Type != event.SpeechEnded || e.DurationMs == nil {
+	if json.Unmarshal(data, &e) != nil {
 		return
 	}
-	m.talk[call+" "+e.ParticipantID] += time.Duration(*e.DurationMs) * time.Millisecond
+	speaker := call + " " + natssink.SubjectToken(e.ParticipantID)
+	switch e.Type {
+	case event.ParticipantJoined, event.ParticipantUpdated:
+		if e.Identity != nil && e.Identity.DisplayName != "" {
+			m.names[speaker] = e.Identity.DisplayName
+		}
+	case event.SpeechEnded:
+		if live && e.DurationMs != nil {
+			m.talk[speaker] += time.Duration(*e.DurationMs) * time.Millisecond
+		}
+	}
+}
+
+// learnWait bounds the wait for a call's earlier events.
+const learnWait = 500 * time.Millisecond
+
+// learnNames reads the events call had before the tap started, for the
+// display names of those who joined then. It gives up quietly: names are a
+// nicety.
+func (m meter) learnNames(ctx context.Context, js jetstream.JetStream, stream, call string) {
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{natssink.EventSubjectPrefix + call}, DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		msg, err := cons.Next(jetstream.FetchMaxWait(learnWait))
+		if err != nil {
+			return
+		}
+		m.event(call, msg.Data(), false)
+		if md, err := msg.Metadata(); err != nil || md.NumPending == 0 {
+			return
+		}
+	}
 }
 
 type energy struct {
@@ -89,7 +134,11 @@ func (m meter) print(w io.Writer, now time.Time) {
 	slices.Sort(speakers)
 	for _, s := range speakers {
 		db := dBFS(m.heard[s])
-		fmt.Fprintf(w, "%s %s %6.1f dBFS |%-20s| talked %s\n", now.Format("15:04:05"), s, db, bar(db), m.talk[s].Round(100*time.Millisecond))
+		who := s
+		if name := m.names[s]; name != "" {
+			who += " " + strconv.Quote(name)
+		}
+		fmt.Fprintf(w, "%s %s %6.1f dBFS |%-20s| talked %s\n", now.Format("15:04:05"), who, db, bar(db), m.talk[s].Round(100*time.Millisecond))
 		delete(m.heard, s)
 	}
 }

@@ -12,6 +12,10 @@ const maxReorder = 500
 type reorder[T any] struct {
 	next    uint64
 	pending map[uint64]T
+	// missing counts the numbers given up: frames or events the bot
+	// dropped (its backlog full while NATS was down) or the stream
+	// discarded (its limits).
+	missing uint64
 }
 
 // push takes message seq and hands every message now in order to emit. A
@@ -58,7 +62,9 @@ func (r *reorder[T]) skip(emit func(T)) {
 	for k := range r.pending {
 		keys = append(keys, k)
 	}
-	r.next = slices.Min(keys)
+	low := slices.Min(keys)
+	r.missing += low - r.next
+	r.next = low
 	r.drain(emit)
 }
 

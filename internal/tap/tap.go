@@ -3,7 +3,9 @@
 // audio: in-process, files, NATS" section): it follows the JetStream stream the bot publishes to and either
 // prints each speaker's level live, or rebuilds the WAVs and events.jsonl of
 // every call the way the file sink writes them. Live, each speaker's line
-// also says how long they have talked (their speech.ended stretches). It is both an operator's
+// also gives their display name (from the call's participant events, those
+// before the tap started included) and says how long they have talked
+// (their speech.ended stretches). It is both an operator's
 // tool and the proof that the published stream carries everything.
 package tap
 
@@ -97,7 +99,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.WriteDir != "" {
 		return write(ctx, msgs, o)
 	}
-	return levels(ctx, msgs, o)
+	return levels(ctx, js, msgs, o)
 }
 
 // filters are the subjects the tap follows: the calls' audio and events.

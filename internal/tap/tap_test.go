@@ -182,20 +182,30 @@ func TestLivePrintsEachSpeakersLevel(t *testing.T) {
 	srv := natsServer(t)
 	s := newSink(t, srv.ClientURL())
 	s.Frame(testFrame("call-0", "x", 1, 16000, 0, 0)) // creates the stream
+	// alice joined before the tap started: it reads her name from the
+	// call's earlier events; bob joins while it runs.
+	s.Event(event.Event{Type: event.ParticipantJoined, CallID: "call-1", ParticipantID: "alice", SourceID: "1",
+		Identity: &event.Identity{Kind: event.KindUser, ID: "u-1", DisplayName: "Alice Smith"}})
 	var out syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{URL: srv.ClientURL(), Interval: 100 * time.Millisecond, Out: &out, Logger: quiet()})
 	}()
-	half := regexp.MustCompile(`call-1 alice +-6\.0 dBFS \|#{17} *\| talked 2\.5s`)
+	half := regexp.MustCompile(`call-1 alice "Alice Smith" +-6\.0 dBFS \|#{17} *\| talked 2\.5s`)
+	bob := regexp.MustCompile(`call-1 bob "Bob \\"B\\" Jones" +-[0-9.]+ dBFS`)
 	stretch := int64(2500)
 	deadline := time.Now().Add(5 * time.Second)
-	for !half.MatchString(out.String()) && time.Now().Before(deadline) {
+	for !(half.MatchString(out.String()) && bob.MatchString(out.String())) && time.Now().Before(deadline) {
 		if stretch > 0 && strings.Contains(out.String(), "call-1 alice") { // the tap follows the stream now
 			s.Event(event.Event{Type: event.SpeechEnded, CallID: "call-1", ParticipantID: "alice", MediaTimeMs: 3000, DurationMs: &stretch})
 			s.Event(event.Event{Type: event.SpeechStarted, CallID: "call-1", ParticipantID: "alice", MediaTimeMs: 3500})
+			s.Event(event.Event{Type: event.ParticipantJoined, CallID: "call-1", ParticipantID: "bob", SourceID: "2",
+				Identity: &event.Identity{Kind: event.KindGuest, DisplayName: `Bob "B" Jones`}})
 			stretch = 0
+		}
+		if stretch == 0 {
+			s.Frame(testFrame("call-1", "bob", 2, 16000, 0, 1000))
 		}
 		f := testFrame("call-1", "alice", 1, 16000, 0, 0)
 		for k := range f.PCM { // a square wave at half scale: RMS -6.02 dBFS
@@ -209,7 +219,10 @@ func TestLivePrintsEachSpeakersLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !half.MatchString(out.String()) {
-		t.Fatalf("no level line for alice at -6.0 dBFS who talked 2.5 s in:\n%s", out.String())
+		t.Fatalf("no level line for alice (Alice Smith) at -6.0 dBFS who talked 2.5 s in:\n%s", out.String())
+	}
+	if !bob.MatchString(out.String()) {
+		t.Fatalf("no level line for bob with his name, quoted, in:\n%s", out.String())
 	}
 }
 

@@ -36,6 +36,10 @@ func write(ctx context.Context, msgs jetstream.MessagesContext, o Options) error
 	err = errors.Join(err, rb.close())
 	fmt.Fprintf(o.Out, "tap: %d frames and %d events of %d calls written under %s\n",
 		rb.frames, rb.events, len(rb.calls), o.WriteDir)
+	if rb.missingFrames > 0 || rb.missingEvents > 0 {
+		fmt.Fprintf(o.Out, "tap: %d frames and %d events missing (gaps in Mediabot-Seq and the event numbers: dropped by the bot while NATS was unreachable, or discarded by the stream's limits); the audio after a gap is still placed on the media clock\n",
+			rb.missingFrames, rb.missingEvents)
+	}
 	return err
 }
 
@@ -46,7 +50,9 @@ type rebuild struct {
 	log            *slog.Logger
 	calls          map[string]*callFiles // by call token
 	frames, events int
-	err            error // the first I/O error; writing stops
+	// missingFrames and missingEvents are the gaps in the numbers.
+	missingFrames, missingEvents uint64
+	err                          error // the first I/O error; writing stops
 }
 
 // callFiles is one call's outputs.
@@ -196,9 +202,11 @@ func (rb *rebuild) close() error {
 	for _, c := range rb.calls {
 		for _, t := range c.tracks {
 			t.order.flush(func(f frame) { rb.place(t, f) })
+			rb.missingFrames += t.order.missing
 			errs = append(errs, t.w.Close())
 		}
 		c.order.flush(func(line []byte) { rb.writeEvent(c, line) })
+		rb.missingEvents += c.order.missing
 		if c.events != nil {
 			errs = append(errs, c.events.Close())
 		}
