@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/internal/cli"
 	"github.com/mediabot-dev/mediabot/sink/nats"
@@ -15,6 +17,9 @@ type serveSettings struct {
 	outDir, recordFormat  string
 	retentionDays         int
 	natsURL, natsStream   string
+	natsCreds, natsNkey   string
+	natsMaxAge            time.Duration
+	natsMaxBytes          string
 	redirectTargets       []string
 	adminToken            string
 	sharingNotifications  bool
@@ -59,6 +64,10 @@ func serveFlags(f *cli.Flags, c *mediabot.Config, s *serveSettings) {
 	f.Int(&s.retentionDays, "retention-days", 0, "delete call folders of the file sink this many days after their last write (0 = keep forever)")
 	f.String(&s.natsURL, "nats-url", "", "also publish audio and events to NATS JetStream (e.g. nats://127.0.0.1:4222)")
 	f.String(&s.natsStream, "nats-stream", nats.DefaultStream, "JetStream stream for audio and events, created when missing")
+	f.String(&s.natsCreds, "nats-creds", "", "NATS credentials file (user JWT and nkey seed) to publish with; credentials in --nats-url work too")
+	f.String(&s.natsNkey, "nats-nkey", "", "file holding the seed of an nkey user to publish as (not with --nats-creds)")
+	f.Duration(&s.natsMaxAge, "nats-max-age", nats.DefaultMaxAge, "max age of the stream the bot creates: older messages are discarded (0 = no age limit; an existing stream keeps its limits)")
+	f.String(&s.natsMaxBytes, "nats-max-bytes", "10GiB", "max size of the stream the bot creates, e.g. 10GiB or 500MB: past it the oldest messages are discarded (0 or -1 = no limit; an existing stream keeps its limits)")
 	f.Int(&c.MaxCalls, "max-calls", 0, "live calls from which incoming calls are rejected busy (0 = no limit)")
 	f.Int(&c.ParticipantCapacity, "participant-capacity", 0, "participantCapacity for policy-based recording answers")
 	f.List(&s.redirectTargets, "redirect-targets", nil, "redirect calls the policy does not answer there")

@@ -149,12 +149,12 @@ func (s *serveSettings) options(cfg mediabot.Config, log *slog.Logger) ([]mediab
 		opts = append(opts, mediabot.WithSink(fs))
 	}
 	if s.natsURL != "" {
-		ns, err := nats.New(nats.Config{URL: s.natsURL, Stream: s.natsStream, InstanceID: cfg.InstanceID, SampleRate: rate, Logger: log})
+		ns, err := s.natsSink(cfg.InstanceID, rate, log)
 		if err != nil {
 			if files != nil {
 				_ = files.Close()
 			}
-			return nil, fmt.Errorf("--nats-url: %w", err)
+			return nil, err
 		}
 		opts = append(opts, mediabot.WithSink(ns))
 	}
@@ -198,4 +198,22 @@ func listen(ln net.Listener, h http.Handler, tlsConfig *tls.Config, served chan<
 		}
 	}()
 	return srv
+}
+
+// natsSink makes the NATS sink of the --nats-* flags.
+func (s *serveSettings) natsSink(instanceID string, rate int, log *slog.Logger) (*nats.Sink, error) {
+	maxBytes, err := nats.ParseMaxBytes(s.natsMaxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("--nats-max-bytes: %w", err)
+	}
+	maxAge := s.natsMaxAge
+	if maxAge <= 0 {
+		maxAge = -1 // no age limit
+	}
+	ns, err := nats.New(nats.Config{URL: s.natsURL, Stream: s.natsStream, InstanceID: instanceID, SampleRate: rate, Logger: log,
+		CredsFile: s.natsCreds, NkeyFile: s.natsNkey, MaxAge: maxAge, MaxBytes: maxBytes})
+	if err != nil {
+		return nil, fmt.Errorf("--nats-url: %w", err)
+	}
+	return ns, nil
 }
