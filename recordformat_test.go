@@ -31,7 +31,7 @@ import (
 func TestOpusRecordingKeepsThePacketsOnTheMediaClock(t *testing.T) {
 	sim := startSim(t)
 	log := &eventLog{}
-	packets := &packetLog{per: map[string]int{}}
+	packets := &packetLog{per: map[uint32]int{}}
 	srv, err := mediabottest.Start(mediabottest.Options{Sim: sim, OutDir: t.TempDir(), RecordOpus: true,
 		BotOptions: []mediabot.Option{mediabot.WithEventConsumer(log), mediabot.WithPacketConsumer(packets)}})
 	if err != nil {
@@ -88,9 +88,10 @@ func TestOpusRecordingKeepsThePacketsOnTheMediaClock(t *testing.T) {
 		t.Error("a phone leg (G.711) recorded as Opus")
 	}
 
-	// An embedder's packet consumer got Bob's packets as sent, named.
-	if got, sent := packets.of(bob), res.PacketsSent[bob]; got != sent || packets.identity[bob] != "Bob" {
-		t.Errorf("packet consumer: %d packets of Bob (%q), %d sent", got, packets.identity[bob], sent)
+	// An embedder's packet consumer got Bob's packets as sent (the first
+	// may come before the roster names him), named once the roster did.
+	if got, sent := packets.of(res.SSRCs[bob]), res.PacketsSent[bob]; got != sent || packets.name(res.SSRCs[bob]) != "Bob" {
+		t.Errorf("packet consumer: %d packets of Bob's stream (named %q), %d sent", got, packets.name(res.SSRCs[bob]), sent)
 	}
 
 	speech := log.of(res.CallID, event.SpeechStarted, event.SpeechEnded)
@@ -119,32 +120,38 @@ func TestOpusRecordingKeepsThePacketsOnTheMediaClock(t *testing.T) {
 }
 
 // packetLog is an embedder's consumer of Opus packets: it counts each
-// participant's, once named.
+// stream's, and remembers who its roster named.
 type packetLog struct {
-	mu       sync.Mutex
-	per      map[string]int
-	identity map[string]string
+	mu    sync.Mutex
+	per   map[uint32]int
+	names map[uint32]string
 }
 
 func (p *packetLog) WantsPackets(mimeType string) bool { return mimeType == "audio/opus" }
 
 func (p *packetLog) Packet(f *audio.Frame) {
-	if f.ParticipantID == "" || f.Payload == nil || f.PCM != nil {
+	if f.Payload == nil || f.PCM != nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.per[f.ParticipantID]++
+	p.per[f.SourceID()]++
 	if f.Identity != nil {
-		if p.identity == nil {
-			p.identity = map[string]string{}
+		if p.names == nil {
+			p.names = map[uint32]string{}
 		}
-		p.identity[f.ParticipantID] = f.Identity.DisplayName
+		p.names[f.SourceID()] = f.Identity.DisplayName
 	}
 }
 
-func (p *packetLog) of(pid string) int {
+func (p *packetLog) of(source uint32) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.per[pid]
+	return p.per[source]
+}
+
+func (p *packetLog) name(source uint32) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.names[source]
 }

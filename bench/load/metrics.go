@@ -13,7 +13,7 @@ import (
 )
 
 // sample is one scrape of the bot's /metrics: every series by its name and
-// labels as the text format prints them, e.g. `mediabot_rtp_total{counter="lost"}`.
+// labels as the text format prints them, e.g. `mediabot_calls{state="established"}`.
 type sample map[string]float64
 
 // scrape reads the bot's metrics in Prometheus' text format. Only the few
@@ -54,7 +54,7 @@ func scrape(ctx context.Context, client *http.Client, url string) (sample, error
 
 // rtp is a counter of ended streams (packets, lost, late, ...).
 func (s sample) rtp(counter string) float64 {
-	return s[`mediabot_rtp_total{counter="`+counter+`"}`]
+	return s["mediabot_rtp_"+counter+"_total"]
 }
 
 // sum adds every series of a metric name, whatever its labels.
