@@ -238,7 +238,7 @@ func (b *Bot) setupGraph() error {
 func (b *Bot) Handler() http.Handler {
 	r := chi.NewRouter()
 	webhook := signaling.NewWebhook(signaling.WebhookConfig{Auth: b.auth, Handle: b.calls.Dispatch,
-		Respond: b.joiningResponse, Redirect: b.handoff, Logger: b.log})
+		Respond: b.joiningResponse, Redirect: b.handoff, Refused: b.metrics.NotificationRefused, Logger: b.log})
 	r.Method(http.MethodPost, "/api/calls", webhook)
 	r.Method(http.MethodPost, "/api/calls/*", webhook)
 	r.Method(http.MethodPost, "/media/sessions/{sessionId}/answer", b.engine.AnswerHandler())

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/mediabot-dev/mediabot"
 )
 
 // post sends body to url with the given Authorization header value.
@@ -144,5 +147,37 @@ func TestWebhookRepliesCloseTheConnection(t *testing.T) {
 	resp.Body.Close()
 	if !resp.Close {
 		t.Error("reply does not close the connection")
+	}
+}
+
+// When the signing keys cannot be fetched (the key endpoint is down, here
+// nothing listens there), that is the bot's fault, not Graph's: 503 with
+// Retry-After and a body that says nothing of our network, the detail in
+// the log and a counter.
+func TestWebhookSaysKeysUnavailableWithoutDetail(t *testing.T) {
+	sim := startSim(t)
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.InboundJWKSURL = "http://127.0.0.1:1/keys" })
+	req, err := http.NewRequest(http.MethodPost, srv.Webhook, bytes.NewReader(seedExample(t, "example2_incoming.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", foreignToken(t))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("%d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	for _, leak := range []string{"127.0.0.1", "dial", "connect", "/keys"} {
+		if strings.Contains(string(body), leak) {
+			t.Errorf("the body %q tells the caller about our network (%q)", body, leak)
+		}
+	}
+	if n := scrapeGauge(srv.OpsURL+"/metrics", `mediabot_notifications_refused_total{reason="keys_unavailable"}`); n != 1 {
+		t.Errorf("mediabot_notifications_refused_total{reason=\"keys_unavailable\"} = %v, want 1", n)
 	}
 }

@@ -39,6 +39,7 @@ type Metrics struct {
 	reg                  *prometheus.Registry
 	answerSeconds        prometheus.Histogram
 	notificationsIgnored prometheus.Counter
+	notificationsRefused *prometheus.CounterVec // by reason
 	callsPlaced          *prometheus.CounterVec // by result: created, refused, failed
 	streamsActive        prometheus.Gauge
 	frameDelay           prometheus.Histogram
@@ -63,6 +64,10 @@ func New(src Source) *Metrics {
 			Name: "mediabot_notifications_ignored_total",
 			Help: "Notifications accepted but not acted on: unknown resources, unknown or ended calls.",
 		}),
+		notificationsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediabot_notifications_refused_total",
+			Help: "Webhook requests refused, by reason: unauthorized (401), keys_unavailable (503: the signing keys could not be fetched), bad_request (400), too_large (413).",
+		}, []string{"reason"}),
 		streamsActive: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mediabot_streams_active", Help: "Remote audio streams being decoded now."}),
 		rtp: newRTPCounters(),
@@ -89,7 +94,7 @@ func New(src Source) *Metrics {
 			[]string{"result"}),
 	}
 	m.reg.MustRegister(
-		m.answerSeconds, m.notificationsIgnored, m.callsPlaced,
+		m.answerSeconds, m.notificationsIgnored, m.notificationsRefused, m.callsPlaced,
 		m.streamsActive, m.frameDelay, m.loadLevel, m.cpuPerStream, m.sinkErrors, m.concealed, m.ringOverflows,
 		m.rtp.packets, m.rtp.lost, m.rtp.late, m.rtp.duplicates, m.rtp.reordered, m.rtp.decodeErrors,
 		collectors.NewGoCollector(),
@@ -119,6 +124,9 @@ func New(src Source) *Metrics {
 	}
 	for _, result := range []string{"created", "refused", "failed"} {
 		m.callsPlaced.WithLabelValues(result)
+	}
+	for _, reason := range []string{"unauthorized", "keys_unavailable", "bad_request", "too_large"} {
+		m.notificationsRefused.WithLabelValues(reason)
 	}
 	return m
 }
@@ -191,6 +199,9 @@ func (m *Metrics) Answered(took time.Duration) { m.answerSeconds.Observe(took.Se
 
 // NotificationsIgnored counts notifications accepted but not acted on.
 func (m *Metrics) NotificationsIgnored(n int) { m.notificationsIgnored.Add(float64(n)) }
+
+// NotificationRefused counts a webhook request refused, by reason.
+func (m *Metrics) NotificationRefused(reason string) { m.notificationsRefused.WithLabelValues(reason).Inc() }
 
 // CallPlaced counts a placement by its result: created, refused or failed.
 func (m *Metrics) CallPlaced(result string) { m.callsPlaced.WithLabelValues(result).Inc() }
