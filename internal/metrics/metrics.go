@@ -201,7 +201,9 @@ func (m *Metrics) Answered(took time.Duration) { m.answerSeconds.Observe(took.Se
 func (m *Metrics) NotificationsIgnored(n int) { m.notificationsIgnored.Add(float64(n)) }
 
 // NotificationRefused counts a webhook request refused, by reason.
-func (m *Metrics) NotificationRefused(reason string) { m.notificationsRefused.WithLabelValues(reason).Inc() }
+func (m *Metrics) NotificationRefused(reason string) {
+	m.notificationsRefused.WithLabelValues(reason).Inc()
+}
 
 // CallPlaced counts a placement by its result: created, refused or failed.
 func (m *Metrics) CallPlaced(result string) { m.callsPlaced.WithLabelValues(result).Inc() }
