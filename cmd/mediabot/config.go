@@ -62,7 +62,7 @@ func serveFlags(f *cli.Flags, c *mediabot.Config, s *serveSettings) {
 	f.String(&s.outDir, "out-dir", "./recordings", "file sink folder (audio, events.jsonl, speakers.rttm per call); empty turns it off")
 	f.String(&s.recordFormat, "record-format", "wav", "the file sink's audio: wav (decoded PCM) or opus (Ogg Opus of the packets as received, not decoded)")
 	f.Int(&s.retentionDays, "retention-days", 0, "delete call folders of the file sink this many days after their last write (0 = keep forever)")
-	f.String(&s.natsURL, "nats-url", "", "also publish audio and events to NATS JetStream (e.g. nats://127.0.0.1:4222)")
+	f.Secret(&s.natsURL, "nats-url", "also publish audio and events to NATS JetStream (e.g. nats://127.0.0.1:4222; it may hold credentials, so it is never shown)")
 	f.String(&s.natsStream, "nats-stream", nats.DefaultStream, "JetStream stream for audio and events, created when missing")
 	f.String(&s.natsCreds, "nats-creds", "", "NATS credentials file (user JWT and nkey seed) to publish with; credentials in --nats-url work too")
 	f.String(&s.natsNkey, "nats-nkey", "", "file holding the seed of an nkey user to publish as (not with --nats-creds)")
