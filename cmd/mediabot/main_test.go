@@ -184,7 +184,8 @@ func TestServeSplitsPublicAndOperations(t *testing.T) {
 // Secrets set by environment never show: not in -h, not in the one line a
 // flag typo prints.
 func TestSecretsStayOutOfUsageAndErrors(t *testing.T) {
-	secrets := map[string]string{"MEDIABOT_CLIENT_SECRET": "TopSecret-Value", "MEDIABOT_ADMIN_TOKEN": "Adm1n-Tok3n-Value"}
+	secrets := map[string]string{"MEDIABOT_CLIENT_SECRET": "TopSecret-Value", "MEDIABOT_ADMIN_TOKEN": "Adm1n-Tok3n-Value",
+		"MEDIABOT_NATS_URL": "nats://user:NatsPassw0rd@127.0.0.1:1"}
 	for _, args := range [][]string{{"serve", "-h"}, {"serve", "--no-such-flag"}, {"join", "-h"}, {"join", "--no-such-flag"}} {
 		cmd := command(t, args...)
 		for k, v := range secrets {
