@@ -94,13 +94,23 @@ func (m meter) learnNames(ctx context.Context, js jetstream.JetStream, stream, c
 	if err != nil {
 		return
 	}
-	for ctx.Err() == nil {
-		msg, err := cons.Next(jetstream.FetchMaxWait(learnWait))
+	pending := uint64(1) // the first message says how many follow it
+	for pending > 0 && ctx.Err() == nil {
+		batch, err := cons.Fetch(int(min(pending, 500)), jetstream.FetchMaxWait(learnWait))
 		if err != nil {
 			return
 		}
-		m.event(call, msg.Data(), false)
-		if md, err := msg.Metadata(); err != nil || md.NumPending == 0 {
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			m.event(call, msg.Data(), false)
+			md, err := msg.Metadata()
+			if err != nil {
+				return
+			}
+			pending = md.NumPending
+		}
+		if got == 0 {
 			return
 		}
 	}
