@@ -8,7 +8,9 @@ import "slices"
 const maxReorder = 500
 
 // reorder puts one subject's messages back in their sequence order
-// (Mediabot-Seq, or the event number), which starts at 0 and has no gaps.
+// (Mediabot-Seq, or the event number), which starts at 0 and goes up by
+// one; a number that never comes (a message the bot dropped, or the stream
+// discarded) is given up after maxReorder messages, or at the end.
 type reorder[T any] struct {
 	next    uint64
 	pending map[uint64]T
