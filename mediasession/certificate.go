@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"strings"
 
 	"github.com/pion/dtls/v3/pkg/crypto/fingerprint"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
@@ -16,7 +17,7 @@ import (
 // signaling to the handshake.
 type dtlsCertificate struct {
 	cert        tls.Certificate
-	fingerprint string // sha-256, as a=fingerprint writes it
+	fingerprint string // sha-256 in uppercase hex pairs, as a=fingerprint writes it
 }
 
 func newDTLSCertificate() (dtlsCertificate, error) {
@@ -32,5 +33,7 @@ func newDTLSCertificate() (dtlsCertificate, error) {
 	if err != nil {
 		return dtlsCertificate{}, fmt.Errorf("DTLS certificate: %w", err)
 	}
-	return dtlsCertificate{cert: cert, fingerprint: fp}, nil
+	// RFC 8122 §5: the fingerprint is 2UHEX pairs. pion writes lowercase;
+	// Firefox's SDP parser refuses it ("Malformed fingerprint token").
+	return dtlsCertificate{cert: cert, fingerprint: strings.ToUpper(fp)}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -20,7 +22,9 @@ type offerParams struct {
 // sections bundled on one transport (ICE + DTLS-SRTP, rtcp-mux), each
 // offering Opus with in-band FEC and G.711 and the RFC 6464 audio level
 // header extension (one-byte form, RFC 8285), with every candidate
-// gathered.
+// gathered. Every section's m= port and c= address are those of the default
+// candidate (RFC 8839's default destination): the offer is complete, so
+// it names a real address rather than the trickle placeholder.
 func buildOffer(p offerParams) string {
 	var b strings.Builder
 	line := func(format string, args ...any) {
@@ -45,9 +49,14 @@ func buildOffer(p offerParams) string {
 	for i, pt := range offeredPayloadTypes {
 		pts[i] = fmt.Sprint(pt)
 	}
+	dest := defaultDestination(p.candidates)
 	for _, mid := range mids {
-		line("m=audio 9 UDP/TLS/RTP/SAVPF %s", strings.Join(pts, " "))
-		line("c=IN IP4 0.0.0.0")
+		line("m=audio %d UDP/TLS/RTP/SAVPF %s", dest.Port(), strings.Join(pts, " "))
+		if dest.Addr().Is4() {
+			line("c=IN IP4 %s", dest.Addr())
+		} else {
+			line("c=IN IP6 %s", dest.Addr())
+		}
 		line("a=setup:actpass")
 		line("a=mid:%s", mid)
 		line("a=ice-ufrag:%s", p.ufrag)
@@ -74,4 +83,35 @@ func buildOffer(p offerParams) string {
 		line("a=end-of-candidates")
 	}
 	return b.String()
+}
+
+// defaultDestination is the address an offer's m= and c= lines name: the
+// first IPv4 candidate's (the likeliest to work), else the first
+// candidate's, else the placeholder IN IP4 0.0.0.0 port 9 that JSEP and
+// Trickle ICE (RFC 8840) write when there are no candidates yet.
+func defaultDestination(candidates []string) netip.AddrPort {
+	first := netip.AddrPort{}
+	for _, c := range candidates {
+		// foundation component transport priority address port typ type …
+		f := strings.Fields(c)
+		if len(f) < 8 {
+			continue
+		}
+		addr, err := netip.ParseAddr(f[4])
+		port, perr := strconv.ParseUint(f[5], 10, 16)
+		if err != nil || perr != nil || addr.Zone() != "" {
+			continue
+		}
+		ap := netip.AddrPortFrom(addr.Unmap(), uint16(port))
+		if ap.Addr().Is4() {
+			return ap
+		}
+		if !first.IsValid() {
+			first = ap
+		}
+	}
+	if first.IsValid() {
+		return first
+	}
+	return netip.AddrPortFrom(netip.IPv4Unspecified(), 9)
 }
