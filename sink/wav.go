@@ -225,8 +225,10 @@ func (w *WAVWriter) fail(err error) error {
 
 // pendingBytes is half a second of PCM: the writer makes two writes a second
 // per file instead of fifty, and a crash loses no more than the header's
-// one-second lag already allows.
-func pendingBytes(rate int) int { return rate }
+// one-second lag already allows. It is rounded up to whole samples: with an
+// odd rate (11025 Hz) an odd buffer split samples, and Samples and the
+// header lost count of them.
+func pendingBytes(rate int) int { return (rate + 1) &^ 1 }
 
 // flush writes the pending PCM to the file.
 func (w *WAVWriter) flush() error {
