@@ -294,17 +294,16 @@ func (fa *fuzzAuth) checkFuzzAccepted(t *testing.T, authorization string, got Cl
 	if len(parts) != 3 {
 		t.Fatalf("accepted %q: %d parts, not a compact JWS", tok, len(parts))
 	}
-	// Go's base64 decoders skip CR and LF; go-jose verifies the signature
-	// over the parts encoded anew, so a part is good if it is the canonical
-	// encoding of what it decodes to, give or take those.
+	// go-jose decodes the parts leniently (CR and LF skipped, stray bits
+	// after the last byte ignored) and verifies the signature over the
+	// canonical encoding of what they decode to, so the same token has
+	// other spellings: what must hold is that the key signed the header and
+	// claims they decode to.
 	var raw [3][]byte
 	for i, p := range parts {
-		b, err := base64.RawURLEncoding.Strict().DecodeString(p)
+		b, err := base64.RawURLEncoding.DecodeString(p)
 		if err != nil {
 			t.Fatalf("accepted %q: part %d is not base64url: %v", tok, i, err)
-		}
-		if canon := base64.RawURLEncoding.EncodeToString(b); canon != strings.NewReplacer("\r", "", "\n", "").Replace(p) {
-			t.Fatalf("accepted %q: part %d is not the canonical encoding %q", tok, i, canon)
 		}
 		raw[i] = b
 	}
