@@ -58,7 +58,7 @@ func (s *Session) connect(remote remoteParams) {
 		s.fail("DTLS failed: " + err.Error())
 		return
 	}
-	keys, err := srtpContext(secure, remote.dtlsClient)
+	keys, own, err := srtpContexts(secure, remote.dtlsClient)
 	if err != nil {
 		_ = secure.Close()
 		s.fail(err.Error())
@@ -72,14 +72,20 @@ func (s *Session) connect(remote remoteParams) {
 	}
 	r.srtp = keys
 	s.dtls = secure
+	rp := newReporter(r, own, s.port.WriteToAddrPort, s.engine.rtcpMinInterval)
+	s.reporter = rp
 	s.mu.Unlock()
 	s.markConnected()
-	s.port.addRoute(conn.RemoteAddr().(*net.UDPAddr).AddrPort(), r)
-	// A peer that moves to another candidate pair keeps its route.
+	peer := canonical(conn.RemoteAddr().(*net.UDPAddr).AddrPort())
+	s.port.addRoute(peer, r)
+	rp.start(peer)
+	// A peer that moves to another candidate pair keeps its route, and
+	// its reports follow it.
 	_ = s.agent.OnSelectedCandidatePairChange(func(_, to ice.Candidate) {
 		addr, err := netipAddrPort(to)
 		if err == nil {
 			s.port.addRoute(addr, r)
+			rp.setPeer(canonical(addr))
 		}
 	})
 	cancel() // ends the goroutine that ties the set-up to close
@@ -143,35 +149,39 @@ func (s *Session) handshake(ctx context.Context, pc *dtlsPacketConn, remote remo
 	return conn, nil
 }
 
-// srtpContext derives the peer's SRTP keys from the handshake (RFC 5764).
-func srtpContext(conn *dtls.Conn, isClient bool) (*srtp.Context, error) {
+// srtpContexts derives the SRTP keys from the handshake (RFC 5764): the
+// peer's, which decrypt what it sends, and the bot's own, which protect its
+// RTCP.
+func srtpContexts(conn *dtls.Conn, isClient bool) (peer, own *srtp.Context, err error) {
 	profile, ok := conn.SelectedSRTPProtectionProfile()
 	if !ok {
-		return nil, errors.New("DTLS: no SRTP profile negotiated")
+		return nil, nil, errors.New("DTLS: no SRTP profile negotiated")
 	}
 	state, ok := conn.ConnectionState()
 	if !ok {
-		return nil, errors.New("DTLS: no connection state")
+		return nil, nil, errors.New("DTLS: no connection state")
 	}
 	cfg := srtp.Config{Profile: srtp.ProtectionProfile(profile)}
 	if err := cfg.ExtractSessionKeysFromDTLS(&state, isClient); err != nil {
-		return nil, fmt.Errorf("SRTP keys: %w", err)
+		return nil, nil, fmt.Errorf("SRTP keys: %w", err)
 	}
-	ctx, err := receiveContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, cfg.Profile)
-	if err != nil {
-		return nil, fmt.Errorf("SRTP context: %w", err)
+	if peer, err = receiveContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, cfg.Profile); err != nil {
+		return nil, nil, fmt.Errorf("SRTP context: %w", err)
 	}
-	return ctx, nil
+	if own, err = srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, cfg.Profile); err != nil {
+		return nil, nil, fmt.Errorf("SRTP context: %w", err)
+	}
+	return peer, own, nil
 }
 
 // replayWindow is how many packets back a replay is recognised (RFC 3711
 // §3.3.2), pion's default; the streams' reorder buffers look as far back.
 const replayWindow = 64
 
-// receiveContext decrypts and authenticates the peer's SRTP, refusing
-// replays.
+// receiveContext decrypts and authenticates the peer's SRTP and SRTCP,
+// refusing replays.
 func receiveContext(key, salt []byte, profile srtp.ProtectionProfile) (*srtp.Context, error) {
-	return srtp.CreateContext(key, salt, profile, srtp.SRTPReplayProtection(replayWindow))
+	return srtp.CreateContext(key, salt, profile, srtp.SRTPReplayProtection(replayWindow), srtp.SRTCPReplayProtection(replayWindow))
 }
 
 // watchDTLS reads the DTLS connection until the peer closes it (or it

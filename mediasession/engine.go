@@ -52,6 +52,9 @@ type Engine struct {
 	lite   bool
 	log    *slog.Logger
 	closed chan struct{}
+	// rtcpMinInterval is RFC 3550's minimum RTCP interval: rtcpMinInterval,
+	// shorter in tests.
+	rtcpMinInterval time.Duration
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -106,7 +109,8 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cert: cert, lite: cfg.ICELite, log: log, closed: make(chan struct{}), sessions: map[string]*Session{}, ended: map[string]time.Time{}}
+	e := &Engine{cert: cert, lite: cfg.ICELite, log: log, closed: make(chan struct{}), sessions: map[string]*Session{}, ended: map[string]time.Time{},
+		rtcpMinInterval: rtcpMinInterval}
 	for i := range cfg.Ports {
 		port := 0
 		if cfg.Port != 0 {

@@ -21,8 +21,9 @@ import (
 // sections. (graphsim has the full one; it imports this package, so an
 // internal test cannot use it.)
 type answeringPeer struct {
-	pc     *webrtc.PeerConnection
-	tracks []*webrtc.TrackLocalStaticRTP
+	pc      *webrtc.PeerConnection
+	tracks  []*webrtc.TrackLocalStaticRTP
+	senders []*webrtc.RTPSender
 	ssrcs  []uint32
 	answer string
 	// levelID is the audio level extension id each sender negotiated (0:
@@ -48,6 +49,12 @@ func newLevelsPeer(t testing.TB, offer string, speakers int) *answeringPeer {
 
 func answerOffer(t testing.TB, offer string, speakers int, levels bool) *answeringPeer {
 	t.Helper()
+	return answerOfferWith(t, offer, speakers, levels, &interceptor.Registry{})
+}
+
+// answerOfferWith is answerOffer with the peer's interceptors.
+func answerOfferWith(t testing.TB, offer string, speakers int, levels bool, interceptors *interceptor.Registry) *answeringPeer {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	opusCodec := webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
@@ -63,7 +70,7 @@ func answerOffer(t testing.TB, offer string, speakers int, levels bool) *answeri
 	}
 	se := loopback.SettingEngine()
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se),
-		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+		webrtc.WithInterceptorRegistry(interceptors))
 
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -85,6 +92,7 @@ func answerOffer(t testing.TB, offer string, speakers int, levels bool) *answeri
 		}
 		params := sender.GetParameters()
 		p.tracks = append(p.tracks, track)
+		p.senders = append(p.senders, sender)
 		p.ssrcs = append(p.ssrcs, uint32(params.Encodings[0].SSRC))
 		var id uint8
 		for _, ext := range params.HeaderExtensions {

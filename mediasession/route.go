@@ -3,9 +3,11 @@ package mediasession
 import (
 	"encoding/binary"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 )
@@ -30,6 +32,16 @@ type route struct {
 	levelIDs map[uint32]uint8
 	levelID  uint8
 
+	// sources lists the slots of tracks for the reporter, which may not
+	// read the map; the reader replaces it (copy on write) when it adds one.
+	sources atomic.Pointer[[]*trackSlot]
+	// epoch is the origin of the arrival clocks of reception statistics.
+	epoch      time.Time
+	rtcpHeader rtcp.Header
+	// byes counts the flushes of streams ended by the peer's BYE that
+	// still run; close waits for them.
+	byes sync.WaitGroup
+
 	busy    atomic.Bool // the reader is inside receive
 	closing atomic.Bool
 	// early holds SRTP that reached the session's DTLS side before the route
@@ -38,10 +50,14 @@ type route struct {
 	early atomic.Pointer[[]earlyPacket]
 }
 
-// trackSlot is one source of a route: its track once its first packet came.
+// trackSlot is one source of a route: its track once its first packet
+// came, and its reception statistics.
 type trackSlot struct {
+	ssrc    uint32
 	handler PacketHandler
 	ignored bool // the consumer did not take it
+	ended   bool // the peer said BYE for it: its stream is over
+	rx      reception
 }
 
 type earlyPacket struct {
@@ -61,11 +77,25 @@ func newRoute(ctx *srtp.Context, declared []uint32, maxTracks int, onTrack func(
 		counts:    counts,
 		tracks:    make(map[uint32]*trackSlot, len(declared)),
 		maxTracks: max(maxTracks, len(declared)),
+		epoch:     time.Now(),
 	}
 	for _, ssrc := range declared {
-		r.tracks[ssrc] = &trackSlot{}
+		r.addSlot(ssrc)
 	}
 	return r
+}
+
+// addSlot adds source ssrc, for the reader and the reporter.
+func (r *route) addSlot(ssrc uint32) *trackSlot {
+	slot := &trackSlot{ssrc: ssrc}
+	r.tracks[ssrc] = slot
+	var sources []*trackSlot
+	if old := r.sources.Load(); old != nil {
+		sources = append(make([]*trackSlot, 0, len(*old)+1), *old...)
+	}
+	sources = append(sources, slot)
+	r.sources.Store(&sources)
+	return slot
 }
 
 // receive takes one SRTP or SRTCP packet of the peer, on the port's reader
@@ -99,11 +129,11 @@ func (r *route) playEarly() {
 func (r *route) deliver(b []byte, arrival time.Time) {
 	c := r.counts
 	if isRTCP(b) {
-		c.rtcp.Add(1)
+		r.receiveRTCP(b, arrival)
 		return
 	}
 	slot := r.tracks[binary.BigEndian.Uint32(b[8:12])]
-	if (slot == nil && len(r.tracks) >= r.maxTracks) || (slot != nil && slot.ignored) {
+	if (slot == nil && len(r.tracks) >= r.maxTracks) || (slot != nil && (slot.ignored || slot.ended)) {
 		c.unknownSSRC.Add(1) // checked before decrypting: no SRTP state for it
 		return
 	}
@@ -117,8 +147,10 @@ func (r *route) deliver(b []byte, arrival time.Time) {
 		return
 	}
 	if slot == nil {
-		slot = &trackSlot{}
-		r.tracks[r.header.SSRC] = slot
+		slot = r.addSlot(r.header.SSRC)
+	}
+	if codec, ok := r.codecs[r.header.PayloadType]; ok {
+		slot.rx.update(r.header.SequenceNumber, r.header.Timestamp, clockUnits(arrival.Sub(r.epoch), codec.clockRate))
 	}
 	if slot.handler == nil && !r.start(slot) {
 		c.unknownSSRC.Add(1)
@@ -177,8 +209,9 @@ func (r *route) addEarly(b []byte, at time.Time) {
 	}
 }
 
-// close ends delivery and then every track, once. The route must already be
-// off its port: after the reader has left receive, nothing else can enter.
+// close ends delivery and then every track, once (a track a BYE ended was
+// flushed then: close waits for that). The route must already be off its
+// port: after the reader has left receive, nothing else can enter.
 func (r *route) close() {
 	if r.closing.Swap(true) {
 		return
@@ -190,10 +223,11 @@ func (r *route) close() {
 		r.playEarly()
 	}
 	for _, slot := range r.tracks {
-		if slot.handler != nil {
+		if slot.handler != nil && !slot.ended {
 			slot.handler.Flush()
 		}
 	}
+	r.byes.Wait()
 }
 
 // isRTCP tells SRTCP from SRTP on a muxed port (RFC 5761 §4: RTCP packet

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 )
@@ -41,6 +42,20 @@ func (p *peer) packet(ssrc uint32, pt uint8, payload []byte) []byte {
 		p.t.Fatal(err)
 	}
 	out, err := p.ctx.EncryptRTP(nil, plain, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return out
+}
+
+// rtcp is the SRTCP packet of the compound packets.
+func (p *peer) rtcp(packets ...rtcp.Packet) []byte {
+	p.t.Helper()
+	plain, err := rtcp.Marshal(packets)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	out, err := p.ctx.EncryptRTCP(nil, plain, nil)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -141,9 +156,12 @@ func TestRouteCountsAndDropsWhatItCannotTrust(t *testing.T) {
 	r.receive(garbage, time.Now())
 
 	r.receive(p.packet(9, 111, []byte("past the limit")), time.Now())
-	r.receive([]byte{0x80, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0}, time.Now()) // a sender report
+	r.receive([]byte{0x80, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0}, time.Now()) // a sender report, not SRTCP
+	sr := p.rtcp(&rtcp.SenderReport{SSRC: 1, NTPTime: 1 << 40})
+	r.receive(bytes.Clone(sr), time.Now())
+	r.receive(sr, time.Now()) // again: a replay
 
-	want := PortStats{SRTP: 1, Undecryptable: 2, Replayed: 1, UnknownSSRC: 1, RTCP: 1}
+	want := PortStats{SRTP: 1, Undecryptable: 3, Replayed: 2, UnknownSSRC: 1, RTCP: 1}
 	if s := stats(counts); s != want {
 		t.Errorf("counters %+v, want %+v", s, want)
 	}

@@ -61,6 +61,7 @@ type Session struct {
 	connectedAt time.Time
 	route       *route // from the answer on; published to the port once DTLS is up
 	dtls        *dtls.Conn
+	reporter    *reporter // RTCP receiver reports, once DTLS is up
 	connectOnce sync.Once
 	failOnce    sync.Once
 	timer       *time.Timer
@@ -224,8 +225,8 @@ func (s *Session) Answer(token string, answer []byte) error {
 }
 
 // Close ends the session: no packet is delivered after it, every track's
-// Flush has been called when it returns, and the peer is told (DTLS
-// close_notify). It is safe to call more than once, but not from a
+// Flush has been called when it returns, and the peer is told (an RTCP BYE
+// when the bot has sent reports, then DTLS close_notify). It is safe to call more than once, but not from a
 // PacketHandler.
 func (s *Session) Close() error {
 	s.mu.Lock()
@@ -235,10 +236,13 @@ func (s *Session) Close() error {
 	}
 	s.closed = true
 	close(s.done)
-	timer, r, conn := s.timer, s.route, s.dtls
+	timer, r, conn, rp := s.timer, s.route, s.dtls, s.reporter
 	s.mu.Unlock()
 	if timer != nil {
 		timer.Stop()
+	}
+	if rp != nil {
+		rp.stop(true) // a last report with BYE: the bot leaves
 	}
 	s.engine.remove(s.id)
 	if r != nil {

@@ -34,8 +34,9 @@ type PacketHandler interface {
 	// arrival order, on the goroutine that reads the media socket: it must
 	// not block, and b is only valid until it returns.
 	Push(b []byte, arrival time.Time)
-	// Flush is called once when the session closes, after the last Push:
-	// the track has ended.
+	// Flush is called once when the track ends, after the last Push: when
+	// the peer's RTCP BYE names its source (on a goroutine of its own: it
+	// may wait), or when the session closes.
 	Flush()
 }
 
