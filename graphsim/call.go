@@ -243,7 +243,7 @@ func (c *simCall) play(ctx context.Context, res *CallResult, mc signaling.MediaC
 	sc := c.sc
 	if mc.ODataType != signaling.ODataAppHostedMediaConfig {
 		c.establish(establishingSent)
-		c.runUntilEnd(ctx, res, nil)
+		c.runUntilEnd(ctx, res, nil, nil)
 		return nil
 	}
 	blob, err := mediasession.DecodeBlob(mc.Blob)
@@ -259,6 +259,11 @@ func (c *simCall) play(ctx context.Context, res *CallResult, mc signaling.MediaC
 	codecs, err := c.sectionCodecs(strings.Count(blob.Offer, "m=audio"))
 	if err != nil {
 		c.terminate(500, 0, err.Error())
+		return err
+	}
+	sending, err := c.encodeMedia()
+	if err != nil {
+		c.terminate(500, 0, "graphsim could not encode its audio: "+err.Error())
 		return err
 	}
 	peer, err := connectMedia(ctx, c.sim.media, blob, codecs, c.sim.client)
@@ -292,7 +297,8 @@ func (c *simCall) play(ctx context.Context, res *CallResult, mc signaling.MediaC
 	if sc.RosterAfter == 0 {
 		c.post(rosterNotification(sc.CallID, c.roster(res, -1, 0)))
 	}
-	c.runUntilEnd(ctx, res, peer)
+	c.levelsOn(sending, peer)
+	c.runUntilEnd(ctx, res, peer, sending)
 	return nil
 }
 
@@ -454,11 +460,11 @@ type media struct {
 
 // encodeMedia returns what each participant says from joining to the end
 // of the call, in the participant's codec: encoded once per Sim and shared
-// by every call that plays the same voice for as long (read-only).
-// On a section of its own a participant's packets carry the audio level
-// extension at its section's negotiated id (AudioLevels); rotating
-// speakers get theirs from the section they are on (rotation.tick).
-func (c *simCall) encodeMedia(frames int, peer *mediaPeer) ([]media, error) {
+// by every call that plays the same voice for as long (read-only). It runs
+// before media connects, as a media processor has its audio at hand: the
+// timeline starts as soon as the bot's media does, even on a busy machine.
+func (c *simCall) encodeMedia() ([]media, error) {
+	frames := int(c.sc.Duration / frameDur)
 	out := make([]media, len(c.sc.Participants))
 	for i := range c.sc.Participants {
 		p := &c.sc.Participants[i]
@@ -473,27 +479,27 @@ func (c *simCall) encodeMedia(frames int, peer *mediaPeer) ([]media, error) {
 				return nil, fmt.Errorf("participant %s: %w", p.ID, err)
 			}
 		}
-		if p.AudioLevels && !c.rotating && peer != nil && i < len(peer.levelIDs) {
-			out[i].levelID = peer.levelIDs[i]
-		}
 	}
 	return out, nil
+}
+
+// levelsOn gives each participant on a section of its own the audio level
+// extension id its section negotiated (AudioLevels); rotating speakers get
+// theirs from the section they are on (rotation.tick).
+func (c *simCall) levelsOn(sending []media, peer *mediaPeer) {
+	for i := range sending {
+		if c.sc.Participants[i].AudioLevels && !c.rotating && i < len(peer.levelIDs) {
+			sending[i].levelID = peer.levelIDs[i]
+		}
+	}
 }
 
 // runUntilEnd streams the participants' audio at real-time pace, plays the
 // content-sharing sessions, and ends the call after the scenario's duration
 // or when the bot hangs up.
-func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaPeer) {
+func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaPeer, sending []media) {
 	sc := c.sc
 	frames := int(sc.Duration / frameDur)
-	var sending []media
-	if peer != nil {
-		var err error
-		if sending, err = c.encodeMedia(frames, peer); err != nil {
-			c.sim.log.Error("encode", "err", err)
-			return
-		}
-	}
 	sharing := c.sharingPlan()
 	shares := make([]SentShare, len(sharing))
 	copy(shares, c.sharesOn)
