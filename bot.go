@@ -263,7 +263,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-tick.C:
-			b.calls.KeepAlive(ctx)
+			b.calls.KeepAlive()
 		case <-ctx.Done():
 			return b.shutdown(b.cfg.DrainTimeout)
 		}

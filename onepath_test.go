@@ -77,7 +77,7 @@ func natsEvents(t *testing.T, url, callID string) []event.Event {
 // refuses the recording status (after throttling the request for 2 s, so
 // that the share is surely on first). No event of the call, its content
 // sharing included, reaches the file or NATS: every event of a gated call
-// passes the gate.
+// passes the gate. The call is long enough that only the bot can end it.
 func TestRefusedRecordingKeepsNoSharingEvent(t *testing.T) {
 	sim := startSim(t)
 	natsURL := natstest.Start(t, -1, t.TempDir()).ClientURL()
@@ -85,7 +85,7 @@ func TestRefusedRecordingKeepsNoSharingEvent(t *testing.T) {
 	srv := startBot(t, sim, nil, mediabot.WithEventConsumer(log), natsSink(t, natsURL))
 	sim.FailNext(http.MethodPost, "/updateRecordingStatus", http.StatusTooManyRequests, time.Second, 2)
 	sim.FailNext(http.MethodPost, "/updateRecordingStatus", http.StatusForbidden, 0, 1)
-	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: 4 * time.Second, PolicyRecording: true,
+	res, err := sim.PlayCall(context.Background(), graphsim.Scenario{BotURL: srv.Webhook, Duration: 10 * time.Second, PolicyRecording: true,
 		Shares:       []graphsim.Share{{Start: -1, End: time.Second}, {Start: 1500 * time.Millisecond, End: 4 * time.Second}},
 		Participants: []graphsim.Participant{{Voice: graphsim.Voice{FundamentalHz: 300}}}})
 	if err != nil {

@@ -52,9 +52,12 @@ func TestOpusRecordingKeepsThePacketsOnTheMediaClock(t *testing.T) {
 	}
 	waitIdle(t, srv)
 	dir := filepath.Join(srv.OutDir, res.CallID)
-	info, _ := srv.Bot.Call(res.CallID)
-	offset := res.TimelineStart.Sub(info.MediaStart) // graphsim's 0 on the bot's media clock
 	alice, bob, phoneID := res.Participants[0], res.Participants[1], res.Participants[2]
+	all := log.of(res.CallID, allTypes...)
+	// graphsim's 0 on the bot's media clock, for each stream (see anchor):
+	// Alice's first packet is her first word, Bob's comes when he joins.
+	offsets := map[string]time.Duration{alice: anchor(t, all, res.SSRCs[alice], 0), bob: anchor(t, all, res.SSRCs[bob], time.Second)}
+	offset := offsets[alice]
 	const rate = 48000
 	at := func(d time.Duration) int { return int((d + offset).Seconds() * rate) }
 
@@ -67,6 +70,7 @@ func TestOpusRecordingKeepsThePacketsOnTheMediaClock(t *testing.T) {
 			t.Errorf("Alice from %s: dominant %.0f Hz, want %.0f Hz", sp.Start, freqs[d], freqs[0])
 		}
 	}
+	offset = offsets[bob]
 	b := oggtest.Decode(t, filepath.Join(dir, bob+".opus"))
 	if lead := audiotest.RMS(b[:at(time.Second)*9/10]); lead > 1 {
 		t.Errorf("Bob: RMS %.1f in the second before he joined, want silence", lead)
@@ -95,7 +99,7 @@ func TestOpusRecordingKeepsThePacketsOnTheMediaClock(t *testing.T) {
 	}
 
 	speech := log.of(res.CallID, event.SpeechStarted, event.SpeechEnded)
-	checkStretches(t, "Alice (levels, not decoded)", stretchesOf(t, speech, alice), aliceTalk, offset)
+	checkStretches(t, "Alice (levels, not decoded)", stretchesOf(t, speech, alice), aliceTalk, offsets[alice])
 	if got := stretchesOf(t, speech, bob); len(got) != 0 {
 		t.Errorf("Bob sends no levels and nothing decodes him, yet %d stretches of speech: %v", len(got), got)
 	}
@@ -104,6 +108,7 @@ func TestOpusRecordingKeepsThePacketsOnTheMediaClock(t *testing.T) {
 		t.Skip("opusdec not installed (apt-get install opus-tools): the files were read with libopus only")
 	}
 	for _, pid := range []string{alice, bob} {
+		offset = offsets[pid]
 		path := filepath.Join(dir, pid+".opus")
 		if out, err := exec.Command("opusinfo", path).CombinedOutput(); err != nil || strings.Contains(string(out), "WARNING") {
 			t.Errorf("opusinfo %s: %v\n%s", pid, err, out)

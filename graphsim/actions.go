@@ -22,8 +22,9 @@ import (
 // fault is a pending injected failure (see FailNext).
 type fault struct {
 	method, suffix string
-	status         int
+	status         int // 0: no failure, only the delay
 	retryAfter     time.Duration
+	delay          time.Duration
 	left           int
 }
 
@@ -41,6 +42,18 @@ func (s *Sim) FailNext(method, pathSuffix string, status int, retryAfter time.Du
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{method: method, suffix: pathSuffix, status: status, retryAfter: retryAfter, left: times})
+}
+
+// SlowNext makes the next times Graph requests whose method is method and
+// whose URL path ends with pathSuffix wait delay before Graph handles them
+// (normally): a slow Graph. Faults and delays added earlier match first.
+func (s *Sim) SlowNext(method, pathSuffix string, delay time.Duration, times int) {
+	if times <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{method: method, suffix: pathSuffix, delay: delay, left: times})
 }
 
 // takeFault consumes one matching injected failure, if any.
@@ -63,7 +76,14 @@ func (s *Sim) takeFault(r *http.Request) *fault {
 func (s *Sim) injectFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := s.takeFault(r)
-		if f == nil {
+		if f != nil && f.delay > 0 {
+			select {
+			case <-time.After(f.delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if f == nil || f.status == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}

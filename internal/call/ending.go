@@ -33,12 +33,20 @@ func (c *Call) hangup(why string) {
 		return
 	}
 	// Graph first, then the media: the media processor learns of the end
-	// from Graph rather than from a session that vanished.
+	// from Graph rather than from a session that vanished. Graph's
+	// terminated may come before its answer to the DELETE does.
 	c.endReason.Store(&why)
 	c.phase.Store(closing)
-	ctx, cancel := context.WithTimeout(context.Background(), graphTimeout)
-	defer cancel()
-	err := c.t.deps.Graph.Hangup(ctx, c.tenant, c.id)
+	var err error
+	c.act(func(ctx context.Context) { err = c.t.deps.Graph.Hangup(ctx, c.tenant, c.id) },
+		func() { c.hungUp(why, err) })
+}
+
+// hungUp takes Graph's answer to the DELETE of the bot's leg.
+func (c *Call) hungUp(why string, err error) {
+	if c.phase.Load() != closing {
+		return // Graph's terminated came first
+	}
 	c.releaseMedia()
 	switch {
 	case errors.Is(err, signaling.ErrCallGone):
@@ -130,9 +138,14 @@ func (c *Call) mediaFailed(reason string) {
 
 // keepAlive tells Graph the call is still wanted; a call Graph no longer
 // knows has ended.
-func (c *Call) keepAlive(ctx context.Context) {
-	err := c.t.deps.Graph.KeepAlive(ctx, c.tenant, c.id)
+func (c *Call) keepAlive() {
+	var err error
+	c.act(func(ctx context.Context) { err = c.t.deps.Graph.KeepAlive(ctx, c.tenant, c.id) }, func() { c.keptAlive(err) })
+}
+
+func (c *Call) keptAlive(err error) {
 	switch {
+	case c.phase.Load() != live:
 	case errors.Is(err, signaling.ErrCallGone):
 		c.log.Info("keepAlive: Graph no longer knows the call; ending it")
 		c.finish()
@@ -142,8 +155,34 @@ func (c *Call) keepAlive(ctx context.Context) {
 }
 
 // KeepAlive asks the call's worker to keep the call alive.
-func (c *Call) KeepAlive(ctx context.Context) {
-	c.enqueue(work{fn: func() { c.keepAlive(ctx) }})
+func (c *Call) KeepAlive() {
+	c.enqueue(work{fn: c.keepAlive})
+}
+
+// Graph's terminated can overtake the last packets of a call, still in
+// the socket or in flight: before the media session closes, the call
+// waits until no packet came for mediaQuiet, mediaQuietMax at most.
+const (
+	mediaQuiet    = 60 * time.Millisecond
+	mediaQuietMax = 500 * time.Millisecond
+)
+
+// quiesce waits for the call's media to go quiet, if it still flows: the
+// last word of a call is kept.
+func (c *Call) quiesce() {
+	if c.mediaReleased || c.mediaStart.Load() == 0 {
+		return
+	}
+	deadline := time.Now().Add(mediaQuietMax)
+	last := c.packets.Load()
+	for time.Now().Before(deadline) {
+		time.Sleep(mediaQuiet)
+		n := c.packets.Load()
+		if n == last {
+			return
+		}
+		last = n
+	}
 }
 
 // releaseMedia ends the call's media once: sharing sessions close, the
@@ -178,6 +217,7 @@ func (c *Call) finish() {
 			t.Stop()
 		}
 	}
+	c.quiesce()
 	c.releaseMedia()
 	if c.gate != nil {
 		if n := c.gate.refuse(); n > 0 || !c.gate.isOpen() {

@@ -78,15 +78,16 @@ func (c *Call) applyRoster(parts []signaling.Participant, full bool) {
 }
 
 // rebuildRoster replaces the roster with Graph's current one after a delta
-// roster notification was missed.
+// roster notification was missed; notifications are handled meanwhile.
 func (c *Call) rebuildRoster(seq int64) {
 	c.log.Info("delta roster gap: rebuilding the roster", "sequenceNumber", seq)
-	ctx, cancel := context.WithTimeout(context.Background(), graphTimeout)
-	defer cancel()
-	parts, err := c.t.deps.Graph.ListParticipants(ctx, c.tenant, c.id)
-	if err != nil {
-		c.log.Warn("roster rebuild failed", "err", err)
-		return
-	}
-	c.applyRoster(parts, true)
+	var parts []signaling.Participant
+	var err error
+	c.act(func(ctx context.Context) { parts, err = c.t.deps.Graph.ListParticipants(ctx, c.tenant, c.id) }, func() {
+		if err != nil {
+			c.log.Warn("roster rebuild failed", "err", err)
+			return
+		}
+		c.applyRoster(parts, true)
+	})
 }

@@ -43,6 +43,16 @@ func (o *operations) finished(op *signaling.CommsOperation) {
 	o.done[op.ID] = op
 }
 
+// take returns the operation id's final state if its notification came
+// and nobody waited for it, forgetting it; nil otherwise.
+func (o *operations) take(id string) *signaling.CommsOperation {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	op := o.done[id]
+	delete(o.done, id)
+	return op
+}
+
 // wait returns the operation once it is final: at once when Graph's reply
 // already was, else when its notification comes, or ctx ends.
 func (o *operations) wait(ctx context.Context, op *signaling.CommsOperation) (*signaling.CommsOperation, error) {

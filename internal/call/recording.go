@@ -110,19 +110,34 @@ func (c *Call) holdFunc() func() bool {
 
 // startRecording tells Graph the bot records, once media flows; Graph's
 // success opens the gate. A refusal fails the recording: the bot leaves.
+// The call's notifications are handled while Graph answers.
 func (c *Call) startRecording() {
 	if c.phase.Load() != live || c.gate == nil || c.gate.isOpen() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), graphTimeout)
-	defer cancel()
-	op, err := c.t.deps.Graph.UpdateRecordingStatus(ctx, c.tenant, c.id, signaling.RecordingStatusRecording, c.id)
+	var op *signaling.CommsOperation
+	var err error
+	c.act(func(ctx context.Context) {
+		op, err = c.t.deps.Graph.UpdateRecordingStatus(ctx, c.tenant, c.id, signaling.RecordingStatusRecording, c.id)
+	}, func() { c.recordingAnswered(op, err) })
+}
+
+// recordingAnswered takes Graph's answer to updateRecordingStatus.
+func (c *Call) recordingAnswered(op *signaling.CommsOperation, err error) {
+	if c.phase.Load() != live {
+		return
+	}
 	switch {
 	case err != nil:
 		c.log.Error("updateRecordingStatus recording refused: nothing of this call is kept", "err", err)
 		c.refuseRecording("recording refused")
 	case op != nil && (op.Status == "notStarted" || op.Status == "running"):
-		c.recordingOp = op.ID // confirmed by the operation's notification
+		// Confirmed by the operation's notification, which may have come
+		// already, while the reply was on its way.
+		c.recordingOp = op.ID
+		if done := c.ops.take(op.ID); done != nil {
+			c.operationDone(done)
+		}
 	default:
 		c.confirmRecording()
 	}

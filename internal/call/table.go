@@ -1,7 +1,6 @@
 package call
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -196,10 +195,10 @@ func (t *Table) Close(why string) {
 }
 
 // KeepAlive asks Graph to keep every live call alive.
-func (t *Table) KeepAlive(ctx context.Context) {
+func (t *Table) KeepAlive() {
 	for _, c := range t.Held() {
 		if c.phase.Load() == live {
-			c.KeepAlive(ctx)
+			c.KeepAlive()
 		}
 	}
 }

@@ -259,10 +259,15 @@ func (d *Detector) Frame(f *audio.Frame) {
 	d.deliver()
 }
 
+// StallMs is how long, in wall time, no frame may come from a source in a
+// stretch before Tick ends the stretch: longer than the hangover, so that a
+// stream held up on a busy machine (frames late, not missing) is not split;
+// the end's time is the last speech frame's all the same.
+const StallMs = 1000
+
 // Tick closes the stretches of participants no frame came from for longer
-// than the hangover (DTX with nothing sent, a muted microphone, a stream
-// gone), at the end of their last speech frame. Call it every 100 ms or so:
-// an end is handed over up to that much after the hangover.
+// than StallMs (DTX with nothing sent, a muted microphone, a stream gone),
+// at the end of their last speech frame. Call it every 100 ms or so.
 func (d *Detector) Tick(now time.Time) {
 	ns := now.UnixNano()
 	d.emit.Lock()
@@ -270,7 +275,7 @@ func (d *Detector) Tick(now time.Time) {
 	d.mu.Lock()
 	for callID, bySource := range d.calls {
 		for _, t := range bySource {
-			if t.open && ns-t.wall > HangoverMs*int64(time.Millisecond) {
+			if t.open && ns-t.wall > StallMs*int64(time.Millisecond) {
 				d.close(callID, t, t.lastSpeechEnd)
 				t.runMs = 0 // frames after a stall start afresh
 			}

@@ -350,18 +350,18 @@ func TestHangover(t *testing.T) {
 		edgeIs(t, got, Edge{ParticipantID: "alice", AtMs: end, DurationMs: end})
 		edgeIs(t, f.send(1, -20, false), Edge{ParticipantID: "alice", Started: true, AtMs: end + 320})
 	})
-	t.Run("Tick: no frame for the hangover", func(t *testing.T) {
+	t.Run("Tick: no frame for StallMs", func(t *testing.T) {
 		h := newHarness()
 		f := h.feeder("alice")
 		f.send(10, -20, false)
 		f.send(5, SilenceDB, false)
 		h.got()
 		last := h.d.now()
-		h.d.Tick(last.Add(HangoverMs * time.Millisecond))
+		h.d.Tick(last.Add(StallMs * time.Millisecond))
 		if got := h.got(); len(got) != 0 {
-			t.Fatalf("tick at the hangover: %+v", got)
+			t.Fatalf("tick at StallMs: %+v", got)
 		}
-		h.d.Tick(last.Add(HangoverMs*time.Millisecond + time.Millisecond))
+		h.d.Tick(last.Add(StallMs*time.Millisecond + time.Millisecond))
 		edgeIs(t, h.got(), Edge{ParticipantID: "alice", AtMs: 200, DurationMs: 200})
 		if h.d.Speaking("c")["alice"] {
 			t.Error("speaking after the end edge")
@@ -482,7 +482,7 @@ func TestOnEdgeMayCallSpeaking(t *testing.T) {
 	for ms := int64(0); ms < 100; ms += 20 {
 		d.Frame(&audio.Frame{CallID: "c", ParticipantID: "alice", MediaTimeMs: ms, PCM: pcm, Duration: 20 * time.Millisecond})
 	}
-	d.Tick(time.Now().Add(time.Second))
+	d.Tick(time.Now().Add(2 * StallMs * time.Millisecond))
 	if len(seen) != 2 || !seen[0] || seen[1] {
 		t.Errorf("speaking as seen from onEdge %v, want [true false]", seen)
 	}
