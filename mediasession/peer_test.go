@@ -24,8 +24,8 @@ type answeringPeer struct {
 	pc      *webrtc.PeerConnection
 	tracks  []*webrtc.TrackLocalStaticRTP
 	senders []*webrtc.RTPSender
-	ssrcs  []uint32
-	answer string
+	ssrcs   []uint32
+	answer  string
 	// levelID is the audio level extension id each sender negotiated (0:
 	// none), as pion reports it.
 	levelID []uint8

@@ -76,18 +76,19 @@ type portCounters struct {
 type PortStats struct {
 	// SRTP counts packets delivered decrypted to a track.
 	SRTP uint64
-	// RTCP counts SRTCP packets (not decrypted: a bot that only listens
-	// needs no reports).
+	// RTCP counts authentic SRTCP packets, decrypted and read (sender
+	// reports for the receiver reports' LSR, BYE to end a stream).
 	RTCP uint64
-	// Undecryptable counts packets that failed SRTP authentication:
+	// Undecryptable counts packets that failed SRTP or SRTCP
+	// authentication:
 	// garbage or forged.
 	Undecryptable uint64
 	// Replayed counts authentic packets seen before (within the last 64):
 	// network duplicates, or a replay.
 	Replayed uint64
 	// UnknownSSRC counts packets on a source past what the answer declared
-	// and sends on, in a payload type the offer did not carry, or of a
-	// stream no consumer took.
+	// and sends on, in a payload type the offer did not carry, of a
+	// stream no consumer took, or of a source that said BYE.
 	UnknownSSRC uint64
 	// Oversize counts datagrams from anyone too large to be a media,
 	// STUN or DTLS packet, dropped unread.

@@ -226,8 +226,8 @@ func (s *Session) Answer(token string, answer []byte) error {
 
 // Close ends the session: no packet is delivered after it, every track's
 // Flush has been called when it returns, and the peer is told (an RTCP BYE
-// when the bot has sent reports, then DTLS close_notify). It is safe to call more than once, but not from a
-// PacketHandler.
+// when the bot has sent reports, then DTLS close_notify). It is safe to
+// call more than once, but not from a PacketHandler.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	if s.closed {
