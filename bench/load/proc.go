@@ -2,20 +2,14 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
-
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat:
-// 100 on every Linux architecture Go supports.
-const clockTicks = 100
 
 // child is a subprocess the driver started: its output goes to a log file,
 // line by line through lines so that the driver can wait for a ready line
@@ -120,71 +114,6 @@ func (c *child) waitLine(want string, timeout time.Duration) (string, error) {
 	}
 }
 
-// cpuSeconds is the user and system CPU time pid has used, from /proc.
-func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name may hold spaces and parentheses: fields start after the last ')'.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, errors.New("proc stat: no ')'")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("proc stat: too few fields")
-	}
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	ut, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return float64(ut+st) / clockTicks, nil
-}
-
-// rssBytes is pid's resident set size, VmRSS in /proc/<pid>/status.
-func rssBytes(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, errors.New("proc status: no VmRSS")
-}
-
-// machineBusySeconds is the CPU time all cores have spent not idle (nor
-// waiting for I/O) since boot, from the first line of /proc/stat.
-func machineBusySeconds() (float64, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0, errors.New("proc stat: no cpu line")
-	}
-	busy := uint64(0)
-	for i, v := range f[1:8] { // user nice system idle iowait irq softirq
-		if i == 3 || i == 4 {
-			continue
-		}
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		busy += n
-	}
-	return float64(busy) / clockTicks, nil
-}
-
 // setPriority gives c a nice value (negative needs root; a failure is
 // reported and ignored): on a shared machine, the bot and graphsim run
 // ahead of other people's builds.
@@ -195,31 +124,4 @@ func setPriority(c *child, nice int) {
 	if err := syscall.Setpriority(syscall.PRIO_PROCESS, c.pid(), nice); err != nil {
 		fmt.Fprintf(os.Stderr, "load: nice %d for %s: %v\n", nice, c.name, err)
 	}
-}
-
-// udpRcvbufErrors is the kernel's count of UDP datagrams dropped because a
-// socket's receive buffer was full (Udp RcvbufErrors in /proc/net/snmp),
-// machine-wide: on loopback, the bot's media socket is where they happen.
-func udpRcvbufErrors() (float64, error) {
-	b, err := os.ReadFile("/proc/net/snmp")
-	if err != nil {
-		return 0, err
-	}
-	var names []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != "Udp:" {
-			continue
-		}
-		if names == nil {
-			names = f
-			continue
-		}
-		for i, n := range names {
-			if n == "RcvbufErrors" && i < len(f) {
-				return strconv.ParseFloat(f[i], 64)
-			}
-		}
-	}
-	return 0, errors.New("proc net snmp: no Udp RcvbufErrors")
 }

@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mediabot-dev/mediabot/internal/procstat"
+	"github.com/mediabot-dev/mediabot/internal/promtext"
 )
 
 // Credentials graphsim and the bot share; graphsim signs the bot's
@@ -59,13 +62,13 @@ type rungResult struct {
 
 // follow notes, from one scrape at elapsed, the first refusal of new calls
 // and the first late frame.
-func (r *rungResult) follow(s, idle sample, elapsed time.Duration) {
+func (r *rungResult) follow(s, idle promtext.Sample, elapsed time.Duration) {
 	r.maxLoad = max(r.maxLoad, s["mediabot_load_state"])
 	if _, ok := s["mediabot_accepting_calls"]; ok && r.refusingAt < 0 && s["mediabot_accepting_calls"] == 0 {
 		r.refusingAt = elapsed
 	}
-	h := s.hist("mediabot_frame_delay_seconds").minus(idle.hist("mediabot_frame_delay_seconds"))
-	if late := h.above(0.06); r.firstLateAt < 0 && late > 0 {
+	h := s.Hist("mediabot_frame_delay_seconds").Minus(idle.Hist("mediabot_frame_delay_seconds"))
+	if late := h.Above(0.06); r.firstLateAt < 0 && late > 0 {
 		r.firstLateAt = elapsed
 	}
 }
@@ -138,11 +141,11 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	client := &http.Client{Timeout: 5 * time.Second}
 
 	time.Sleep(time.Second)
-	idle, err := scrape(ctx, client, metricsURL)
+	idle, err := promtext.Scrape(ctx, client, metricsURL)
 	if err != nil {
 		return nil, err
 	}
-	idleRSS, err := rssBytes(bot.pid())
+	idleRSS, err := procstat.RSSBytes(bot.pid())
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +160,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 		return nil, err
 	}
 	simStart := time.Now()
-	drops0, _ := udpRcvbufErrors()
+	drops0, _ := procstat.UDPRcvbufErrors()
 	setPriority(sim, rc.priority)
 	defer sim.stop(5 * time.Second)
 
@@ -169,7 +172,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 			r.broke = true
 			return r, fmt.Errorf("the bot exited during the ramp: %v", bot.err)
 		}
-		s, err := scrape(ctx, client, metricsURL)
+		s, err := promtext.Scrape(ctx, client, metricsURL)
 		if err == nil {
 			r.follow(s, idle, time.Since(simStart))
 			if a := s["mediabot_streams_active"]; a > best {
@@ -193,13 +196,13 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	if !r.broke && window < 5*time.Second {
 		r.notes = append(r.notes, fmt.Sprintf("steady window only %s: lengthen --duration", window.Round(time.Second)))
 	}
-	cpu0, _ := cpuSeconds(bot.pid())
-	simCPU0, _ := cpuSeconds(sim.pid())
-	busy0, _ := machineBusySeconds()
+	cpu0, _ := procstat.CPUSeconds(bot.pid())
+	simCPU0, _ := procstat.CPUSeconds(sim.pid())
+	busy0, _ := procstat.MachineBusySeconds()
 	t0 := time.Now()
 	var streamSum, rssSum, gorSum float64
 	var n int
-	var first, last sample
+	var first, last promtext.Sample
 	var firstAt, lastAt time.Time
 	for time.Since(t0) < window {
 		for range time.Second / sampleEvery {
@@ -208,8 +211,8 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 				return r, fmt.Errorf("floor: %w", err)
 			}
 		}
-		s, err := scrape(ctx, client, metricsURL)
-		rss, err2 := rssBytes(bot.pid())
+		s, err := promtext.Scrape(ctx, client, metricsURL)
+		rss, err2 := procstat.RSSBytes(bot.pid())
 		if err != nil || err2 != nil {
 			if !bot.alive() {
 				r.broke = true
@@ -227,12 +230,12 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 		gorSum += s["go_goroutines"]
 		n++
 	}
-	cpu1, _ := cpuSeconds(bot.pid())
-	simCPU1, err := cpuSeconds(sim.pid())
+	cpu1, _ := procstat.CPUSeconds(bot.pid())
+	simCPU1, err := procstat.CPUSeconds(sim.pid())
 	if err != nil {
 		simCPU1 = math.NaN() // graphsim ended inside the window
 	}
-	busy1, _ := machineBusySeconds()
+	busy1, _ := procstat.MachineBusySeconds()
 	r.window = time.Since(t0)
 	if n == 0 {
 		return r, fmt.Errorf("no metrics during the window")
@@ -293,9 +296,9 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 		}
 		r.notes = append(r.notes, fmt.Sprintf("%.0f of %d streams came up", r.cameUp, r.expected))
 	}
-	var final sample
+	var final promtext.Sample
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		final, err = scrape(ctx, client, metricsURL)
+		final, err = promtext.Scrape(ctx, client, metricsURL)
 		if ctx.Err() != nil {
 			return r, ctx.Err() // interrupted: the bot is being stopped
 		}
@@ -311,25 +314,25 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	drops1, _ := udpRcvbufErrors()
+	drops1, _ := procstat.UDPRcvbufErrors()
 	r.udpDrops = drops1 - drops0
-	r.received = final.rtp("packets") - idle.rtp("packets")
-	gaps := final.rtp("lost") - idle.rtp("lost")
-	overflows := final.sum("mediabot_ring_overflows_total") - idle.sum("mediabot_ring_overflows_total")
+	r.received = final.RTP("packets") - idle.RTP("packets")
+	gaps := final.RTP("lost") - idle.RTP("lost")
+	overflows := final.Sum("mediabot_ring_overflows_total") - idle.Sum("mediabot_ring_overflows_total")
 	if r.sent < 0 {
 		r.notes = append(r.notes, "no totals from graphsim: sent taken as received + lost")
 		r.sent = r.received + gaps
 	}
 	r.lost = max(gaps, r.sent-r.received) + overflows
-	r.late = final.rtp("late") - idle.rtp("late")
-	h := final.hist("mediabot_frame_delay_seconds").minus(idle.hist("mediabot_frame_delay_seconds"))
-	r.frames = h.count
-	r.over60 = h.above(0.06)
+	r.late = final.RTP("late") - idle.RTP("late")
+	h := final.Hist("mediabot_frame_delay_seconds").Minus(idle.Hist("mediabot_frame_delay_seconds"))
+	r.frames = h.Count
+	r.over60 = h.Above(0.06)
 	if math.IsNaN(r.over60) {
 		r.over60 = 0
 		r.notes = append(r.notes, "no 60 ms bucket in mediabot_frame_delay_seconds")
 	}
-	r.p50, r.p99 = h.quantile(0.50), h.quantile(0.99)
+	r.p50, r.p99 = h.Quantile(0.50), h.Quantile(0.99)
 	if !bot.alive() {
 		r.broke = true
 		r.notes = append(r.notes, fmt.Sprintf("the bot exited: %v", bot.err))
@@ -359,7 +362,7 @@ func freePort() (int, error) {
 
 // busiestReader is the highest share of the time between two scrapes that a
 // media port's reader spent on packets.
-func busiestReader(first, last sample, between time.Duration) float64 {
+func busiestReader(first, last promtext.Sample, between time.Duration) float64 {
 	const name = "mediabot_media_reader_busy_seconds_total{"
 	busiest := 0.0
 	if between <= 0 {

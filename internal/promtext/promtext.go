@@ -1,4 +1,8 @@
-package main
+// Package promtext reads a bot's /metrics in Prometheus' text format, for
+// the load and soak benchmarks: every series as a number, counters summed
+// over their labels, histograms with their quantiles. Only the few series
+// the benchmarks read matter, so a line parser does (no dependency).
+package promtext
 
 import (
 	"bufio"
@@ -12,13 +16,12 @@ import (
 	"time"
 )
 
-// sample is one scrape of the bot's /metrics: every series by its name and
+// Sample is one scrape of the bot's /metrics: every series by its name and
 // labels as the text format prints them, e.g. `mediabot_calls{state="established"}`.
-type sample map[string]float64
+type Sample map[string]float64
 
-// scrape reads the bot's metrics in Prometheus' text format. Only the few
-// series the driver reads matter, so a line parser does (no dependency).
-func scrape(ctx context.Context, client *http.Client, url string) (sample, error) {
+// Scrape reads the metrics at url.
+func Scrape(ctx context.Context, client *http.Client, url string) (Sample, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -31,7 +34,7 @@ func scrape(ctx context.Context, client *http.Client, url string) (sample, error
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("metrics: %s", resp.Status)
 	}
-	s := sample{}
+	s := Sample{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -52,13 +55,13 @@ func scrape(ctx context.Context, client *http.Client, url string) (sample, error
 	return s, sc.Err()
 }
 
-// rtp is a counter of ended streams (packets, lost, late, ...).
-func (s sample) rtp(counter string) float64 {
+// RTP is the bot's counter of ended streams (packets, lost, late, ...).
+func (s Sample) RTP(counter string) float64 {
 	return s["mediabot_rtp_"+counter+"_total"]
 }
 
-// sum adds every series of a metric name, whatever its labels.
-func (s sample) sum(name string) float64 {
+// Sum adds every series of a metric name, whatever its labels.
+func (s Sample) Sum(name string) float64 {
 	t := 0.0
 	for k, v := range s {
 		if k == name || strings.HasPrefix(k, name+"{") {
@@ -68,16 +71,16 @@ func (s sample) sum(name string) float64 {
 	return t
 }
 
-// histogram is a Prometheus histogram's cumulative buckets.
-type histogram struct {
+// Histogram is a Prometheus histogram's cumulative buckets.
+type Histogram struct {
 	le    []float64 // upper bounds, ascending, +Inf last
 	cum   []float64 // observations <= le[i]
-	count float64
+	Count float64   // observations
 }
 
-// hist reads histogram name out of s.
-func (s sample) hist(name string) histogram {
-	var h histogram
+// Hist reads histogram name out of s.
+func (s Sample) Hist(name string) Histogram {
+	var h Histogram
 	prefix := name + `_bucket{le="`
 	for k, v := range s {
 		if !strings.HasPrefix(k, prefix) {
@@ -99,13 +102,13 @@ func (s sample) hist(name string) histogram {
 	for i, j := range idx {
 		le[i], cum[i] = h.le[j], h.cum[j]
 	}
-	h.le, h.cum, h.count = le, cum, s[name+"_count"]
+	h.le, h.cum, h.Count = le, cum, s[name+"_count"]
 	return h
 }
 
-// minus is h's observations since earlier.
-func (h histogram) minus(earlier histogram) histogram {
-	out := histogram{le: h.le, cum: make([]float64, len(h.cum)), count: h.count - earlier.count}
+// Minus is h's observations since earlier.
+func (h Histogram) Minus(earlier Histogram) Histogram {
+	out := Histogram{le: h.le, cum: make([]float64, len(h.cum)), Count: h.Count - earlier.Count}
 	for i := range h.cum {
 		out.cum[i] = h.cum[i]
 		if i < len(earlier.cum) {
@@ -115,25 +118,25 @@ func (h histogram) minus(earlier histogram) histogram {
 	return out
 }
 
-// above is the number of observations greater than bound, which must be a
+// Above is the number of observations greater than bound, which must be a
 // bucket bound.
-func (h histogram) above(bound float64) float64 {
+func (h Histogram) Above(bound float64) float64 {
 	for i, le := range h.le {
 		if le == bound {
-			return h.count - h.cum[i]
+			return h.Count - h.cum[i]
 		}
 	}
 	return math.NaN()
 }
 
-// quantile interpolates the q-quantile linearly inside its bucket, as
+// Quantile interpolates the q-quantile linearly inside its bucket, as
 // Prometheus' histogram_quantile does; in the +Inf bucket it is the last
 // finite bound (a lower bound of the truth).
-func (h histogram) quantile(q float64) time.Duration {
-	if h.count == 0 || len(h.le) == 0 {
+func (h Histogram) Quantile(q float64) time.Duration {
+	if h.Count == 0 || len(h.le) == 0 {
 		return -1
 	}
-	rank := q * h.count
+	rank := q * h.Count
 	lower, below := 0.0, 0.0
 	for i, le := range h.le {
 		if h.cum[i] >= rank {
