@@ -6,6 +6,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/internal/monotime"
 )
 
 // FrameMs is the duration of every delivered frame.
@@ -189,7 +190,7 @@ func (s *Stream) Push(b []byte, arrival time.Time) {
 		}
 		break
 	}
-	s.updateJitter(arrival.UnixNano(), p.Timestamp)
+	s.updateJitter(monotime.Of(arrival), p.Timestamp)
 	s.release(arrival, false, -1)
 }
 

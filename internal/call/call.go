@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/internal/monotime"
 	"github.com/mediabot-dev/mediabot/mediasession"
 	"github.com/mediabot-dev/mediabot/sharing"
 	"github.com/mediabot-dev/mediabot/signaling"
@@ -47,7 +48,7 @@ type Call struct {
 	// endReason is why the bot ended it itself, if it did.
 	result    atomic.Pointer[event.ResultInfo]
 	endReason atomic.Pointer[string]
-	endedAt   atomic.Int64 // unix ns; 0 until ended
+	endedAt   atomic.Int64 // monotime stamp; 0 until ended
 	// direction is "incoming", or "outgoing" for a call the bot placed.
 	direction string
 	// myParticipantID is the bot's own participant in the roster, when
@@ -68,7 +69,7 @@ type Call struct {
 	// records: the invitation's, plus each join accepted, less each leave.
 	members atomic.Int64
 
-	mediaStart atomic.Int64 // unix ns when media connected; 0 before
+	mediaStart atomic.Int64 // monotime stamp of media connecting; 0 before
 	// hasSession is set once the call has a media session (answered or
 	// placed with app-hosted media): until media connects, it is one of
 	// the calls connecting that admission counts.
@@ -127,7 +128,7 @@ func (c *Call) PolicyRecording() bool { return c.gate != nil }
 // clock; zero before.
 func (c *Call) MediaStart() time.Time {
 	if start := c.mediaStart.Load(); start != 0 {
-		return time.Unix(0, start).UTC()
+		return monotime.Time(start).UTC()
 	}
 	return time.Time{}
 }
@@ -138,7 +139,7 @@ func (c *Call) MediaNow() int64 {
 	if start == 0 {
 		return 0
 	}
-	return (time.Now().UnixNano() - start) / int64(time.Millisecond)
+	return (monotime.Now() - start) / int64(time.Millisecond)
 }
 
 // Closing reports whether the bot has left the call and awaits Graph's

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/internal/monotime"
 	"github.com/mediabot-dev/mediabot/signaling"
 )
 
@@ -227,7 +228,7 @@ func (c *Call) finish() {
 	terminated := "terminated"
 	c.state.Store(&terminated)
 	c.emit(event.Event{Type: event.CallState, State: terminated, ResultInfo: c.result.Load(), Reason: c.EndReason()})
-	c.endedAt.Store(time.Now().UnixNano())
+	c.endedAt.Store(monotime.Now())
 	c.t.deps.Bot.CallEnded(c.id)
 	c.t.forget(c)
 	close(c.done)

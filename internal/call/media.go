@@ -6,6 +6,7 @@ import (
 	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/internal/fanout"
+	"github.com/mediabot-dev/mediabot/internal/monotime"
 	"github.com/mediabot-dev/mediabot/mediasession"
 )
 
@@ -40,7 +41,7 @@ func (t *Table) sessionConfig(callID string, answerTimeout time.Duration, which 
 }
 
 func (c *Call) onConnected(at time.Time) {
-	c.mediaStart.CompareAndSwap(0, at.UnixNano())
+	c.mediaStart.CompareAndSwap(0, monotime.Of(at))
 	c.log.Info("media connected")
 	if c.gate != nil {
 		c.enqueue(work{fn: c.startRecording})
@@ -54,13 +55,13 @@ func (c *Call) onTrack(tr *mediasession.Track) mediasession.PacketHandler {
 	if c.phase.Load() != live {
 		return nil
 	}
-	c.mediaStart.CompareAndSwap(0, time.Now().UnixNano())
+	c.mediaStart.CompareAndSwap(0, monotime.Now())
 	out := c.t.deps.Fanout.NewOutlet(tr.MimeType)
 	log := c.log.With("ssrc", tr.SSRC)
 	st, err := audio.NewStream(audio.StreamConfig{
 		CallID: c.id, SSRC: tr.SSRC, MimeType: tr.MimeType, ClockRate: tr.ClockRate,
 		SampleRate:   c.t.deps.Settings.SampleRate,
-		MediaStart:   time.Unix(0, c.mediaStart.Load()),
+		MediaStart:   monotime.Time(c.mediaStart.Load()),
 		Participant:  c.roster.participant,
 		Rings:        out.Rings(),
 		PacketRings:  out.PacketRings(),

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mediabot-dev/mediabot/internal/monotime"
 	"github.com/mediabot-dev/mediabot/signaling"
 )
 
@@ -104,7 +105,7 @@ func (t *Table) forget(c *Call) {
 	defer t.mu.Unlock()
 	delete(t.calls, c.id)
 	t.ended[c.id] = c
-	now := time.Now().UnixNano()
+	now := monotime.Now()
 	for id, old := range t.ended {
 		if now-old.endedAt.Load() > int64(tombstoneTTL) {
 			delete(t.ended, id)

@@ -82,6 +82,7 @@ import (
 	"time"
 
 	"github.com/mediabot-dev/mediabot/audio"
+	"github.com/mediabot-dev/mediabot/internal/monotime"
 )
 
 const (
@@ -138,7 +139,7 @@ type Edge struct {
 // drainer while it runs, so it must be quick.
 type Detector struct {
 	onEdge func(callID string, e Edge)
-	now    func() time.Time // wall clock, for Tick; a test's own
+	now    func() time.Time // the clock of Tick and Levels; a test's own
 
 	// emit serializes the calls that find edges, so that edges are
 	// handed over in the order found; it is taken before mu.
@@ -173,7 +174,7 @@ type talker struct {
 
 	heard   bool    // a frame came
 	lastEnd int64   // media end of the last frame
-	wall    int64   // unix ns at which the last frame came
+	wall    int64   // monotime stamp of the last frame's coming
 	lastDB  float64 // the last frame's loudness (SilenceDB when unknown)
 
 	runStart int64 // media start of the current run of speech frames
@@ -200,7 +201,7 @@ func New(onEdge func(callID string, e Edge)) *Detector {
 func (d *Detector) Frame(f *audio.Frame) {
 	durMs := frameMs(f)
 	db, known := loudness(f)
-	wall := d.now().UnixNano()
+	wall := monotime.Of(d.now())
 	start, end := f.MediaTimeMs, f.MediaTimeMs+durMs
 
 	d.emit.Lock()
@@ -269,7 +270,7 @@ const StallMs = 1000
 // than StallMs (DTX with nothing sent, a muted microphone, a stream gone),
 // at the end of their last speech frame. Call it every 100 ms or so.
 func (d *Detector) Tick(now time.Time) {
-	ns := now.UnixNano()
+	ns := monotime.Of(now)
 	d.emit.Lock()
 	defer d.emit.Unlock()
 	d.mu.Lock()
@@ -352,7 +353,7 @@ func (d *Detector) Levels(callID string, now time.Time) map[string]float64 {
 			continue
 		}
 		db := SilenceDB
-		if now.UnixNano()-t.wall <= int64(levelHold) {
+		if monotime.Of(now)-t.wall <= int64(levelHold) {
 			db = t.lastDB
 		}
 		if prev, ok := out[t.participantID]; !ok || db > prev {
