@@ -559,9 +559,17 @@ func (c *simCall) runUntilEnd(ctx context.Context, res *CallResult, peer *mediaP
 				c.post(rosterNotification(sc.CallID, c.roster(res, presenting, elapsed)))
 			}
 		}
-		if send.rotation != nil {
+		if sc.MediaVanishesAt > 0 && peer != nil && res.MediaVanished.IsZero() && elapsed >= sc.MediaVanishesAt {
+			if err := peer.vanish(); err != nil {
+				c.sim.log.Warn("media processor could not vanish", "call", sc.CallID, "err", err)
+			}
+			res.MediaVanished = time.Now()
+		}
+		switch {
+		case !res.MediaVanished.IsZero():
+		case send.rotation != nil:
 			send.rotation.tick(c, n, elapsed, sending, peer, res)
-		} else {
+		default:
 			send.tick(c, n, elapsed, sending, peer, res)
 		}
 	}

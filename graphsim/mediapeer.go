@@ -175,3 +175,11 @@ func (p *mediaPeer) send(i int, pkt *rtp.Packet) error {
 }
 
 func (p *mediaPeer) close() error { return p.pc.Close() }
+
+// vanish cuts the connection as a host that crashed or dropped off the
+// network does: the ICE transport closes its sockets under DTLS, so no
+// close_notify goes out (nor an RTCP BYE: graphsim runs no interceptors),
+// and nothing is sent or answered from then on, ICE checks included.
+func (p *mediaPeer) vanish() error {
+	return p.pc.SCTP().Transport().ICETransport().Stop()
+}

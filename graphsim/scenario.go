@@ -45,6 +45,12 @@ type Scenario struct {
 	// close its connection (DTLS close_notify) this long before Graph
 	// notifies terminating and terminated, as Teams may.
 	MediaClosesFirst time.Duration
+	// MediaVanishesAt, when set, has the media processor vanish this long
+	// after media flows, as a crashed or cut-off host does: its packets
+	// stop and its sockets close, with no DTLS close_notify and no RTCP
+	// BYE, and Graph says nothing of it. The call goes on in Graph until
+	// the bot hangs up or Duration ends.
+	MediaVanishesAt time.Duration
 }
 
 // Participant is one simulated call member.
@@ -154,6 +160,10 @@ type CallResult struct {
 	PacketsSent map[string]int
 	// MediaConnected is when ICE and DTLS came up on graphsim's side.
 	MediaConnected time.Time
+	// MediaVanished is when the media processor vanished
+	// (Scenario.MediaVanishesAt), just after its last packet; zero if it
+	// did not.
+	MediaVanished time.Time
 	// TimelineStart is when the scenario's timeline began, the 0 of its
 	// JoinAt, Talk spans and shares: graphsim sent its first frame then.
 	TimelineStart time.Time

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,6 +72,25 @@ type Session struct {
 // milliseconds.
 const gatherTimeout = 5 * time.Second
 
+// A connected peer that no longer answers ICE checks (a host that crashed
+// or fell off the network, which sends no DTLS close) is disconnected
+// iceDisconnectedTimeout after its last answer and failed
+// iceFailedTimeout later, when OnFailed is called. These are pion's
+// defaults, stated here because how long a call outlives a vanished peer
+// rests on them.
+const (
+	iceDisconnectedTimeout = 5 * time.Second
+	iceFailedTimeout       = 25 * time.Second
+	// ICEKeepaliveInterval is how often the agent checks the peer and
+	// looks at its state.
+	ICEKeepaliveInterval = 2 * time.Second
+	// ICEGivesUpAfter is how long after a vanished peer's last answer to a
+	// check OnFailed reports it gone: its last packet may come up to one
+	// ICEKeepaliveInterval after that answer, and the failure is seen up
+	// to one interval late.
+	ICEGivesUpAfter = iceDisconnectedTimeout + iceFailedTimeout
+)
+
 // NewSession creates the ICE agent, gathers its candidates and builds the
 // blob. It blocks until gathering completes (no trickle: the offer in the
 // blob is complete).
@@ -90,7 +110,9 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 	default:
 	}
 	port := e.nextPort()
-	agent, err := ice.NewAgentWithOptions(port.agentOptions...)
+	agent, err := ice.NewAgentWithOptions(slices.Concat(port.agentOptions, []ice.AgentOption{
+		ice.WithDisconnectedTimeout(iceDisconnectedTimeout), ice.WithFailedTimeout(iceFailedTimeout),
+		ice.WithKeepaliveInterval(ICEKeepaliveInterval)})...)
 	if err != nil {
 		return nil, fmt.Errorf("new ICE agent: %w", err)
 	}
