@@ -36,10 +36,10 @@ func TestBrowsersAcceptTheOffer(t *testing.T) {
 			b.Require(t)
 			h := browsertest.NewHarness(t)
 			e := newTestEngine(t, EngineConfig{})
-			s := browserSession(t, h, e, SessionConfig{AnswerTimeout: 90 * time.Second})
+			s := browserSession(t, h, e, SessionConfig{AnswerTimeout: 180 * time.Second})
 			blob := s.Blob()
 			h.Start(t, b, browsertest.Call{Offer: blob.Offer, AnswerURI: blob.AnswerURI, Token: blob.Token})
-			answer := h.Wait(t, 60*time.Second, "answer", browsertest.Kind("answer")).SDP
+			answer := h.Wait(t, 150*time.Second, "answer", browsertest.Kind("answer")).SDP
 			if got := strings.Count(answer, "m=audio "); got != MinAudioSections {
 				t.Errorf("answer has %d audio sections, want %d:\n%s", got, MinAudioSections, answer)
 			}
@@ -69,7 +69,7 @@ func TestBrowserSeesTheBotsReceiverReports(t *testing.T) {
 			var packets atomic.Int64
 			failed := make(chan string, 1)
 			s := browserSession(t, h, e, SessionConfig{
-				AnswerTimeout: 90 * time.Second,
+				AnswerTimeout: 180 * time.Second,
 				OnFailed:      func(reason string) { failed <- reason },
 				OnTrack: func(*Track) PacketHandler {
 					return countingHandler{&packets}
@@ -82,7 +82,7 @@ func TestBrowserSeesTheBotsReceiverReports(t *testing.T) {
 			// loopback notwithstanding: only the machine's other
 			// interfaces), and a call over those would have the bot send to
 			// an address off loopback: skipped.
-			if answer := h.Wait(t, 60*time.Second, "answer", browsertest.Kind("answer")).SDP; !strings.Contains(answer, "a=candidate:") {
+			if answer := h.Wait(t, 150*time.Second, "answer", browsertest.Kind("answer")).SDP; !strings.Contains(answer, "a=candidate:") {
 				t.Skipf("%s gathered no loopback candidate: no call on loopback", b.Name)
 			}
 			if posted := h.Wait(t, 60*time.Second, "answer POST", browsertest.Kind("posted")); posted.Status != 204 {
