@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -12,25 +13,53 @@ import (
 )
 
 // signer makes the RS256 tokens graphsim puts on every notification, and
-// publishes their key as a JWKS.
+// publishes their keys as a JWKS. Keys rotate as Graph's do: a new key signs
+// from its rotation on, the one before stays published.
 type signer struct {
+	mu   sync.Mutex
+	keys []*signingKey // the last signs; at most two
+}
+
+type signingKey struct {
 	key *rsa.PrivateKey
 	kid string
 	sig jose.Signer
 }
 
 func newSigner() (*signer, error) {
+	s := &signer{}
+	if _, err := s.rotate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// rotate makes a new key the signing one and returns its kid.
+func (s *signer) rotate() (string, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	kid := randomID(8)
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return &signer{key: key, kid: kid, sig: sig}, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = append(s.keys, &signingKey{key: key, kid: kid, sig: sig})
+	if len(s.keys) > 2 {
+		s.keys = s.keys[len(s.keys)-2:]
+	}
+	return kid, nil
+}
+
+// signing is the key that signs now.
+func (s *signer) signing() *signingKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys[len(s.keys)-1]
 }
 
 // token signs a notification token as Graph does: issuer, the bot's app id
@@ -44,7 +73,7 @@ func (s *signer) token(issuer, audience, tenant string) (string, error) {
 		NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
 		Expiry:    jwt.NewNumericDate(now.Add(time.Hour)),
 	}
-	tok, err := jwt.Signed(s.sig).Claims(claims).Claims(map[string]any{"tid": tenant}).Serialize()
+	tok, err := jwt.Signed(s.signing().sig).Claims(claims).Claims(map[string]any{"tid": tenant}).Serialize()
 	if err != nil {
 		return "", fmt.Errorf("graphsim: sign token: %w", err)
 	}
@@ -52,8 +81,19 @@ func (s *signer) token(issuer, audience, tenant string) (string, error) {
 }
 
 func (s *signer) jwks() jose.JSONWebKeySet {
-	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &s.key.PublicKey, KeyID: s.kid, Algorithm: "RS256", Use: "sig"}}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var set jose.JSONWebKeySet
+	for _, k := range s.keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &k.key.PublicKey, KeyID: k.kid, Algorithm: "RS256", Use: "sig"})
+	}
+	return set
 }
+
+// RotateSigningKey has Graph sign notifications with a new key from now on,
+// published in the JWKS beside the one before, and returns its kid. A bot
+// that holds only the old key must fetch the JWKS again to check them.
+func (s *Sim) RotateSigningKey() (kid string, err error) { return s.signer.rotate() }
 
 // randomID returns n random bytes in hex.
 func randomID(n int) string {

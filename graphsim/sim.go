@@ -32,6 +32,10 @@ type Config struct {
 	ClientCertificate *x509.Certificate
 	// Issuer is the iss of notification tokens; "" is https://graph.microsoft.com.
 	Issuer string
+	// TokenLifetime is how long the access tokens the token endpoint grants
+	// are valid, in whole seconds (rounded up); 0 is an hour, as Entra ID's
+	// usually are. Tests shorten it to see tokens expire in seconds.
+	TokenLifetime time.Duration
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -59,6 +63,10 @@ type Sim struct {
 	tokens map[string]time.Time // access token -> expiry
 	calls  map[string]*simCall
 	faults []*fault // injected failures, see FailNext
+	// requests is the request log, see Requests.
+	requests []*Request
+	// outages are the identity endpoints taken down, see SetOutage.
+	outages outages
 }
 
 // Start listens and serves until Close.
@@ -69,6 +77,10 @@ func Start(cfg Config) (*Sim, error) {
 	if cfg.Issuer == "" {
 		cfg.Issuer = "https://graph.microsoft.com"
 	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = time.Hour
+	}
+	cfg.TokenLifetime = (cfg.TokenLifetime + time.Second - 1).Truncate(time.Second)
 	if cfg.TenantID == "" || cfg.ClientID == "" {
 		return nil, errors.New("graphsim: TenantID and ClientID are required")
 	}
@@ -157,9 +169,10 @@ func (s *Sim) Close() error {
 
 func (s *Sim) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Post("/{tenant}/oauth2/v2.0/token", s.handleToken)
-	r.Get("/keys", s.handleJWKS)
-	r.Get("/.well-known/openid-configuration", s.handleOpenID)
+	r.Use(s.logRequests)
+	r.Post("/{tenant}/oauth2/v2.0/token", s.down(TokenEndpoint, s.handleToken))
+	r.Get("/keys", s.down(KeysEndpoint, s.handleJWKS))
+	r.Get("/.well-known/openid-configuration", s.down(KeysEndpoint, s.handleOpenID))
 	r.With(s.injectFaults, s.requireToken).Post("/v1.0/communications/calls", s.handleCreateCall)
 	r.Route("/v1.0/communications/calls/{callId}", func(r chi.Router) {
 		r.Use(s.injectFaults, s.requireToken)
@@ -196,13 +209,14 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.grantToken(w)
 }
 
-// grantToken issues an hour's access token to an authenticated client.
+// grantToken issues an access token of Config.TokenLifetime to an
+// authenticated client.
 func (s *Sim) grantToken(w http.ResponseWriter) {
 	tok := randomID(24)
 	s.mu.Lock()
-	s.tokens[tok] = time.Now().Add(time.Hour)
+	s.tokens[tok] = time.Now().Add(s.cfg.TokenLifetime)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": 3599, "access_token": tok})
+	writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": int(s.cfg.TokenLifetime / time.Second), "access_token": tok})
 }
 
 func (s *Sim) handleJWKS(w http.ResponseWriter, _ *http.Request) {

@@ -105,6 +105,17 @@ func newTestClock() *testClock {
 func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
+// settle waits for the key fetch in flight, if any: a stale key set is
+// fetched again in the background.
+func settle(a *Authenticator) {
+	a.keys.mu.Lock()
+	f := a.keys.fetch
+	a.keys.mu.Unlock()
+	if f != nil {
+		<-f.done
+	}
+}
+
 func newTestAuthenticator(t *testing.T, ks *keyServer, clock *testClock) *Authenticator {
 	t.Helper()
 	a, err := NewAuthenticator(AuthConfig{
@@ -329,6 +340,7 @@ func TestKeysAreCachedForTwoHours(t *testing.T) {
 		if err := auth(); err != nil {
 			t.Fatal(err)
 		}
+		settle(a)
 		clock.Advance(time.Hour - time.Second)
 	}
 	if got := ks.jwksHits.Load(); got != 2 {
@@ -349,6 +361,7 @@ func TestKeyEndpointOutageKeepsKnownKeys(t *testing.T) {
 	if _, err := a.Authenticate(ctx, bearer(signRS256(t, rsaKey(t, 0), "k1", validClaims(clock.Now())))); err != nil {
 		t.Errorf("known key rejected during key endpoint outage: %v", err)
 	}
+	settle(a)
 	if got := ks.jwksHits.Load(); got != 2 {
 		t.Errorf("JWKS fetched %d times, want 2 (one failed refresh)", got)
 	}

@@ -16,36 +16,44 @@ import (
 // maxKeyDocumentBytes bounds what a key or OpenID endpoint may make us read.
 const maxKeyDocumentBytes = 1 << 20
 
-// keyCache holds the RSA signing keys by kid. One mutex guards it, held
-// across fetches: concurrent callers needing a refresh then wait for the one
-// fetch in flight instead of each starting their own.
+// keyCache holds the RSA signing keys by kid. Its mutex guards the state
+// only, never a fetch (see keyFetch): concurrent callers needing a refresh
+// share the one fetch in flight.
 type keyCache struct {
 	cfg *AuthConfig
 
 	mu        sync.Mutex
 	keys      map[string]*rsa.PublicKey
-	fetchedAt time.Time // last successful fetch
+	fetchedAt time.Time // when the key set held was fetched
 	attempted bool
-	attemptAt time.Time // last fetch attempt, successful or not
+	attemptAt time.Time // when the last fetch began, successful or not
+	fetch     *keyFetch // the fetch in flight, nil when none
 }
 
-// lookup returns the key for kid, fetching the key set when it has never
-// been fetched, is older than keyCacheTTL, or lacks kid, but never more often
-// than MinRefreshInterval. A failed refresh keeps the keys already held, so a
-// key endpoint outage does not reject tokens signed with known keys.
+// lookup returns the key for kid. The key set is fetched again when it has
+// never been, is older than keyCacheTTL, or lacks kid, but a fetch never
+// begins less than MinRefreshInterval after the last. A key held is
+// returned at once, even from a stale set being fetched again: a key
+// endpoint that is down or hangs delays no token signed with a known key,
+// and a failed fetch keeps the keys held. A token naming a kid the set
+// lacks waits for the fetch unknownKidWait at most, or, before any set is
+// held, as long as the fetch and ctx allow.
 func (c *keyCache) lookup(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.cfg.Now()
-	key, ok := c.keys[kid]
-	stale := c.keys == nil || now.Sub(c.fetchedAt) >= keyCacheTTL
-	if ok && !stale {
+	key, known := c.keys[kid]
+	held := c.keys != nil
+	var f *keyFetch
+	if !known || now.Sub(c.fetchedAt) >= keyCacheTTL {
+		f = c.startFetch(now)
+	}
+	c.mu.Unlock()
+	if known {
 		return key, nil
 	}
-	var fetchErr error
-	if !c.attempted || now.Sub(c.attemptAt) >= c.cfg.MinRefreshInterval {
-		fetchErr = c.refresh(ctx, now)
-	}
+	fetchErr := f.wait(ctx, held)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if key, ok := c.keys[kid]; ok {
 		return key, nil
 	}
@@ -58,20 +66,18 @@ func (c *keyCache) lookup(ctx context.Context, kid string) (*rsa.PublicKey, erro
 	return nil, unauthorized(fmt.Sprintf("unknown signing key %q", kid))
 }
 
-// refresh replaces the key set with a freshly fetched one. Called with mu
-// held.
-func (c *keyCache) refresh(ctx context.Context, now time.Time) error {
-	c.attempted, c.attemptAt = true, now
+// fetchKeys fetches the key set: its RSA signing keys by kid.
+func (c *keyCache) fetchKeys(ctx context.Context) (map[string]*rsa.PublicKey, error) {
 	jwksURL := c.cfg.JWKSURL
 	if jwksURL == "" {
 		var doc struct {
 			JWKSURI string `json:"jwks_uri"`
 		}
 		if err := c.getJSON(ctx, c.cfg.OpenIDURL, &doc); err != nil {
-			return err
+			return nil, err
 		}
 		if err := checkHTTPURL(doc.JWKSURI); err != nil || doc.JWKSURI == "" {
-			return fmt.Errorf("OpenID configuration has no usable jwks_uri")
+			return nil, fmt.Errorf("OpenID configuration has no usable jwks_uri")
 		}
 		jwksURL = doc.JWKSURI
 	}
@@ -79,7 +85,7 @@ func (c *keyCache) refresh(ctx context.Context, now time.Time) error {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := c.getJSON(ctx, jwksURL, &set); err != nil {
-		return err
+		return nil, err
 	}
 	keys := make(map[string]*rsa.PublicKey, len(set.Keys))
 	for _, raw := range set.Keys {
@@ -97,10 +103,9 @@ func (c *keyCache) refresh(ctx context.Context, now time.Time) error {
 		}
 	}
 	if len(keys) == 0 {
-		return fmt.Errorf("%s has no RSA signing keys", jwksURL)
+		return nil, fmt.Errorf("%s has no RSA signing keys", jwksURL)
 	}
-	c.keys, c.fetchedAt = keys, now
-	return nil
+	return keys, nil
 }
 
 func (c *keyCache) getJSON(ctx context.Context, url string, v any) error {
