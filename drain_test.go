@@ -14,15 +14,21 @@ import (
 	"github.com/mediabot-dev/mediabot/internal/testwait"
 )
 
-// frameCount counts the frames each participant delivered.
+// frameCount counts the frames each participant delivered, and each
+// stream (the first frames of a stream may come before a roster names it).
 type frameCount struct {
-	mu  sync.Mutex
-	per map[string]int
+	mu     sync.Mutex
+	per    map[string]int
+	bySSRC map[uint32]int
 }
 
 func (c *frameCount) Frame(f *audio.Frame) {
 	c.mu.Lock()
 	c.per[f.ParticipantID]++
+	if c.bySSRC == nil {
+		c.bySSRC = map[uint32]int{}
+	}
+	c.bySSRC[f.SSRC]++
 	c.mu.Unlock()
 }
 
@@ -74,7 +80,7 @@ func TestDrainLosesNoFrameOfALiveCall(t *testing.T) {
 	frames.mu.Lock()
 	defer frames.mu.Unlock()
 	for _, pid := range res.Participants {
-		if got, sent := frames.per[pid], res.PacketsSent[pid]; got != sent {
+		if got, sent := frames.bySSRC[res.SSRCs[pid]], res.PacketsSent[pid]; got != sent {
 			t.Errorf("%s: %d frames delivered, %d packets sent", pid, got, sent)
 		}
 	}
