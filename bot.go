@@ -78,10 +78,13 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 		_ = b.closeSinks()
 		return nil, err
 	}
-	b.load.Store(&LoadState{Reason: "starting", MachineIdle: 1}) // not measured yet
+	b.load.Store(&LoadState{Reason: "starting", MachineIdle: 1})
 	b.stop = make(chan struct{})
 	if b.loadFunc == nil {
-		go load.NewMonitor(loadSource{b}).Run(b.stop, b.setLoad)
+		m := load.NewMonitor(loadSource{b})
+		starting := m.Starting()
+		b.load.Store(&starting)
+		go m.Run(b.stop, b.setLoad)
 	}
 	go b.tickSpeech()
 	return b, nil

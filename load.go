@@ -1,7 +1,6 @@
 package mediabot
 
 import (
-	"runtime"
 	"time"
 
 	"github.com/mediabot-dev/mediabot/event"
@@ -43,7 +42,7 @@ func (b *Bot) currentLoad() LoadState {
 // becomes a load.state event.
 func (b *Bot) setLoad(st LoadState) {
 	prev := b.load.Swap(&st)
-	b.metrics.Load(int(st.Level), st.CPUPerStream)
+	b.metrics.Load(int(st.Level), st.CPUPerStream, st.Capacity.Streams)
 	if prev != nil && prev.Level == st.Level {
 		return
 	}
@@ -52,8 +51,8 @@ func (b *Bot) setLoad(st LoadState) {
 }
 
 // admission is the load state a new call is judged by: the measured one,
-// or overloaded when the calls still connecting and the new one would take
-// the machine or the busiest media port's reader past its margin.
+// or overloaded when the streams held, those of the calls still connecting
+// and the new call's would pass the instance's capacity.
 func (b *Bot) admission() LoadState {
 	st := b.currentLoad()
 	if b.loadFunc != nil {
@@ -65,8 +64,7 @@ func (b *Bot) admission() LoadState {
 	if withMedia > 0 && streams > 0 {
 		perCall = float64(streams) / float64(withMedia)
 	}
-	return load.Admit(st, load.Pending{Connecting: connecting, StreamsPerCall: perCall, Streams: streams,
-		Ports: len(b.engine.MediaPorts()), CPUs: runtime.NumCPU()})
+	return load.Admit(st, load.Pending{Streams: streams, Connecting: connecting, StreamsPerCall: perCall})
 }
 
 // loadSource is what the load monitor measures of the bot.
@@ -76,6 +74,10 @@ func (s loadSource) Streams() int                       { return s.b.fanout.Stre
 func (s loadSource) FrameDelays() (frames, slow uint64) { return s.b.fanout.FrameDelays() }
 func (s loadSource) ReaderBusy() []time.Duration        { return s.b.engine.ReaderBusy() }
 func (s loadSource) MediaPorts() []int                  { return s.b.engine.MediaPorts() }
+func (s loadSource) Connecting() int {
+	connecting, _ := s.b.calls.Connecting()
+	return connecting
+}
 
 // metricsSource is what the Prometheus gauges read of the bot.
 type metricsSource struct{ loadSource }

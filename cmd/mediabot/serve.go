@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -79,6 +80,11 @@ func serve(args []string) error {
 	attrs = append(attrs, "media_port", ports[0])
 	if len(ports) > 1 {
 		attrs = append(attrs, "media_ports", fmt.Sprint(ports))
+	}
+	if cores := runtime.NumCPU(); len(ports) < cores {
+		// A port's one reader decrypts and decodes its packets: one core.
+		log.Warn("fewer media ports than cores: the bot decodes on at most one core per port",
+			"media_ports", len(ports), "cores", cores, "want", fmt.Sprintf("--media-port <first> --media-ports %d", cores))
 	}
 	// Signals are caught before the ready line: a SIGTERM that follows it
 	// drains.

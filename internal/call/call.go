@@ -164,10 +164,11 @@ func (c *Call) EndReason() string {
 // now.
 func (c *Call) SharingActive() int { return c.sharing.Active() }
 
-// connecting reports whether the call has a media session whose media has
-// not connected yet.
+// connecting reports whether the call has a media session that has not
+// brought a packet yet: connecting, or connected with its streams about to
+// start. Admission holds its streams' place until they are counted.
 func (c *Call) connecting() bool {
-	return c.hasSession.Load() && c.mediaStart.Load() == 0 && c.phase.Load() == live
+	return c.hasSession.Load() && c.packets.Load() == 0 && c.phase.Load() == live
 }
 
 // enqueue hands the worker an item without blocking; a call that floods

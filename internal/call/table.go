@@ -152,8 +152,9 @@ func (t *Table) liveLocked() int {
 	return n
 }
 
-// Connecting counts the calls whose media is not up yet (placements
-// waiting for Graph's reply included) and the live calls whose media is.
+// Connecting counts the calls whose media brought no packet yet
+// (placements waiting for Graph's reply included) and the live calls whose
+// media did.
 func (t *Table) Connecting() (connecting, withMedia int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -162,7 +163,7 @@ func (t *Table) Connecting() (connecting, withMedia int) {
 		switch {
 		case c.connecting():
 			connecting++
-		case c.mediaStart.Load() != 0 && c.phase.Load() == live:
+		case c.packets.Load() != 0 && c.phase.Load() == live:
 			withMedia++
 		}
 	}

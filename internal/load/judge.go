@@ -5,11 +5,12 @@ import (
 	"time"
 )
 
-// The thresholds: below these idle shares, or above these delays and
-// shares, the instance is heavy or overloaded. Measured on the load ladder
+// The thresholds: above these delays and shares the instance is heavy or
+// overloaded, below heavyIdle heavy. Measured on the load ladder
 // (bench/load): frames start arriving late (> 60 ms) when the machine is
-// about 20 % idle, so overloaded sets in there, before they do; a decoding
-// goroutine that waits 20 ms for a core has used a third of the window.
+// about 20 % idle, so the capacity keeps the machine over overloadedIdle;
+// a decoding goroutine that waits 20 ms for a core has used a third of the
+// window.
 const (
 	heavyIdle       = 0.35
 	overloadedIdle  = 0.20
@@ -48,8 +49,6 @@ func Judge(st State) (Level, string) {
 		return Overloaded, slow("overloaded", overloadedSlow)
 	case st.ReaderBusy > overloadedReader:
 		return Overloaded, reader("overloaded", overloadedReader)
-	case st.MachineIdle < overloadedIdle:
-		return Overloaded, fmt.Sprintf("cpu: machine %.0f%% idle (below %.0f%%)%s", st.MachineIdle*100, overloadedIdle*100, cost)
 	case st.SchedDelay > overloadedDelay:
 		return Overloaded, fmt.Sprintf("scheduling: goroutines waited up to %s for a core (over %s)%s", st.SchedDelay.Round(time.Millisecond), overloadedDelay, cost)
 	case st.SlowFrames > heavySlow:
@@ -57,6 +56,9 @@ func Judge(st State) (Level, string) {
 	case st.ReaderBusy > heavyReader:
 		return Heavy, reader("heavy", heavyReader)
 	case st.MachineIdle < heavyIdle:
+		// Other processes' CPU, or the bot's own: the capacity takes
+		// the machine's idle share into account; what harms the calls
+		// held shows as the delays above.
 		return Heavy, fmt.Sprintf("cpu: machine %.0f%% idle (below %.0f%%)%s", st.MachineIdle*100, heavyIdle*100, cost)
 	case st.SchedDelay > heavyDelay:
 		return Heavy, fmt.Sprintf("scheduling: goroutines waited up to %s for a core (over %s)%s", st.SchedDelay.Round(time.Millisecond), heavyDelay, cost)

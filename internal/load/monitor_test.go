@@ -13,6 +13,7 @@ func (idleSource) Streams() int                       { return 0 }
 func (idleSource) FrameDelays() (frames, slow uint64) { return 0, 0 }
 func (idleSource) ReaderBusy() []time.Duration        { return []time.Duration{0} }
 func (idleSource) MediaPorts() []int                  { return []int{45000} }
+func (idleSource) Connecting() int                    { return 0 }
 
 // The monitor's measurements are sane on this machine: idle share in [0, 1],
 // this process's CPU time moving forward, a reason given.

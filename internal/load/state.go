@@ -46,4 +46,6 @@ type State struct {
 	// core at most, so a port can be full while the machine is not.
 	ReaderBusy float64
 	ReaderPort int
+	// Capacity is the streams this instance can hold, and why.
+	Capacity Capacity
 }

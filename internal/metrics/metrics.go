@@ -45,6 +45,7 @@ type Metrics struct {
 	frameDelay           prometheus.Histogram
 	loadLevel            prometheus.Gauge
 	cpuPerStream         prometheus.Gauge
+	capacity             prometheus.Gauge
 	sinkErrors           *prometheus.CounterVec // by sink
 	rtp                  rtpCounters
 	concealed            *prometheus.CounterVec // by method: fec, plc
@@ -86,6 +87,8 @@ func New(src Source) *Metrics {
 			Name: "mediabot_load_state", Help: "Load level: 0 normal, 1 heavy, 2 overloaded (the reason is on /readyz and in load.state events)."}),
 		cpuPerStream: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mediabot_cpu_per_stream_seconds", Help: "This process's CPU seconds per second per active stream, over the last second."}),
+		capacity: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mediabot_capacity_streams", Help: "The audio streams this instance can hold on this machine, which admission fills up to (the reason is on /readyz and in the status page)."}),
 		sinkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mediabot_sink_errors_total", Help: "sink.error events: a sink failed for a call (full disk, unwritable folder, NATS backlog overflow)."},
 			[]string{"sink"}),
@@ -95,7 +98,7 @@ func New(src Source) *Metrics {
 	}
 	m.reg.MustRegister(
 		m.answerSeconds, m.notificationsIgnored, m.notificationsRefused, m.callsPlaced,
-		m.streamsActive, m.frameDelay, m.loadLevel, m.cpuPerStream, m.sinkErrors, m.concealed, m.ringOverflows,
+		m.streamsActive, m.frameDelay, m.loadLevel, m.cpuPerStream, m.capacity, m.sinkErrors, m.concealed, m.ringOverflows,
 		m.rtp.packets, m.rtp.lost, m.rtp.late, m.rtp.duplicates, m.rtp.reordered, m.rtp.decodeErrors,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -216,10 +219,12 @@ func (m *Metrics) FrameDelay(d time.Duration) { m.frameDelay.Observe(d.Seconds()
 // SinkError counts a sink.error event.
 func (m *Metrics) SinkError(sink string) { m.sinkErrors.WithLabelValues(sink).Inc() }
 
-// Load records the load level and the CPU per stream measured.
-func (m *Metrics) Load(level int, cpuPerStream time.Duration) {
+// Load records the load level, the CPU per stream measured and the
+// capacity in streams.
+func (m *Metrics) Load(level int, cpuPerStream time.Duration, capacity int) {
 	m.loadLevel.Set(float64(level))
 	m.cpuPerStream.Set(cpuPerStream.Seconds())
+	m.capacity.Set(float64(capacity))
 }
 
 // StreamStarted counts a stream being decoded.
