@@ -48,6 +48,7 @@ func run(args []string) error {
 	simBin := f.String("graphsim-bin", "", "a prebuilt graphsim binary (default: go build ./cmd/graphsim)")
 	workDir := f.String("work-dir", "", "logs (and recordings while a rung runs); default a new temp folder")
 	out := f.String("out", "", "also write the table to this file")
+	burst := f.Bool("burst", false, "report each rung as a burst: the streams held over time, how long the bot took to fill up, its own capacity figure and the calls it refused (run the rung at the bot's capacity first: the others are compared with it)")
 	botArgs := f.String("bot-args", "", `more flags for mediabot serve, space-separated (e.g. "--media-port 45000 --media-ports 2")`)
 	if err := f.Parse(args); err != nil {
 		return err
@@ -136,7 +137,11 @@ func run(args []string) error {
 		defer file.Close()
 		w = io.MultiWriter(os.Stdout, file)
 	}
-	printTable(w, cmdline, rc, results)
+	if *burst {
+		printBurstTable(w, cmdline, rc, results)
+	} else {
+		printTable(w, cmdline, rc, results)
+	}
 	if ctx.Err() != nil {
 		stopAll() // returns once every child has exited
 		return fmt.Errorf("%w (%v): stopped the bot and graphsim", errInterrupted, context.Cause(ctx))

@@ -58,12 +58,50 @@ type rungResult struct {
 	// measured or projected) and first delivered a frame more than 60 ms
 	// after its packet arrived (-1: never, as far as polled).
 	refusingAt, firstLateAt time.Duration
+	// held is the streams active at each scrape, from graphsim's start;
+	// capacity the bot's own figure (mediabot_capacity_streams), last seen.
+	held     []heldSample
+	capacity float64
+}
+
+// heldSample is the streams active at a moment after graphsim started.
+type heldSample struct {
+	at      time.Duration
+	streams float64
+}
+
+// peakHeld is the most streams active at once, and when the streams first
+// reached 95 % of it: how long the bot took to fill up (-1 if never held).
+func (r *rungResult) peakHeld() (peak float64, reached time.Duration) {
+	for _, h := range r.held {
+		peak = max(peak, h.streams)
+	}
+	for _, h := range r.held {
+		if peak > 0 && h.streams >= 0.95*peak {
+			return peak, h.at
+		}
+	}
+	return peak, -1
+}
+
+// heldAt is the streams active at the last scrape no later than at.
+func (r *rungResult) heldAt(at time.Duration) float64 {
+	n := 0.0
+	for _, h := range r.held {
+		if h.at > at {
+			break
+		}
+		n = h.streams
+	}
+	return n
 }
 
 // follow notes, from one scrape at elapsed, the first refusal of new calls
 // and the first late frame.
 func (r *rungResult) follow(s, idle promtext.Sample, elapsed time.Duration) {
 	r.maxLoad = max(r.maxLoad, s["mediabot_load_state"])
+	r.held = append(r.held, heldSample{at: elapsed, streams: s["mediabot_streams_active"]})
+	r.capacity = s["mediabot_capacity_streams"]
 	if _, ok := s["mediabot_accepting_calls"]; ok && r.refusingAt < 0 && s["mediabot_accepting_calls"] == 0 {
 		r.refusingAt = elapsed
 	}
