@@ -54,7 +54,10 @@ type Session struct {
 	cfg    SessionConfig
 	agent  *ice.Agent
 	blob   Blob
-	done   chan struct{} // closed by Close
+	// expires is blob.ExpiresAt on the monotonic clock: the wire's UTC
+	// time would follow the wall clock if it were set.
+	expires time.Time
+	done    chan struct{} // closed by Close
 
 	mu          sync.Mutex
 	answered    bool
@@ -127,6 +130,7 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 		return nil, fmt.Errorf("ICE credentials: %w", err)
 	}
 	s := &Session{id: randomHex(16), engine: e, port: port, cfg: cfg, agent: agent, done: make(chan struct{})}
+	now := time.Now()
 	s.blob = Blob{
 		V:         BlobVersion,
 		SessionID: s.id,
@@ -136,8 +140,9 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 			fingerprint: e.cert.fingerprint, candidates: candidates, lite: e.lite,
 		}),
 		Token:     randomToken(),
-		ExpiresAt: expiresAt(time.Now(), cfg.AnswerTimeout),
+		ExpiresAt: expiresAt(now, cfg.AnswerTimeout),
 	}
+	s.expires = now.Add(s.blob.ExpiresAt.Sub(now))
 	if cfg.AnswerURI != nil {
 		s.blob.AnswerURI = cfg.AnswerURI(s.id)
 	}
@@ -152,7 +157,7 @@ func (e *Engine) NewSession(cfg SessionConfig) (*Session, error) {
 		}
 	})
 	s.mu.Lock() // the timer may fire before AfterFunc returns; Close reads it
-	s.timer = time.AfterFunc(time.Until(s.blob.ExpiresAt)+cfg.ConnectTimeout, func() {
+	s.timer = time.AfterFunc(time.Until(s.expires)+cfg.ConnectTimeout, func() {
 		if s.ConnectedAt().IsZero() {
 			s.fail("media never connected")
 		}
@@ -232,7 +237,7 @@ func (s *Session) Answer(token string, answer []byte) error {
 	switch {
 	case s.closed:
 		return ErrSessionClosed
-	case time.Now().After(s.blob.ExpiresAt):
+	case time.Now().After(s.expires):
 		return ErrSessionExpired
 	case s.answered:
 		return ErrAlreadyAnswered
