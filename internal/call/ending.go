@@ -220,6 +220,10 @@ func (c *Call) finish() {
 	}
 	c.quiesce()
 	c.releaseMedia()
+	// The table remembers an ended call ten minutes: its record, not the
+	// closed session with every stream's decoder and rings (about 100 KiB
+	// a stream).
+	c.session = nil
 	if c.gate != nil {
 		if n := c.gate.refuse(); n > 0 || !c.gate.isOpen() {
 			c.log.Warn("call ended before Graph confirmed recording: its audio and events were not kept", "events_dropped", n)
