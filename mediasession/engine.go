@@ -140,7 +140,11 @@ func (e *Engine) openPort(cfg EngineConfig, addr netip.AddrPort, public netip.Ad
 		return err
 	}
 	p := &enginePort{mediaPort: port}
-	p.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: logs.NewLogger("ice"), UDPConn: p.mediaPort})
+	p.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: logs.NewLogger("ice"), UDPConn: p.mediaPort,
+		// What the mux cannot route it drops: a datagram from an address
+		// no session has connected with that is not an ICE check naming a
+		// live session. It calls this on the port's reader goroutine.
+		OnUnhandledPacket: func([]byte, netip.AddrPort) { port.counters.unknownSender.Add(1) }})
 	e.ports = append(e.ports, p)
 	p.agentOptions = []ice.AgentOption{
 		ice.WithUDPMux(p.mux),

@@ -66,13 +66,15 @@ const coalesceMin = 2
 const rateWindow = 10 * time.Millisecond
 
 // portCounters count, per port, what the reader did with connected peers'
-// packets (PortStats says what each means). Only the reader adds to them.
+// packets, and what it dropped of anyone else's (PortStats says what each
+// means). Only the reader adds to them.
 type portCounters struct {
-	srtp, rtcp, undecryptable, replayed, unknownSSRC, oversize atomic.Uint64
+	srtp, rtcp, undecryptable, replayed, unknownSSRC, oversize, unrecognized, unknownSender atomic.Uint64
 }
 
 // PortStats counts what the media ports received from connected peers
-// outside the streams' own counters, since the engine started.
+// outside the streams' own counters, and what they dropped unread from
+// anyone else, since the engine started.
 type PortStats struct {
 	// SRTP counts packets delivered decrypted to a track.
 	SRTP uint64
@@ -93,6 +95,16 @@ type PortStats struct {
 	// Oversize counts datagrams from anyone too large to be a media,
 	// STUN or DTLS packet, dropped unread.
 	Oversize uint64
+	// Unrecognized counts datagrams from anyone that are none of STUN,
+	// DTLS, RTP or RTCP by their first byte (RFC 7983), dropped unread.
+	Unrecognized uint64
+	// UnknownSender counts datagrams dropped because they come from an
+	// address no session is connected with and are not an ICE check
+	// naming a live session: garbage, stray or forged media, checks for
+	// ended or unknown sessions. (A check that names a live session but
+	// fails its integrity is the ICE agent's to drop, uncounted; so is a
+	// STUN message too malformed to name any session.)
+	UnknownSender uint64
 }
 
 func (c *portCounters) addTo(s *PortStats) {
@@ -102,6 +114,8 @@ func (c *portCounters) addTo(s *PortStats) {
 	s.Replayed += c.replayed.Load()
 	s.UnknownSSRC += c.unknownSSRC.Load()
 	s.Oversize += c.oversize.Load()
+	s.Unrecognized += c.unrecognized.Load()
+	s.UnknownSender += c.unknownSender.Load()
 }
 
 func newMediaPort(conn *net.UDPConn) (*mediaPort, error) {
@@ -121,6 +135,17 @@ func isSRTPOrSRTCP(b []byte) bool {
 	return len(b) >= 12 && b[0] >= 128 && b[0] <= 191
 }
 
+// demuxable tells what RFC 7983 lets a port that speaks STUN, DTLS and SRTP
+// take, by its first byte: 0–3 STUN, 20–63 DTLS, 128–191 RTP and RTCP.
+// Anything else (ZRTP, TURN channels, garbage) no one here would read.
+func demuxable(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	c := b[0]
+	return c <= 3 || (c >= 20 && c <= 63) || (c >= 128 && c <= 191)
+}
+
 // ReadFromAddrPort returns the next packet that is not a connected peer's
 // SRTP; those it delivers itself.
 //
@@ -137,6 +162,10 @@ func (p *mediaPort) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 				continue
 			}
 			if !isSRTPOrSRTCP(pkt) {
+				if !demuxable(pkt) {
+					p.counters.unrecognized.Add(1)
+					continue
+				}
 				return copy(b, pkt), from, nil
 			}
 			r := (*p.routes.Load())[canonical(from)]

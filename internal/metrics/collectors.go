@@ -36,7 +36,7 @@ func (c callsByState) Collect(ch chan<- prometheus.Metric) {
 type mediaPackets struct{ src Source }
 
 var mediaPacketsDesc = prometheus.NewDesc("mediabot_media_packets_total",
-	"Packets from connected peers on the media ports, by result: srtp (delivered to a stream), rtcp (read, not decrypted), undecryptable (failed SRTP authentication), replayed (an authentic packet seen before: a network duplicate or a replay), unknown_ssrc (a source the answer did not declare, past the stream limit, or an unoffered payload type), oversize (a datagram from anyone too large for a media packet, dropped).",
+	"Packets from connected peers on the media ports, by result: srtp (delivered to a stream), rtcp (read, not decrypted), undecryptable (failed SRTP authentication), replayed (an authentic packet seen before: a network duplicate or a replay), unknown_ssrc (a source the answer did not declare, past the stream limit, or an unoffered payload type), oversize (a datagram from anyone too large for a media packet, dropped), unrecognized (a datagram from anyone that is no STUN, DTLS, RTP or RTCP by its first byte, dropped), unknown_sender (a datagram from an address no session is connected with that is no ICE check for a live session, dropped).",
 	[]string{"result"}, nil)
 
 func (m mediaPackets) Describe(ch chan<- *prometheus.Desc) { ch <- mediaPacketsDesc }
@@ -44,7 +44,7 @@ func (m mediaPackets) Describe(ch chan<- *prometheus.Desc) { ch <- mediaPacketsD
 func (m mediaPackets) Collect(ch chan<- prometheus.Metric) {
 	s := m.src.PortStats()
 	for result, v := range map[string]uint64{"srtp": s.SRTP, "rtcp": s.RTCP,
-		"undecryptable": s.Undecryptable, "replayed": s.Replayed, "unknown_ssrc": s.UnknownSSRC, "oversize": s.Oversize} {
+		"undecryptable": s.Undecryptable, "replayed": s.Replayed, "unknown_ssrc": s.UnknownSSRC, "oversize": s.Oversize, "unrecognized": s.Unrecognized, "unknown_sender": s.UnknownSender} {
 		ch <- prometheus.MustNewConstMetric(mediaPacketsDesc, prometheus.CounterValue, float64(v), result)
 	}
 }
