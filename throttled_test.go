@@ -136,10 +136,7 @@ func TestEveryGraphActionRidesOutThrottling(t *testing.T) {
 
 func (row throttleRow) run(t *testing.T) {
 	sim := startSim(t)
-	// Admission by measured load would refuse calls on a busy machine.
-	srv := startBot(t, sim, row.configure, mediabot.WithLoadFunc(func() mediabot.LoadState {
-		return mediabot.LoadState{Level: mediabot.LoadNormal, Reason: "steady (test)", MachineIdle: 1}
-	}))
+	srv := startBot(t, sim, row.configure, noLoadAdmission())
 	sim.FailNext(row.method, row.suffix, http.StatusTooManyRequests, time.Second, 1)
 	sim.FailNext(row.method, row.suffix, http.StatusServiceUnavailable, time.Second, 1)
 	row.drive(t, sim, srv)
@@ -234,4 +231,12 @@ func waitFlowing(t *testing.T, bot *mediabot.Bot) string {
 		return id != ""
 	})
 	return id
+}
+
+// noLoadAdmission keeps the bot's admission off the machine's measured
+// load, which a busy test machine would have refuse calls.
+func noLoadAdmission() mediabot.Option {
+	return mediabot.WithLoadFunc(func() mediabot.LoadState {
+		return mediabot.LoadState{Level: mediabot.LoadNormal, Reason: "steady (test)", MachineIdle: 1}
+	})
 }

@@ -31,6 +31,8 @@ const (
 	// keyCacheTTL matches the 2 h the Microsoft sample caches its OpenID
 	// configuration for.
 	keyCacheTTL = 2 * time.Hour
+	// maxKidBytes bounds the kid of a token worth looking up.
+	maxKidBytes = 256
 )
 
 // AuthConfig configures inbound token validation. Audience, at least one
@@ -146,8 +148,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 		return Claims{}, unauthorized("malformed token or algorithm not RS256")
 	}
 	kid := tok.Headers[0].KeyID
-	if kid == "" {
+	switch {
+	case kid == "":
 		return Claims{}, unauthorized("token has no kid")
+	case len(kid) > maxKidBytes:
+		// A key is named in a few dozen characters: a longer kid is made
+		// up, and is not quoted back into the log and the 401.
+		return Claims{}, unauthorized("token's kid is too long")
 	}
 	key, err := a.keys.lookup(ctx, kid)
 	if err != nil {
