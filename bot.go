@@ -157,6 +157,7 @@ func (b *Bot) setupFanout() {
 	b.speech = speech.New(b.speechEdge)
 	b.fanout.Add(b.speech, "speech", fanout.Either, ringFrames, 0)
 	b.metrics.Consumers(b.fanout.Names())
+	b.metrics.SinkDrops(b.sinks)
 }
 
 // speechEdge hands an edge of a stretch of speech to its call, which emits
@@ -199,7 +200,7 @@ func (b *Bot) setupGraph() error {
 	}
 	ccfg := signaling.ClientConfig{
 		GraphURL: graphURL, TokenURL: tokenURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-		DefaultTenant: cfg.TenantID, HTTPClient: b.httpClient,
+		DefaultTenant: cfg.TenantID, HTTPClient: b.httpClient, TokenFailed: b.tokenFailed,
 	}
 	if cfg.ClientCertificateFile != "" {
 		cert, key, err := signaling.LoadCertificate(cfg.ClientCertificateFile, cfg.ClientKeyFile)
@@ -230,6 +231,17 @@ func (b *Bot) setupGraph() error {
 	}
 	b.auth = auth
 	return nil
+}
+
+// tokenFailed counts and logs a failed access-token fetch. Graph is only
+// called once the bot is set up: its metrics exist by then.
+func (b *Bot) tokenFailed(tenant string, stillValid bool, err error) {
+	b.metrics.TokenFetchFailed(stillValid)
+	if stillValid {
+		b.log.Warn("could not get a new access token; the one held still serves", "tenant", tenant, "err", err)
+		return
+	}
+	b.log.Error("could not get an access token: Graph requests fail until the token endpoint answers", "tenant", tenant, "err", err)
 }
 
 // Handler serves what Graph, the media processor and a load balancer

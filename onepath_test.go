@@ -30,31 +30,44 @@ func natsSink(t *testing.T, url string) mediabot.Option {
 }
 
 // eachNATSMessage hands fn every message the stream holds on subjects
-// matching filter, in order.
+// matching filter, in order. It counts them first and waits for each
+// batch: a busy server may answer a fetch before it has its messages
+// ready.
 func eachNATSMessage(t *testing.T, url, filter string, fn func(jetstream.Msg)) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	js := natstest.JetStream(t, url)
-	cons, err := js.OrderedConsumer(ctx, nats.DefaultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	st, err := js.Stream(ctx, nats.DefaultStream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		batch, err := cons.FetchNoWait(500)
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want uint64
+	for _, n := range info.State.Subjects {
+		want += n
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for got := uint64(0); got < want; {
+		if ctx.Err() != nil {
+			t.Fatalf("%s: read %d of the %d messages the stream holds", filter, got, want)
+		}
+		batch, err := cons.Fetch(int(min(want-got, 500)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := 0
 		for m := range batch.Messages() {
-			n++
+			got++
 			fn(m)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			t.Fatal(err)
-		}
-		if n == 0 {
-			return
 		}
 	}
 }

@@ -136,7 +136,7 @@ func newAssertionSigner(cert *x509.Certificate, key crypto.Signer) (jose.Signer,
 // assertionTokenSource gets client-credentials tokens from one tenant's
 // token endpoint with a certificate credential: every request carries a
 // freshly signed client assertion instead of a client secret. It does no
-// caching; wrap it in oauth2.ReuseTokenSource.
+// caching (see tokenCache).
 type assertionTokenSource struct {
 	http     *http.Client
 	tokenURL string
@@ -145,9 +145,8 @@ type assertionTokenSource struct {
 	signer   jose.Signer
 }
 
-// Token requests a new access token. It has no context of its own: the
-// HTTP client's timeout bounds it.
-func (s *assertionTokenSource) Token() (*oauth2.Token, error) {
+// token requests a new access token.
+func (s *assertionTokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 	assertion, err := s.assertion(time.Now())
 	if err != nil {
 		return nil, err
@@ -159,7 +158,7 @@ func (s *assertionTokenSource) Token() (*oauth2.Token, error) {
 		"client_assertion_type": {ClientAssertionType},
 		"client_assertion":      {assertion},
 	}
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, s.tokenURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, fmt.Errorf("token endpoint %s: %w", s.tokenURL, err)
 	}

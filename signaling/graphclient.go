@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -43,10 +44,20 @@ type ClientConfig struct {
 	// Retry says how throttled and failed requests are retried; the zero
 	// value is the default policy (see RetryPolicy).
 	Retry RetryPolicy
+	// TokenFailed, when set, is told of each failed fetch of an access
+	// token for tenant: stillValid when the token held still serves (a
+	// fetch ahead of its expiry: no request failed), else the requests
+	// waiting for the token fail with ErrToken.
+	TokenFailed func(tenant string, stillValid bool, err error)
 }
 
+// defaultGraphTimeout bounds one request to Graph or to the token
+// endpoint when the HTTP client given sets no timeout.
+const defaultGraphTimeout = 10 * time.Second
+
 // Client makes the bot's requests to Graph with client-credentials tokens,
-// cached per tenant and refreshed shortly before they expire. Each logical
+// cached per tenant and fetched again from half their lifetime on (see
+// tokenCache). Each logical
 // request carries a client-request-id GUID of its own and is retried on
 // 429, 5xx and transport errors as ClientConfig.Retry says, never waiting
 // past the context's deadline. It is safe for concurrent use.
@@ -60,7 +71,7 @@ type Client struct {
 	assertionSigner jose.Signer
 
 	mu     sync.Mutex
-	tokens map[string]oauth2.TokenSource
+	tokens map[string]*tokenCache
 }
 
 // NewClient checks cfg and returns a client; it does no network I/O.
@@ -85,7 +96,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	cfg.GraphURL = strings.TrimRight(cfg.GraphURL, "/")
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
+		hc = &http.Client{Timeout: defaultGraphTimeout}
 	}
 	return &Client{
 		cfg:             cfg,
@@ -93,7 +104,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		scope:           base.Scheme + "://" + base.Host + "/.default",
 		retry:           cfg.Retry.withDefaults(),
 		assertionSigner: sig,
-		tokens:          map[string]oauth2.TokenSource{},
+		tokens:          map[string]*tokenCache{},
 	}, nil
 }
 
@@ -266,33 +277,34 @@ func (c *Client) attempt(ctx context.Context, tenant string, r graphRequest, cli
 	return &reply{status: resp.StatusCode, header: resp.Header, body: raw}, nil
 }
 
-// token returns a valid access token for tenant, from the cache when it can.
+// token returns an access token for tenant, from the cache when it can.
 func (c *Client) token(ctx context.Context, tenant string) (string, error) {
 	if tenant == "" {
 		tenant = c.cfg.DefaultTenant
 	}
 	c.mu.Lock()
-	src, ok := c.tokens[tenant]
+	cache, ok := c.tokens[tenant]
 	if !ok {
-		src = c.newTokenSource(strings.ReplaceAll(c.cfg.TokenURL, "{tenant}", url.PathEscape(orCommon(tenant))))
-		c.tokens[tenant] = src
+		cache = c.newTokenCache(tenant)
+		c.tokens[tenant] = cache
 	}
 	c.mu.Unlock()
-	t, err := src.Token()
-	if err != nil {
-		return "", err
-	}
-	return t.AccessToken, nil
+	return cache.token(ctx)
 }
 
-// newTokenSource returns the caching token source of one tenant's token
-// endpoint: with a client assertion when the client has a certificate,
-// with the client secret otherwise.
-func (c *Client) newTokenSource(tokenURL string) oauth2.TokenSource {
+// newTokenCache returns the token cache of one tenant, fetching from its
+// token endpoint with a client assertion when the client has a
+// certificate, with the client secret otherwise.
+func (c *Client) newTokenCache(tenant string) *tokenCache {
+	tokenURL := strings.ReplaceAll(c.cfg.TokenURL, "{tenant}", url.PathEscape(orCommon(tenant)))
+	cache := &tokenCache{timeout: cmp.Or(c.http.Timeout, defaultGraphTimeout)}
+	if c.cfg.TokenFailed != nil {
+		cache.failed = func(stillValid bool, err error) { c.cfg.TokenFailed(tenant, stillValid, err) }
+	}
 	if c.assertionSigner != nil {
-		return oauth2.ReuseTokenSource(nil, &assertionTokenSource{
-			http: c.http, tokenURL: tokenURL, clientID: c.cfg.ClientID, scope: c.scope, signer: c.assertionSigner,
-		})
+		src := &assertionTokenSource{http: c.http, tokenURL: tokenURL, clientID: c.cfg.ClientID, scope: c.scope, signer: c.assertionSigner}
+		cache.fetch = src.token
+		return cache
 	}
 	cc := clientcredentials.Config{
 		ClientID:     c.cfg.ClientID,
@@ -301,9 +313,10 @@ func (c *Client) newTokenSource(tokenURL string) oauth2.TokenSource {
 		Scopes:       []string{c.scope},
 		AuthStyle:    oauth2.AuthStyleInParams,
 	}
-	// The source outlives this request: give it a context of its own
-	// that carries only the HTTP client.
-	return cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, c.http))
+	cache.fetch = func(ctx context.Context) (*oauth2.Token, error) {
+		return cc.Token(context.WithValue(ctx, oauth2.HTTPClient, c.http))
+	}
+	return cache
 }
 
 func orCommon(tenant string) string {

@@ -50,6 +50,7 @@ type Metrics struct {
 	rtp                  rtpCounters
 	concealed            *prometheus.CounterVec // by method: fec, plc
 	ringOverflows        *prometheus.CounterVec // by consumer
+	tokenFailures        *prometheus.CounterVec // by token held: valid, none
 }
 
 // New registers the metrics, the gauges reading src.
@@ -121,6 +122,7 @@ func New(src Source) *Metrics {
 			Help: "Content-sharing sessions open now, over all live calls.",
 		}, func() float64 { return float64(src.SharingSessions()) }),
 	)
+	m.tokenFailures = registerTokenFailures(m.reg)
 	// The known label values exist from the start, at 0.
 	for _, method := range []string{"fec", "plc"} {
 		m.concealed.WithLabelValues(method)
