@@ -127,3 +127,17 @@ func UDPRcvbufErrors() (float64, error) {
 	}
 	return 0, errors.New("proc net snmp: no Udp RcvbufErrors")
 }
+
+// LoadAverage is the machine's load average over 1, 5 and 15 minutes, as
+// /proc/loadavg gives it, e.g. "3.02 2.87 2.10".
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
