@@ -136,7 +136,7 @@ func TestEveryGraphActionRidesOutThrottling(t *testing.T) {
 
 func (row throttleRow) run(t *testing.T) {
 	sim := startSim(t)
-	srv := startBot(t, sim, row.configure, noLoadAdmission())
+	srv := startBot(t, sim, row.configure, steadyLoad())
 	sim.FailNext(row.method, row.suffix, http.StatusTooManyRequests, time.Second, 1)
 	sim.FailNext(row.method, row.suffix, http.StatusServiceUnavailable, time.Second, 1)
 	row.drive(t, sim, srv)
@@ -231,12 +231,4 @@ func waitFlowing(t *testing.T, bot *mediabot.Bot) string {
 		return id != ""
 	})
 	return id
-}
-
-// noLoadAdmission keeps the bot's admission off the machine's measured
-// load, which a busy test machine would have refuse calls.
-func noLoadAdmission() mediabot.Option {
-	return mediabot.WithLoadFunc(func() mediabot.LoadState {
-		return mediabot.LoadState{Level: mediabot.LoadNormal, Reason: "steady (test)", MachineIdle: 1}
-	})
 }

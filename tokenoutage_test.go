@@ -41,7 +41,7 @@ func TestTokenEndpointOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sim.Close() })
-	srv := startBot(t, sim, func(c *mediabot.Config) { c.KeepAliveInterval = 250 * time.Millisecond }, noLoadAdmission())
+	srv := startBot(t, sim, func(c *mediabot.Config) { c.KeepAliveInterval = 250 * time.Millisecond }, steadyLoad())
 	metrics := srv.OpsURL + "/metrics"
 	failures := func(held string) float64 {
 		return scrapeGauge(metrics, `mediabot_token_fetch_failures_total{held="`+held+`"}`)
