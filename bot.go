@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,10 +51,11 @@ type Bot struct {
 	metrics *metrics.Metrics
 	calls   *call.Table
 
-	draining atomic.Bool
-	stopping atomic.Bool // shutdown has begun
-	load     atomic.Pointer[LoadState]
-	stop     chan struct{} // closed at shutdown: the load monitor and the speech ticker end
+	draining  atomic.Bool
+	stopping  atomic.Bool // shutdown has begun
+	admitting sync.Mutex  // incoming calls are admitted one at a time
+	load      atomic.Pointer[LoadState]
+	stop      chan struct{} // closed at shutdown: the load monitor and the speech ticker end
 }
 
 // New builds a bot from cfg: it checks the configuration, opens the media

@@ -20,8 +20,17 @@ func (h host) Decide(ctx context.Context, c *call.Call, gc signaling.Call) {
 		c.Reject(ctx, "busy")
 		return
 	}
+	// Judged one at a time: a call admitted holds its place before the
+	// next is judged, or a burst judged at once would all be admitted
+	// into the same room.
+	b.admitting.Lock()
 	st := b.admission() // this call, without a media session yet, is the new one
+	c.HoldPlace(st.Level != LoadOverloaded)
+	b.admitting.Unlock()
 	d := b.policy(IncomingCall{Call: gc, TenantID: c.TenantID(), LiveCalls: b.calls.Live() - 1, Load: st})
+	if d.Action != Answer {
+		c.HoldPlace(false) // no media session of the bot's to come
+	}
 	switch d.Action {
 	case Reject:
 		if st.Level == LoadOverloaded {

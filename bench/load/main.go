@@ -127,7 +127,14 @@ func run(args []string) error {
 			break
 		}
 	}
-	cmdline := "go run -tags nolibopusfile ./bench/load " + strings.Join(args, " ")
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = a
+		if strings.ContainsAny(a, " \t\"'") {
+			quoted[i] = strconv.Quote(a) // as a shell reads it back
+		}
+	}
+	cmdline := "go run -tags nolibopusfile ./bench/load " + strings.Join(quoted, " ")
 	var w io.Writer = os.Stdout
 	if *out != "" {
 		file, err := os.Create(*out)

@@ -74,9 +74,12 @@ type Call struct {
 	// placed with app-hosted media): until media connects, it is one of
 	// the calls connecting that admission counts.
 	hasSession atomic.Bool
-	packets    atomic.Uint64 // RTP packets read on all streams, for the media watchdog
-	streams    sync.WaitGroup
-	dropped    atomic.Uint64
+	// placeHeld is set while admission holds the call's place before its
+	// media session exists (HoldPlace).
+	placeHeld atomic.Bool
+	packets   atomic.Uint64 // RTP packets read on all streams, for the media watchdog
+	streams   sync.WaitGroup
+	dropped   atomic.Uint64
 	// Timers of the worker: the grace after a media loss, the bound of the
 	// closing phase. Worker only.
 	lossTimer, closeTimer *time.Timer
@@ -164,12 +167,29 @@ func (c *Call) EndReason() string {
 // now.
 func (c *Call) SharingActive() int { return c.sharing.Active() }
 
-// connecting reports whether the call has a media session that has not
-// brought a packet yet: connecting, or connected with its streams about to
-// start. Admission holds its streams' place until they are counted.
+// connecting reports whether the call has a media session (or its place
+// held by admission) whose streams are not all counted yet: no packet so
+// far, or media connected less than streamsSettle ago, while its
+// participants' streams start one by one. Admission holds its streams'
+// place until then; meanwhile the streams already up count twice, which
+// errs on the safe side.
 func (c *Call) connecting() bool {
-	return c.hasSession.Load() && c.packets.Load() == 0 && c.phase.Load() == live
+	if !c.hasSession.Load() && !c.placeHeld.Load() || c.phase.Load() != live {
+		return false
+	}
+	start := c.mediaStart.Load()
+	return c.packets.Load() == 0 || start == 0 || time.Duration(monotime.Now()-start) < streamsSettle
 }
+
+// streamsSettle is how long after its media connects a call's streams are
+// taken to be up: every participant who speaks has sent a packet by then.
+const streamsSettle = time.Second
+
+// HoldPlace counts the call among the calls connecting from the moment
+// admission lets it in (held), before its media session exists, so that
+// the calls judged after it see its streams coming; not held, it gives
+// the place back (the policy did not answer it after all).
+func (c *Call) HoldPlace(held bool) { c.placeHeld.Store(held) }
 
 // enqueue hands the worker an item without blocking; a call that floods
 // its queue loses the excess, counted.

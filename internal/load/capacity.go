@@ -45,11 +45,15 @@ type Capacity struct {
 }
 
 // What the model starts from, before this instance has measured itself:
-// about 50 µs of CPU per 20 ms packet, all of it on the reader (the load
-// ladder measures 25–45 µs).
+// 70 µs of CPU per 20 ms packet, all of it on the reader, above what the
+// load ladder measures on a slow day (25–55 µs). The prior errs low on
+// purpose: a first burst admitted short of the capacity is filled seconds
+// later, once the streams held are measured, by the calls that come next
+// and the redials; a burst admitted past it cannot be undone until those
+// calls end.
 const (
-	priorStreamCost = 2500 * time.Microsecond
-	priorReaderCost = 0.0025
+	priorStreamCost = 3500 * time.Microsecond
+	priorReaderCost = 0.0035
 )
 
 // minMeasuredStreams is how many steady streams a cost measurement needs:
@@ -77,7 +81,10 @@ type sample struct {
 	streams, prevStreams int
 	connecting           int     // calls whose media has not connected yet
 	readerBusy           float64 // the busiest reader's share of wall
-	distress             bool    // the measured level is overloaded
+	// distress says this second's own measurements (not yet held for
+	// sustained seconds) are overloaded: the bot was starved, and what
+	// it used says nothing of what its streams need.
+	distress bool
 }
 
 // steady reports whether the sample measures held streams: enough of
@@ -106,6 +113,11 @@ func (m *capacityModel) learn(s sample) Capacity {
 		case s.streams == 0 && s.connecting == 0:
 			c.FixedCores += fixedSmoothing * (bot - c.FixedCores)
 			c.OtherCores += costSmoothing * (max(s.machineBusy-bot, 0) - c.OtherCores)
+		case s.steady() && s.distress:
+			ceiling := int(ceilingMargin * float64(s.streams))
+			if c.Ceiling == 0 || ceiling < c.Ceiling {
+				c.Ceiling = ceiling
+			}
 		case s.steady():
 			perStream := time.Duration(max(bot-c.FixedCores, 0) / float64(s.streams) * float64(time.Second))
 			readerCost := s.readerBusy * float64(max(s.ports, 1)) / float64(s.streams)
@@ -116,13 +128,7 @@ func (m *capacityModel) learn(s sample) Capacity {
 				c.ReaderCost += costSmoothing * (readerCost - c.ReaderCost)
 			}
 			c.OtherCores += costSmoothing * (max(s.machineBusy-bot, 0) - c.OtherCores)
-			switch {
-			case s.distress:
-				ceiling := int(ceilingMargin * float64(s.streams))
-				if c.Ceiling == 0 || ceiling < c.Ceiling {
-					c.Ceiling = ceiling
-				}
-			case c.Ceiling > 0:
+			if c.Ceiling > 0 {
 				c.Ceiling = int(math.Ceil(ceilingRecovery * float64(c.Ceiling)))
 			}
 		}

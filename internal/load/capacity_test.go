@@ -22,7 +22,8 @@ func near(got, want, tolerance float64) bool { return math.Abs(got-want) <= tole
 func TestCapacityStartsFromThePriors(t *testing.T) {
 	m := newCapacityModel()
 	c := m.learn(sample{cpus: 2, ports: 1})
-	if c.Measured || c.StreamCost != priorStreamCost || c.CPUStreams != int(1.6/priorStreamCost.Seconds()) || c.ReaderStreams != int(0.8/priorReaderCost) {
+	readerCost := float64(priorReaderCost) // a variable: the share is rounded down at run time
+	if c.Measured || c.StreamCost != priorStreamCost || c.CPUStreams != int(1.6/priorStreamCost.Seconds()) || c.ReaderStreams != int(0.8/readerCost) {
 		t.Errorf("prior capacity %+v", c)
 	}
 	for range 30 {
@@ -122,5 +123,23 @@ func TestCapacityCeilingAfterDistress(t *testing.T) {
 	burst.distress, burst.connecting = true, 100
 	if c = m.learn(burst); c.Ceiling != 0 {
 		t.Errorf("distress during set-up set a ceiling of %d", c.Ceiling)
+	}
+}
+
+// A starved bot uses less CPU per stream than its streams need: a steady
+// second in distress teaches the model no cost, or the capacity would rise
+// in the very second the streams held are too many.
+func TestCapacityLearnsNoCostWhileInDistress(t *testing.T) {
+	m := newCapacityModel()
+	const cost = 2500 * time.Microsecond
+	var c Capacity
+	for range 10 {
+		c = m.learn(second(400, cost, 0, 0.3, 0.002))
+	}
+	starved := second(500, cost/2, 0, 0.3, 0.001)
+	starved.distress = true
+	if after := m.learn(starved); after.StreamCost != c.StreamCost || after.ReaderCost != c.ReaderCost || after.Streams > c.Streams {
+		t.Errorf("a starved second moved the costs %v → %v, %.4f → %.4f, capacity %d → %d",
+			c.StreamCost, after.StreamCost, c.ReaderCost, after.ReaderCost, c.Streams, after.Streams)
 	}
 }

@@ -119,10 +119,11 @@ func (m *Monitor) sample() State {
 		}
 	}
 	st.Level, st.Reason = Judge(st)
-	st.Level = m.settle(st.Level)
+	measured := st.Level
+	st.Level = m.settle(measured)
 	s := sample{wall: wall, botCPU: cpu - m.lastCPU, cpus: runtime.NumCPU(), ports: len(busy),
 		streams: st.Streams, prevStreams: m.lastStreams, connecting: m.src.Connecting(),
-		readerBusy: st.ReaderBusy, distress: st.Level == Overloaded}
+		readerBusy: st.ReaderBusy, distress: measured == Overloaded}
 	if total > m.lastTotal {
 		s.machineBusy = (1 - st.MachineIdle) * float64(s.cpus)
 	}
