@@ -565,10 +565,10 @@ func TestHostileMediaAttack(t *testing.T) {
 		})
 	}
 	testwait.For(t, 60*time.Second, "every call's streams to start", func() bool {
-		return len(events.all(event.StreamStarted)) == 2*calls
+		return len(events.where(ofType(event.StreamStarted))) == 2*calls
 	})
 	var ssrcs []uint32
-	for _, e := range events.all(event.StreamStarted) {
+	for _, e := range events.where(ofType(event.StreamStarted)) {
 		ssrcs = append(ssrcs, e.SSRC)
 	}
 	var firstMedia time.Time
@@ -764,15 +764,20 @@ func TestHostileMediaAttack(t *testing.T) {
 	}
 }
 
-// all is every event of type typ, of any call.
-func (l *eventLog) all(typ event.Type) []event.Event {
+// where is every event of any call that keep keeps.
+func (l *eventLog) where(keep func(event.Event) bool) []event.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []event.Event
 	for _, e := range l.events {
-		if e.Type == typ {
+		if keep(e) {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// ofType keeps the events of type typ.
+func ofType(typ event.Type) func(event.Event) bool {
+	return func(e event.Event) bool { return e.Type == typ }
 }

@@ -134,7 +134,7 @@ func playThroughNATSOutage(t *testing.T, cfg natssink.Config) *natsOutageRun {
 
 	run := &natsOutageRun{res: res, callDir: filepath.Join(srv.OutDir, res.CallID), dropped: pub.Dropped()}
 	pid := res.Participants[0]
-	emitted := log.ofCall(res.CallID)
+	emitted := log.where(func(e event.Event) bool { return e.CallID == res.CallID })
 	for _, e := range emitted {
 		if e.Type == event.SinkError && e.Sink == "nats" {
 			run.reports = append(run.reports, e)
@@ -246,19 +246,6 @@ func samples(b []byte) []int16 {
 	out := make([]int16, len(b)/2)
 	for i := range out {
 		out[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
-	}
-	return out
-}
-
-// ofCall is every event of a call.
-func (l *eventLog) ofCall(callID string) []event.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []event.Event
-	for _, e := range l.events {
-		if e.CallID == callID {
-			out = append(out, e)
-		}
 	}
 	return out
 }

@@ -105,7 +105,7 @@ func TestFullThenReadOnlyOutDirKeepsCallsGoing(t *testing.T) {
 	}
 	first, second := play(300, 500), play(400, 700)
 	testwait.For(t, 15*time.Second, "the volume to fill up", func() bool {
-		return len(log.all(event.SinkError)) >= 2
+		return len(log.where(ofType(event.SinkError))) >= 2
 	})
 	if out, err := exec.Command("mount", "-o", "remount,ro", volume).CombinedOutput(); err != nil {
 		t.Fatalf("remount read-only: %v %s", err, out)
@@ -136,7 +136,7 @@ func TestFullThenReadOnlyOutDirKeepsCallsGoing(t *testing.T) {
 	frames.mu.Unlock()
 
 	reports := map[string][]string{}
-	for _, e := range log.all(event.SinkError) {
+	for _, e := range log.where(ofType(event.SinkError)) {
 		if e.Sink == "file" {
 			reports[e.CallID] = append(reports[e.CallID], e.Error)
 		}
