@@ -219,7 +219,8 @@ func (c *Call) run() {
 			// media leg is dead even if ICE has not noticed.
 			if n := c.packets.Load(); n != lastPackets {
 				lastPackets, lastChange = n, time.Now()
-			} else if c.established() && c.mediaStart.Load() != 0 && time.Since(lastChange) >= idle {
+			} else if start := c.mediaStart.Load(); c.established() && start != 0 &&
+				silentFor(time.Since(lastChange), time.Duration(monotime.Now()-start), idle) {
 				c.mediaLost("no media packets for " + idle.String())
 			}
 		case w := <-c.queue:
@@ -232,6 +233,14 @@ func (c *Call) run() {
 			return
 		}
 	}
+}
+
+// silentFor reports whether media has been silent for idle: no packet
+// counted for idle, and media connected for at least as long (the count
+// last changed before media connected when the answer took a while, and
+// the first packets come a moment after it connects).
+func silentFor(sinceCount, sinceMedia, idle time.Duration) bool {
+	return sinceCount >= idle && sinceMedia >= idle
 }
 
 // emit is the one way a call's events leave it: stamped with the media
