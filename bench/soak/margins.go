@@ -46,7 +46,7 @@ var (
 	goroutineMargin = margin{amount: 10}
 	fdMargin        = margin{amount: 5}
 	// The bot keeps each call that ended in the last ten minutes, its
-	// record: about 20 KiB, most of it the empty buffer of its work queue.
+	// record: about 4 KiB (its work queue is let go when it ends).
 	// Pools and the allocator's partly used spans vary by a few MiB.
 	heapMargin = margin{share: 0.25, amount: 4 << 20, perRemembered: 32 << 10}
 	// The runtime does not hand every freed page back at once, and keeps

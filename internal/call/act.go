@@ -11,8 +11,12 @@ func (c *Call) act(action func(ctx context.Context), then func()) {
 		ctx, cancel := context.WithTimeout(context.Background(), graphTimeout)
 		defer cancel()
 		action(ctx)
+		queue := c.inbox.Load()
+		if queue == nil {
+			return // the worker has ended
+		}
 		select {
-		case c.queue <- work{fn: then}:
+		case *queue <- work{fn: then}:
 		case <-c.done:
 		}
 	}()

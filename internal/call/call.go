@@ -39,8 +39,11 @@ type Call struct {
 	tenant  string
 	arrived time.Time
 	log     *slog.Logger
-	queue   chan work
-	done    chan struct{}
+	// inbox holds the items waiting for the worker; it is let go when the
+	// worker ends, so that an ended call the table remembers keeps no
+	// queue (queueLength items' worth of memory each).
+	inbox atomic.Pointer[chan work]
+	done  chan struct{}
 
 	state atomic.Pointer[string] // Graph's state; written by the worker only
 	phase atomic.Int32
@@ -94,10 +97,11 @@ func newCall(t *Table, id, tenant string, arrived time.Time, policy bool) *Call 
 	c := &Call{
 		t: t, id: id, tenant: tenant, arrived: arrived,
 		log:    t.deps.Log.With("call", id),
-		queue:  make(chan work, queueLength),
 		done:   make(chan struct{}),
 		roster: newRoster(), ops: newOperations(), direction: "incoming",
 	}
+	queue := make(chan work, queueLength)
+	c.inbox.Store(&queue)
 	incoming := "incoming"
 	c.state.Store(&incoming)
 	c.sharing = sharing.NewTracker(id, c.emit)
@@ -194,8 +198,12 @@ func (c *Call) HoldPlace(held bool) { c.placeHeld.Store(held) }
 // enqueue hands the worker an item without blocking; a call that floods
 // its queue loses the excess, counted.
 func (c *Call) enqueue(w work) {
+	queue := c.inbox.Load()
+	if queue == nil {
+		return // the worker has ended
+	}
 	select {
-	case c.queue <- w:
+	case *queue <- w:
 	case <-c.done:
 	default:
 		c.dropped.Add(1)
@@ -207,6 +215,8 @@ func (c *Call) enqueue(w work) {
 // call has ended.
 func (c *Call) run() {
 	defer c.t.workers.Done()
+	queue := *c.inbox.Load()
+	defer c.inbox.Store(nil)
 	idle := c.t.deps.Settings.MediaIdleTimeout
 	watch := time.NewTicker(idle / 4)
 	defer watch.Stop()
@@ -223,7 +233,7 @@ func (c *Call) run() {
 				silentFor(time.Since(lastChange), time.Duration(monotime.Now()-start), idle) {
 				c.mediaLost("no media packets for " + idle.String())
 			}
-		case w := <-c.queue:
+		case w := <-queue:
 			if w.fn != nil {
 				w.fn()
 			} else {
