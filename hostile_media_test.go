@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,24 +32,12 @@ import (
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
 	"github.com/mediabot-dev/mediabot/internal/audiotest"
+	"github.com/mediabot-dev/mediabot/internal/raceflag"
 	"github.com/mediabot-dev/mediabot/internal/testwait"
 	"github.com/mediabot-dev/mediabot/internal/wavtest"
 	"github.com/mediabot-dev/mediabot/mediabottest"
 	"github.com/mediabot-dev/mediabot/mediasession"
 )
-
-// raceEnabled reports whether the test binary was built with -race: the
-// attack is then paced slower, the detector making every packet dearer.
-func raceEnabled() bool {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-race" {
-				return s.Value == "true"
-			}
-		}
-	}
-	return false
-}
 
 // udpQueue reads the kernel's state of the IPv4 loopback UDP socket bound to
 // port: the bytes queued unread and the datagrams dropped for lack of room.
@@ -493,7 +480,7 @@ func TestHostileMediaAttack(t *testing.T) {
 	// played, with 6 longer calls: enough to race, in about the same time.
 	calls, scale := 20, 1
 	callLength, attackFor := 16*time.Second, 5*time.Second
-	if raceEnabled() {
+	if raceflag.Enabled() {
 		calls, scale, callLength = 6, 4, 18*time.Second
 	}
 	randoms, oversize, stuns, fakes := 100_000/scale, 100/scale, 10_000/scale, 10_000/scale

@@ -22,6 +22,7 @@ import (
 
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/raceflag"
 	"github.com/mediabot-dev/mediabot/mediabottest"
 	"github.com/mediabot-dev/mediabot/mediasession"
 	"github.com/mediabot-dev/mediabot/signaling"
@@ -279,7 +280,7 @@ func TestHostileWebhookAttack(t *testing.T) {
 	// 16 clients at once (2,000 under the race detector, which makes each
 	// several times dearer).
 	floods, flooders := 10000, 16
-	if raceEnabled() {
+	if raceflag.Enabled() {
 		floods = 2000
 	}
 	flood := &latencies{}
@@ -366,7 +367,7 @@ func TestHostileWebhookAttack(t *testing.T) {
 		}
 		// Fast: well under a second on an idle machine; generous here for
 		// a busy one, and the race detector.
-		if limit := 5 * time.Second; (!raceEnabled() && r.took > limit) || r.took > 4*limit {
+		if limit := 5 * time.Second; (!raceflag.Enabled() && r.took > limit) || r.took > 4*limit {
 			t.Errorf("%s: took %s", r.what, r.took)
 		}
 		// The reply does not echo what the attacker sent.

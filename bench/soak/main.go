@@ -39,6 +39,15 @@ func main() {
 // errOverMargin is run's error when a figure ended over its margin.
 var errOverMargin = errors.New("a figure ended over its margin")
 
+// overMarginError names the figures that ended over their margins.
+type overMarginError struct{ names []string }
+
+func (e *overMarginError) Error() string {
+	return errOverMargin.Error() + ": " + strings.Join(e.names, ", ")
+}
+
+func (e *overMarginError) Unwrap() error { return errOverMargin }
+
 // run soaks the bot as args say, prints the table to stdout and progress
 // to progress.
 func run(args []string, stdout, progress io.Writer) error {
@@ -88,11 +97,15 @@ func run(args []string, stdout, progress io.Writer) error {
 	}
 	cs := checks(r.base, r.peak, r.end, r.calls.remembered())
 	printTable(w, "go run -tags nolibopusfile ./bench/soak "+strings.Join(args, " "), r, cs)
+	var over []string
 	for _, c := range cs {
 		if c.over {
-			fmt.Fprintf(progress, "soak: log kept in %s\n", *workDir)
-			return fmt.Errorf("%w: %s", errOverMargin, c.name)
+			over = append(over, c.name)
 		}
+	}
+	if len(over) > 0 {
+		fmt.Fprintf(progress, "soak: log kept in %s\n", *workDir)
+		return &overMarginError{names: over}
 	}
 	if tempDir {
 		return os.RemoveAll(*workDir)
