@@ -139,11 +139,7 @@ func (r *route) deliver(b []byte, arrival time.Time) {
 	}
 	plain, err := r.srtp.DecryptRTP(b, b, &r.header)
 	if err != nil {
-		if isReplay(err) {
-			c.replayed.Add(1)
-		} else {
-			c.undecryptable.Add(1)
-		}
+		c.refused(err)
 		return
 	}
 	if slot == nil {
@@ -234,6 +230,16 @@ func (r *route) close() {
 // types 192–223 where RTP has marker and payload type).
 func isRTCP(b []byte) bool {
 	return b[1] >= 192 && b[1] <= 223
+}
+
+// refused counts a packet SRTP would not decrypt: a replay, or a failed
+// authentication.
+func (c *portCounters) refused(err error) {
+	if isReplay(err) {
+		c.replayed.Add(1)
+	} else {
+		c.undecryptable.Add(1)
+	}
 }
 
 // isReplay tells pion's replay refusal from a failed authentication. pion

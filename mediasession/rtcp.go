@@ -144,11 +144,7 @@ func (r *route) receiveRTCP(b []byte, arrival time.Time) {
 	c := r.counts
 	plain, err := r.srtp.DecryptRTCP(b, b, &r.rtcpHeader)
 	if err != nil {
-		if isReplay(err) {
-			c.replayed.Add(1)
-		} else {
-			c.undecryptable.Add(1)
-		}
+		c.refused(err)
 		return
 	}
 	c.rtcp.Add(1)
