@@ -34,7 +34,7 @@ type State struct {
 	// MachineIdle is the share of all cores idle over the last interval;
 	// another process may be using the rest.
 	MachineIdle float64
-	// SchedDelay is the worst lateness of a 5 ms timer over the interval:
+	// SchedDelay is the worst lateness of a 20 ms timer over the interval:
 	// how long a ready goroutine waited for a core.
 	SchedDelay time.Duration
 	// SlowFrames is the share of frames delivered more than SlowFrame
