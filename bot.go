@@ -71,7 +71,7 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 		b.log = slog.Default()
 	}
 	if b.httpClient == nil {
-		b.httpClient = &http.Client{Timeout: 10 * time.Second}
+		b.httpClient = signaling.NewHTTPClient(10 * time.Second)
 	}
 	if b.policy == nil {
 		b.policy = DefaultPolicy(b.cfg.MaxCalls)

@@ -110,7 +110,7 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 		cfg.MinRefreshInterval = DefaultMinRefreshInterval
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+		cfg.HTTPClient = NewHTTPClient(DefaultHTTPTimeout)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -96,7 +96,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	cfg.GraphURL = strings.TrimRight(cfg.GraphURL, "/")
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: defaultGraphTimeout}
+		hc = NewHTTPClient(defaultGraphTimeout)
 	}
 	return &Client{
 		cfg:             cfg,

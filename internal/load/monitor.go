@@ -8,7 +8,7 @@ import (
 )
 
 const (
-	interval      = time.Second
+	interval = time.Second
 	// probeInterval spaces the scheduling-delay probes: each is a wake-up
 	// of an otherwise idle thread, which at light load costs the bot more
 	// than the measurement is worth at 200 a second.
