@@ -31,7 +31,7 @@ var (
 )
 
 // rsaKey returns one of three RSA-2048 keys generated once per test binary.
-func rsaKey(t *testing.T, i int) *rsa.PrivateKey {
+func rsaKey(t testing.TB, i int) *rsa.PrivateKey {
 	t.Helper()
 	testKeysOnce.Do(func() {
 		for j := range testKeys {
@@ -56,7 +56,7 @@ type keyServer struct {
 	oidcHits atomic.Int64
 }
 
-func newKeyServer(t *testing.T) *keyServer {
+func newKeyServer(t testing.TB) *keyServer {
 	ks := &keyServer{status: http.StatusOK}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +151,7 @@ func validClaims(now time.Time) tokenClaims {
 	}
 }
 
-func signRS256(t *testing.T, key *rsa.PrivateKey, kid string, c tokenClaims) string {
+func signRS256(t testing.TB, key *rsa.PrivateKey, kid string, c tokenClaims) string {
 	t.Helper()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
 		(&jose.SignerOptions{}).WithType("JWT"))
