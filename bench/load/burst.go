@@ -18,8 +18,8 @@ var heldMoments = []time.Duration{1, 2, 3, 5, 10, 15, 20}
 // which should be the one offered at the bot's capacity.
 func printBurstTable(w io.Writer, cmdline string, rc rungConfig, results []*rungResult) {
 	fmt.Fprintf(w, "```sh\n%s\n```\n\n", cmdline)
-	fmt.Fprintf(w, "%d cores, bot and graphsim on the same cores (nice %d); %d participants per call, %s calls offered over %s (busy rejections redialed for %s); sink: %s. \"capacity\" is the bot's own figure (mediabot_capacity_streams) at the end of the window; \"held\" the most streams active at once; \"filled at\" when the streams first reached 95 %% of that, in seconds after graphsim started; \"refused\" the calls still rejected busy after every redial.\n\n",
-		runtime.NumCPU(), rc.priority, rc.participants, rc.duration, rc.stagger, rc.redial, rc.sink)
+	fmt.Fprintf(w, "%d cores, bot and graphsim on the same cores (nice %d and %d); %d participants per call, %s calls offered over %s (busy rejections redialed for %s); sink: %s. \"capacity\" is the bot's own figure (mediabot_capacity_streams) at the end of the window; \"held\" the most streams active at once; \"filled at\" when the streams first reached 95 %% of that, in seconds after graphsim started; \"refused\" the calls still rejected busy after every redial.\n\n",
+		runtime.NumCPU(), rc.priority, rc.simPriority, rc.participants, rc.duration, rc.stagger, rc.redial, rc.sink)
 	fmt.Fprintln(w, "| offered calls | offered streams | capacity (streams) | held (streams) | ÷ first | filled at | refused calls | busy answers | lost + late (> 60 ms) | p99 delay | bot CPU / packet | ratio |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var first float64

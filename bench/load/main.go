@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -42,6 +43,7 @@ func run(args []string) error {
 	stagger := f.Duration("stagger", 2*time.Second, "spread of the calls' starts")
 	redial := f.Duration("redial", 10*time.Second, "graphsim rings a call rejected busy again for this long (the bot refuses calls it projects would overload the machine or a media port's reader)")
 	priority := f.Int("nice", -10, "nice value of the bot and graphsim (negative: ahead of other processes on a shared machine; 0 leaves it)")
+	simPriority := f.Int("graphsim-nice", 0, "graphsim's nice value when not that of --nice: higher than the bot's puts graphsim's work (call set-ups, redials) behind the bot's, as when Graph runs elsewhere (0: as --nice)")
 	sink := f.String("sink", "file", `the bot's consumer: "file" (WAVs on tmpfs, the delay histogram times the file sink) or "none" (--out-dir "": no consumer, no delay histogram)`)
 	stopAt := f.Float64("stop-at", 1, "stop climbing once frames lost or late exceed this percentage")
 	botBin := f.String("bot-bin", "", "a prebuilt mediabot binary (default: go build ./cmd/mediabot)")
@@ -98,7 +100,7 @@ func run(args []string) error {
 	defer stop()
 	stopOnInterrupt(ctx)
 	rc := rungConfig{botBin: *botBin, simBin: *simBin, participants: *participants, duration: *duration,
-		stagger: *stagger, redial: *redial, priority: *priority, sink: *sink, workDir: *workDir, floor: floor,
+		stagger: *stagger, redial: *redial, priority: *priority, simPriority: cmp.Or(*simPriority, *priority), sink: *sink, workDir: *workDir, floor: floor,
 		botArgs: strings.Fields(*botArgs)}
 	fmt.Fprintf(os.Stderr, "load: logs in %s\n", *workDir)
 

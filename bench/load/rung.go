@@ -126,7 +126,8 @@ type rungConfig struct {
 	duration       time.Duration
 	stagger        time.Duration
 	redial         time.Duration
-	priority       int      // nice value of both children
+	priority       int      // nice value of the bot (and graphsim, unless simPriority)
+	simPriority    int      // nice value of graphsim
 	sink           string   // "file" or "none"
 	botArgs        []string // more flags for mediabot serve
 	workDir        string   // logs and recordings
@@ -199,7 +200,7 @@ func runRung(ctx context.Context, rc rungConfig, calls int) (*rungResult, error)
 	}
 	simStart := time.Now()
 	drops0, _ := procstat.UDPRcvbufErrors()
-	setPriority(sim, rc.priority)
+	setPriority(sim, rc.simPriority)
 	defer sim.stop(5 * time.Second)
 
 	// Ramp: wait until every stream is up, or its count stops growing.
