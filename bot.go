@@ -88,7 +88,7 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 		b.load.Store(&starting)
 		go m.Run(b.stop, b.setLoad)
 	}
-	go b.tickSpeech()
+	go b.speech.Run(b.stop) // ends the stretches of who went quiet without a packet (DTX)
 	return b, nil
 }
 
@@ -169,25 +169,6 @@ func (b *Bot) speechEdge(callID string, e speech.Edge) {
 		c.Speech(e.ParticipantID, e.Started, e.AtMs, e.DurationMs)
 	}
 }
-
-// tickSpeech lets the speech detector end the stretches of participants
-// who went quiet without a packet (DTX), until shutdown.
-func (b *Bot) tickSpeech() {
-	tick := time.NewTicker(speechTick)
-	defer tick.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case now := <-tick.C:
-			b.speech.Tick(now)
-		}
-	}
-}
-
-// speechTick is how often the detector looks for stretches that ended in
-// silence nobody sent: well inside the 100 ms its edges may be late by.
-const speechTick = 50 * time.Millisecond
 
 func (b *Bot) setupGraph() error {
 	cfg := b.cfg

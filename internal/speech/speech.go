@@ -266,9 +266,27 @@ func (d *Detector) Frame(f *audio.Frame) {
 // the end's time is the last speech frame's all the same.
 const StallMs = 1000
 
+// tickEvery is how often Run looks for stretches that ended in silence
+// nobody sent: well inside the 100 ms an edge may be late by.
+const tickEvery = 50 * time.Millisecond
+
+// Run calls Tick every 50 ms until stop is closed.
+func (d *Detector) Run(stop <-chan struct{}) {
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			d.Tick(now)
+		}
+	}
+}
+
 // Tick closes the stretches of participants no frame came from for longer
 // than StallMs (DTX with nothing sent, a muted microphone, a stream gone),
-// at the end of their last speech frame. Call it every 100 ms or so.
+// at the end of their last speech frame. Run calls it every 50 ms.
 func (d *Detector) Tick(now time.Time) {
 	ns := monotime.Of(now)
 	d.emit.Lock()
