@@ -54,6 +54,7 @@ type Bot struct {
 	draining  atomic.Bool
 	stopping  atomic.Bool // shutdown has begun
 	admitting sync.Mutex  // incoming calls are admitted one at a time
+	refusals  *load.Refusals
 	load      atomic.Pointer[LoadState]
 	stop      chan struct{} // closed at shutdown: the load monitor and the speech ticker end
 }
@@ -70,6 +71,7 @@ func New(cfg Config, opts ...Option) (*Bot, error) {
 	if b.log == nil {
 		b.log = slog.Default()
 	}
+	b.refusals = load.NewRefusals(b.log)
 	if b.httpClient == nil {
 		b.httpClient = signaling.NewHTTPClient(10 * time.Second)
 	}
@@ -282,6 +284,7 @@ func (b *Bot) shutdown(drain time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	b.calls.Close("bot shutting down")
+	b.refusals.Close()
 	close(b.stop)
 	err := b.engine.Close()
 	b.fanout.Close()

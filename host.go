@@ -34,7 +34,7 @@ func (h host) Decide(ctx context.Context, c *call.Call, gc signaling.Call) {
 	switch d.Action {
 	case Reject:
 		if st.Level == LoadOverloaded {
-			b.log.Warn("incoming call refused: overloaded", "call", c.ID(), "reason", st.Reason)
+			b.refusals.Refused(c.ID(), st.Reason)
 		}
 		c.Reject(ctx, d.Reason)
 	case Redirect:
