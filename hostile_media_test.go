@@ -32,6 +32,7 @@ import (
 	"github.com/mediabot-dev/mediabot/event"
 	"github.com/mediabot-dev/mediabot/graphsim"
 	"github.com/mediabot-dev/mediabot/internal/audiotest"
+	"github.com/mediabot-dev/mediabot/internal/lockedbuf"
 	"github.com/mediabot-dev/mediabot/internal/raceflag"
 	"github.com/mediabot-dev/mediabot/internal/testwait"
 	"github.com/mediabot-dev/mediabot/internal/wavtest"
@@ -504,7 +505,7 @@ func TestHostileMediaAttack(t *testing.T) {
 		return b
 	})
 	events := &eventLog{}
-	logs := &logBuffer{}
+	logs := &lockedbuf.Buffer{}
 	srv, err := mediabottest.Start(mediabottest.Options{Sim: sim, OutDir: t.TempDir(),
 		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Configure:  func(c *mediabot.Config) { c.GraphURL, c.DrainTimeout = tap.GraphURL(), 10*time.Millisecond },

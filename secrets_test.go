@@ -22,6 +22,7 @@ import (
 
 	"github.com/mediabot-dev/mediabot"
 	"github.com/mediabot-dev/mediabot/graphsim"
+	"github.com/mediabot-dev/mediabot/internal/lockedbuf"
 	"github.com/mediabot-dev/mediabot/internal/testwait"
 	"github.com/mediabot-dev/mediabot/mediabottest"
 	"github.com/mediabot-dev/mediabot/mediasession"
@@ -148,24 +149,6 @@ func steadyLoad() mediabot.Option {
 	})
 }
 
-// logBuffer collects log lines from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // jwtLike is the start of a JWT: a base64url JSON object ({"...).
 var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}`)
 
@@ -176,7 +159,7 @@ var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}`)
 // token (nor the blob that holds it). A blob's answer is taken once: a
 // second POST of it is 409.
 func TestSecretsStayOutOfLogs(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &lockedbuf.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clientSecret := "cs~" + strings.Repeat("S3cr3t", 5)
 	adminToken := "adm-" + strings.Repeat("T0k3n", 6)

@@ -9,12 +9,12 @@
 package browsertest
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mediabot-dev/mediabot/internal/lockedbuf"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -149,7 +149,7 @@ func (h *Harness) Start(t testing.TB, b Browser, call Call) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(), "HOME="+dir, "MOZ_HEADLESS=1", "MOZ_CRASHREPORTER_DISABLE=1")
-	var stderr lockedBuffer
+	stderr := lockedbuf.Buffer{Limit: 1 << 20}
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -234,27 +234,6 @@ user_pref("security.OCSP.enabled", 0);
 user_pref("network.proxy.type", 0);
 user_pref("dom.security.https_only_mode", false);
 `
-
-// lockedBuffer is a bytes.Buffer the process writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func tail(s string, n int) string {
 	if len(s) <= n {

@@ -1,37 +1,18 @@
 package load
 
 import (
-	"bytes"
+	"github.com/mediabot-dev/mediabot/internal/lockedbuf"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(strings.TrimSpace(b.buf.String()), "\n")
-}
-
 // A surge of refusals is one line with its call, then one line a second
 // with the count; every refusal is counted, the last ones at Close.
 func TestRefusalsAreLoggedOnceASecond(t *testing.T) {
-	var out syncBuffer
+	var out lockedbuf.Buffer
 	r := NewRefusals(slog.New(slog.NewTextHandler(&out, nil)))
 	const surge = 500
 	start := time.Now()
@@ -41,7 +22,7 @@ func TestRefusalsAreLoggedOnceASecond(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 	r.Close()
-	lines := out.lines()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if !strings.Contains(lines[0], `msg="incoming call refused: overloaded" call=call-a`) {
 		t.Errorf("first line %q does not name the call", lines[0])
 	}

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/mediabot-dev/mediabot/audio"
 	"github.com/mediabot-dev/mediabot/event"
+	"github.com/mediabot-dev/mediabot/internal/lockedbuf"
 	"github.com/mediabot-dev/mediabot/internal/natstest"
 	"github.com/mediabot-dev/mediabot/internal/wavtest"
 	natssink "github.com/mediabot-dev/mediabot/sink/nats"
@@ -160,24 +160,6 @@ func TestWriteFollowsOnlyTheCallAsked(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while Run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestLivePrintsEachSpeakersLevel(t *testing.T) {
 	srv := natsServer(t)
 	s := newSink(t, srv.ClientURL())
@@ -186,7 +168,7 @@ func TestLivePrintsEachSpeakersLevel(t *testing.T) {
 	// call's earlier events; bob joins while it runs.
 	s.Event(event.Event{Type: event.ParticipantJoined, CallID: "call-1", ParticipantID: "alice", SourceID: "1",
 		Identity: &event.Identity{Kind: event.KindUser, ID: "u-1", DisplayName: "Alice Smith"}})
-	var out syncBuffer
+	var out lockedbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
