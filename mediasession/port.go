@@ -40,6 +40,12 @@ type mediaPort struct {
 		busy    bool // coalescing wake-ups
 	}
 
+	// passes goes up each time the reader, done with a batch, goes back to
+	// the socket; idle is set while it waits there for traffic. They let a
+	// route that closes see its last packets taken first (takeQueued).
+	passes atomic.Uint64
+	idle   atomic.Bool
+
 	// busy is the time, in ns, the reader spent on connected peers' packets
 	// from arrival to hand-off: the share of a core one port's reader uses,
 	// which cannot exceed one whatever the machine's idle share.
@@ -198,16 +204,20 @@ func (p *mediaPort) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 // coalesceFor before it looks again, instead of being woken for each
 // packet: one wake-up then takes a batch.
 func (p *mediaPort) fill() error {
+	p.passes.Add(1)
 	drained := p.got < batchSize
 	wait := true
 	if drained && p.coalescing() {
 		time.Sleep(coalesceFor)
 		wait = false
 	}
+	p.idle.Store(wait)
 	n, err := p.sock.read(wait)
 	if err == nil && n == 0 { // looked without waiting, found nothing: traffic has paused
+		p.idle.Store(true)
 		n, err = p.sock.read(true)
 	}
+	p.idle.Store(false)
 	p.readAt = time.Now()
 	p.got, p.next = n, 0
 	p.rate.packets += n
@@ -270,6 +280,33 @@ func (p *mediaPort) port() int { return p.sock.local.Port }
 // addRoute sends the SRTP of peer to r from now on.
 func (p *mediaPort) addRoute(peer netip.AddrPort, r *route) {
 	p.updateRoutes(func(m map[netip.AddrPort]*route) { m[canonical(peer)] = r })
+}
+
+// maxTakeWait bounds how long a closing route waits for the reader to take
+// what the socket holds (a starved reader, or a close on the reader's own
+// goroutine, must not hold a close up).
+const maxTakeWait = 100 * time.Millisecond
+
+// takeQueued returns once the reader has handled the datagrams the socket
+// held when it was called: a coalescing reader leaves packets in the socket
+// for up to coalesceFor, and a route removed before it takes them would
+// lose the last packets of its call. It returns at once when the reader
+// waits on an empty socket, and after maxTakeWait at most.
+func (p *mediaPort) takeQueued() {
+	start := p.passes.Load()
+	deadline := time.Now().Add(maxTakeWait)
+	for p.passes.Load() < start+2 && time.Now().Before(deadline) {
+		// Done with the batch it had, and still waiting in the socket a
+		// millisecond later (a queued datagram would have woken it).
+		if n := p.passes.Load(); n > start && p.idle.Load() {
+			time.Sleep(time.Millisecond)
+			if p.passes.Load() == n && p.idle.Load() {
+				return
+			}
+			continue
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // removeRoutes stops sending anything to r. Once it returns, the reader may

@@ -273,6 +273,7 @@ func (s *Session) Close() error {
 	}
 	s.engine.remove(s.id)
 	if r != nil {
+		s.port.takeQueued() // the call's last packets, still in the socket
 		s.port.removeRoutes(r)
 		r.close()
 	}
