@@ -8,18 +8,25 @@ import (
 	"time"
 )
 
-// A datagram's arrival is when the kernel queued it, not when a reader that
-// was coalescing (or starved) took it: its age is kept off the read time.
-func TestArrivalIsWhenTheKernelQueuedTheDatagram(t *testing.T) {
+// loopbackSocket is a media socket on 127.0.0.1, closed when the test ends.
+func loopbackSocket(t *testing.T) *socket {
+	t.Helper()
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := newSocket(conn)
+	s, err := newSocket(conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.close()
+	t.Cleanup(func() { _ = s.close() })
+	return s
+}
+
+// A datagram's arrival is when the kernel queued it, not when a reader that
+// was coalescing (or starved) took it: its age is kept off the read time.
+func TestArrivalIsWhenTheKernelQueuedTheDatagram(t *testing.T) {
+	r := loopbackSocket(t)
 	send, err := net.DialUDP("udp4", nil, r.local)
 	if err != nil {
 		t.Fatal(err)
@@ -52,14 +59,7 @@ func TestArrivalIsWhenTheKernelQueuedTheDatagram(t *testing.T) {
 // A reader waiting in recvmmsg (outside Go's poller, so no deadline or
 // poller wake-up reaches it) returns when the socket is closed.
 func TestCloseEndsAWaitingRead(t *testing.T) {
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newSocket(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := loopbackSocket(t)
 	done := make(chan error, 1)
 	go func() {
 		_, err := s.read(true)

@@ -280,7 +280,8 @@ func TestKeyRotationFetchesNewKid(t *testing.T) {
 	ks.serve(map[string]*rsa.PrivateKey{"old": old})
 	a := newTestAuthenticator(t, ks, clock)
 	ctx := context.Background()
-	if _, err := a.Authenticate(ctx, bearer(signRS256(t, old, "old", validClaims(clock.Now())))); err != nil {
+	remembered := bearer(signRS256(t, old, "old", validClaims(clock.Now())))
+	if _, err := a.Authenticate(ctx, remembered); err != nil {
 		t.Fatal(err)
 	}
 
@@ -291,6 +292,11 @@ func TestKeyRotationFetchesNewKid(t *testing.T) {
 	}
 	if _, err := a.Authenticate(ctx, bearer(signRS256(t, old, "old", validClaims(clock.Now())))); !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("token with rotated-out kid: err = %v, want ErrUnauthorized", err)
+	}
+	// A token verified before the rotation is verified again, not taken
+	// from memory.
+	if _, err := a.Authenticate(ctx, remembered); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("the remembered token of a rotated-out kid: %v, want ErrUnauthorized", err)
 	}
 	if got := ks.jwksHits.Load(); got != 2 {
 		t.Errorf("JWKS fetched %d times, want 2", got)

@@ -27,28 +27,6 @@ func TestRememberedTokenExpires(t *testing.T) {
 	}
 }
 
-// A remembered token whose key has been rotated out of the set is
-// refused: the token is verified again against the set held now.
-func TestRememberedTokenOfARotatedOutKeyIsRefused(t *testing.T) {
-	ks, clock := newKeyServer(t), newTestClock()
-	old, next := rsaKey(t, 0), rsaKey(t, 2)
-	ks.serve(map[string]*rsa.PrivateKey{"old": old})
-	a := newTestAuthenticator(t, ks, clock)
-	ctx := context.Background()
-	tok := bearer(signRS256(t, old, "old", validClaims(clock.Now())))
-	if _, err := a.Authenticate(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
-	ks.serve(map[string]*rsa.PrivateKey{"next": next})
-	clock.Advance(DefaultMinRefreshInterval)
-	if _, err := a.Authenticate(ctx, bearer(signRS256(t, next, "next", validClaims(clock.Now())))); err != nil {
-		t.Fatalf("token with rotated-in kid: %v", err)
-	}
-	if _, err := a.Authenticate(ctx, tok); !errors.Is(err, ErrUnauthorized) {
-		t.Errorf("the remembered token of a rotated-out kid: %v, want ErrUnauthorized", err)
-	}
-}
-
 // BenchmarkAuthenticate: a token Graph sends again (remembered) against one
 // verified each time, in the same run.
 func BenchmarkAuthenticate(b *testing.B) {
